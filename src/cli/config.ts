@@ -1,0 +1,58 @@
+/**
+ * Builds server options from a JSON config file, environment variables and
+ * flags (in rising precedence). Only the CLI reads the environment.
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import { ConfigError } from "../core/errors.ts";
+
+/** Environment variables the CLI understands, and the option each sets. */
+export const ENV_KEYS = {
+  TICKGATE_HOST: "host",
+  TICKGATE_PORT: "port",
+  TICKGATE_PATH: "path",
+  TICKGATE_DEFAULT_ENCODING: "defaultEncoding",
+  TICKGATE_IDLE_TIMEOUT_SEC: "idleTimeoutSec",
+  TICKGATE_MAX_FRAME_BYTES: "maxFrameBytes",
+} as const;
+
+const NUMERIC = new Set(["port", "idleTimeoutSec", "maxFrameBytes"]);
+
+export function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(`config: cannot read '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    const v = JSON.parse(text);
+    if (v === null || typeof v !== "object" || Array.isArray(v)) throw new Error("top level must be an object");
+    return v;
+  } catch (e) {
+    throw new ConfigError(`config: '${path}' is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+function coerce(key: string, raw: string, source: string): unknown {
+  if (!NUMERIC.has(key)) return raw;
+  const n = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(n)) throw ConfigError.format(key, `${source} must be a number, got '${raw}'`);
+  return n;
+}
+
+export function optionsFromEnv(env: Record<string, string | undefined>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(ENV_KEYS)) {
+    const v = env[name];
+    if (v !== undefined) out[key] = coerce(key, v, name);
+  }
+  return out;
+}
+
+export function optionsFromFlags(flags: { host?: string | undefined; port?: string | undefined }): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (flags.host !== undefined) out.host = flags.host;
+  if (flags.port !== undefined) out.port = coerce("port", flags.port, "--port");
+  return out;
+}

@@ -1,0 +1,172 @@
+/**
+ * The publish/subscribe engine: topics, channels, retained values and the
+ * hand-off to native fan-out. Everything here runs once per publication or
+ * once per subscribe, never once per delivery.
+ * @module
+ */
+import { ErrorCode } from "../protocol/codes.ts";
+import type { Payload } from "../protocol/frames.ts";
+import { topicError } from "../protocol/topic.ts";
+import type { Bus, BusNode, Sequenced } from "./bus.ts";
+import { ChannelIndex } from "./channel-index.ts";
+import type { Channel } from "./channel.ts";
+import { ProtocolError } from "./errors.ts";
+import type { Options } from "./options.ts";
+import type { PolicyTable } from "./policy.ts";
+import { Publication, type EncodeCounters } from "./publication.ts";
+import type { Session } from "./session.ts";
+import type { SlowConsumerGuard } from "./slow-consumers.ts";
+import { Topic } from "./topic.ts";
+import type { Transport } from "./transport.ts";
+import { packr } from "../protocol/codec.ts";
+import { matches } from "../protocol/topic.ts";
+
+export interface BrokerCounters {
+  publications: number;
+  deliveries: number;
+  bytesOut: number;
+  bytesIn: number;
+}
+
+/** Where a publication came from: a socket client, or a server-side producer / HTTP. */
+export type Origin = "client" | "server";
+
+export class Broker implements BusNode {
+  readonly index: ChannelIndex;
+  readonly topics = new Map<string, Topic>();
+  readonly counters: BrokerCounters = { publications: 0, deliveries: 0, bytesOut: 0, bytesIn: 0 };
+  readonly encodes: EncodeCounters = { msgpack: 0, json: 0 };
+
+  constructor(
+    readonly options: Options,
+    readonly policies: PolicyTable,
+    readonly transport: Transport,
+    readonly bus: Bus,
+    readonly guard: SlowConsumerGuard,
+  ) {
+    this.index = new ChannelIndex(policies);
+  }
+
+  /**
+   * Checks a publication against the topic's policy, then hands it to the
+   * bus for sequencing and fan-out. Resolves to its sequence number.
+   */
+  publish(topic: string, payload: Payload, key: string | undefined, origin: Origin): number | Promise<number> {
+    const bad = topicError(topic, false);
+    if (bad) throw new ProtocolError(ErrorCode.BAD_TOPIC, `bad topic: ${bad}`);
+    const policy = this.policies.for(topic);
+    if (origin === "client" && policy.publish === "server") {
+      throw new ProtocolError(ErrorCode.FORBIDDEN, `topic '${topic}' accepts publications from the server only`);
+    }
+    // A value payload is packed here once: its size is checked and the same
+    // bytes later become every msgpack frame.
+    const raw = payload.raw ?? packr.pack(payload.value);
+    if (raw.length > policy.maxPayload) {
+      throw new ProtocolError(ErrorCode.PAYLOAD_TOO_LARGE, `payload is ${raw.length} bytes; topic '${topic}' allows ${policy.maxPayload}`, {
+        size: raw.length,
+        limit: policy.maxPayload,
+      });
+    }
+    if (!this.topics.has(topic) && this.topics.size >= this.options.maxTopics) {
+      throw new ProtocolError(ErrorCode.TOO_MANY_TOPICS, `the server holds ${this.options.maxTopics} topics already`);
+    }
+    const p: Payload = payload.raw ? payload : { raw, value: payload.value };
+    return this.bus.publish({ topic, key, ts: Date.now(), payload: p });
+  }
+
+  /** Called by the bus for every sequenced publication: local fan-out. */
+  deliver(msg: Sequenced): void {
+    const topic = this.#topic(msg.topic);
+    const pub = new Publication(msg.topic, msg.seq, msg.epoch, msg.ts, msg.key, msg.payload, this.encodes);
+    topic.seq = msg.seq;
+    topic.published++;
+    const rawLen = msg.payload.raw?.length ?? 0;
+    topic.bytesIn += rawLen;
+    this.counters.publications++;
+    this.counters.bytesIn += rawLen;
+    if (topic.policy.retain) topic.retain(pub);
+
+    const chans = this.index.match(msg.topic);
+    for (let i = 0; i < chans.length; i++) {
+      const ch = chans[i]!;
+      ch.published++;
+      if (ch.binaryCount > 0) {
+        const f = pub.binary();
+        this.transport.publish(ch.nativeBinary, f);
+        topic.deliveries += ch.binaryCount;
+        this.counters.deliveries += ch.binaryCount;
+        this.counters.bytesOut += f.length * ch.binaryCount;
+      }
+      if (ch.textCount > 0) {
+        const f = pub.text();
+        this.transport.publish(ch.nativeText, f);
+        topic.deliveries += ch.textCount;
+        this.counters.deliveries += ch.textCount;
+        this.counters.bytesOut += f.length * ch.textCount;
+      }
+      if (ch.latest !== null) ch.rememberLatest(pub);
+      if (!ch.dirty) this.guard.markDirty(ch);
+    }
+  }
+
+  #topic(name: string): Topic {
+    let t = this.topics.get(name);
+    if (!t) {
+      t = new Topic(name, this.policies.for(name));
+      this.topics.set(name, t);
+    }
+    return t;
+  }
+
+  subscribe(s: Session, key: string): void {
+    const bad = topicError(key, true);
+    if (bad) throw new ProtocolError(ErrorCode.BAD_TOPIC, `bad topic: ${bad}`);
+    if (s.subs.has(key)) return;
+    if (s.subs.size >= this.options.maxSubscriptions) {
+      throw new ProtocolError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `a connection may hold ${this.options.maxSubscriptions} subscriptions`);
+    }
+    const ch = this.index.getOrCreate(key);
+    ch.members.add(s);
+    s.subs.set(key, ch);
+    if (ch.policy.limitBytes < s.minLimit) s.minLimit = ch.policy.limitBytes;
+    // Retained values go out before the native subscribe, in the same turn,
+    // so no live publication can slip in between or arrive before them.
+    this.#sendRetained(s, ch);
+    s.socket!.subscribe(ch.native(s.json));
+    ch.countNative(s.json, +1);
+  }
+
+  #sendRetained(s: Session, ch: Channel): void {
+    if (!ch.isPattern) {
+      const t = this.topics.get(ch.key);
+      if (t?.retained) for (const pub of t.retained.values()) s.send(pub.frame(s.json));
+      return;
+    }
+    for (const t of this.topics.values()) {
+      if (t.retained && matches(ch.key, t.name)) for (const pub of t.retained.values()) s.send(pub.frame(s.json));
+    }
+  }
+
+  unsubscribe(s: Session, key: string): void {
+    const ch = s.subs.get(key);
+    if (!ch) throw new ProtocolError(ErrorCode.NOT_SUBSCRIBED, `not subscribed to '${key}'`);
+    this.#leave(s, ch, true);
+    s.recomputeMinLimit();
+  }
+
+  /** Drops every subscription of a closing session. The socket is gone: no native calls. */
+  detach(s: Session): void {
+    for (const ch of s.subs.values()) this.#leave(s, ch, false);
+  }
+
+  #leave(s: Session, ch: Channel, socketAlive: boolean): void {
+    s.subs.delete(ch.key);
+    if (ch.lagging.has(s)) this.guard.release(s, ch);
+    else {
+      if (socketAlive) s.socket?.unsubscribe(ch.native(s.json));
+      ch.countNative(s.json, -1);
+    }
+    ch.members.delete(s);
+    this.index.release(ch);
+  }
+}

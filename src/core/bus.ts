@@ -1,0 +1,69 @@
+/**
+ * The bus carries publications between nodes. The bus, not the node, gives
+ * each publication its per-topic sequence number and epoch: in one process
+ * that is a counter; across machines it will be the stream sequence of a
+ * NATS JetStream stream (see docs/architecture.md), so sequence numbers stay
+ * meaningful with many nodes.
+ * @module
+ */
+import type { Payload } from "../protocol/frames.ts";
+
+/** A publication before sequencing. */
+export interface Draft {
+  topic: string;
+  key: string | undefined;
+  ts: number;
+  payload: Payload;
+}
+
+/** A sequenced publication, as every node receives it. */
+export interface Sequenced extends Draft {
+  seq: number;
+  epoch: string;
+}
+
+export interface BusNode {
+  deliver(msg: Sequenced): void;
+}
+
+export interface Bus {
+  /** Connects a node; the bus calls `node.deliver` for every publication, its own included. */
+  attach(node: BusNode): Promise<void>;
+  /** Sequences and fans out a publication; resolves to its sequence number. */
+  publish(draft: Draft): number | Promise<number>;
+  detach(node: BusNode): Promise<void>;
+}
+
+/** Random per process: a restart changes every topic's epoch. */
+export function newEpoch(): string {
+  const bytes = new Uint8Array(6);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Sequences publications for one or more nodes living in this process. */
+export class LocalBus implements Bus {
+  readonly #nodes: BusNode[] = [];
+  readonly #seqs = new Map<string, number>();
+  readonly epoch = newEpoch();
+
+  async attach(node: BusNode): Promise<void> {
+    this.#nodes.push(node);
+  }
+
+  async detach(node: BusNode): Promise<void> {
+    const i = this.#nodes.indexOf(node);
+    if (i >= 0) this.#nodes.splice(i, 1);
+  }
+
+  publish(draft: Draft): number {
+    const seq = (this.#seqs.get(draft.topic) ?? 0) + 1;
+    this.#seqs.set(draft.topic, seq);
+    const msg = draft as Sequenced;
+    msg.seq = seq;
+    msg.epoch = this.epoch;
+    const nodes = this.#nodes;
+    for (let i = 0; i < nodes.length; i++) nodes[i]!.deliver(msg);
+    return seq;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * A channel is one subscription key (an exact topic or a pattern) and the
+ * native fan-out channels behind it, one per encoding. Publication work is
+ * per channel; subscribers only appear here for slow-consumer checks.
+ * @module
+ */
+import type { Policy } from "./options.ts";
+import type { Publication } from "./publication.ts";
+import type { Session } from "./session.ts";
+
+export interface LagState {
+  /** `channel.published` when the subscriber was taken off the native channel. */
+  since: number;
+}
+
+export class Channel {
+  /** Native channel names; the prefix keeps encodings apart. */
+  readonly nativeBinary: string;
+  readonly nativeText: string;
+  /** Native subscribers per encoding; a frame is built only where non-zero. */
+  binaryCount = 0;
+  textCount = 0;
+  readonly members = new Set<Session>();
+  /** Subscribers taken off the native channel because they fell behind. */
+  readonly lagging = new Map<Session, LagState>();
+  /** Publications routed through this channel. */
+  published = 0;
+  /** Latest publication per conflation key, kept only while someone lags under `conflate`. */
+  latest: Map<string, { pub: Publication; n: number }> | null = null;
+  /** Set on publish, cleared by the slow-consumer sweep. */
+  dirty = false;
+  dropped = 0;
+  conflated = 0;
+
+  constructor(
+    readonly key: string,
+    readonly isPattern: boolean,
+    readonly policy: Policy,
+  ) {
+    this.nativeBinary = `b|${key}`;
+    this.nativeText = `t|${key}`;
+  }
+
+  native(json: boolean): string {
+    return json ? this.nativeText : this.nativeBinary;
+  }
+
+  countNative(json: boolean, delta: number): void {
+    if (json) this.textCount += delta;
+    else this.binaryCount += delta;
+  }
+
+  /** Records the newest value per key while subscribers lag under `conflate`. */
+  rememberLatest(pub: Publication): void {
+    const latest = this.latest;
+    if (latest === null) return;
+    const k = `${pub.topic}\u0000${pub.key ?? ""}`;
+    if (!latest.has(k) && latest.size >= this.policy.maxKeys) return; // skipped keys show up in the gap count
+    latest.set(k, { pub, n: this.published });
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * Typed errors. Every error a client can see carries a stable `code` from
+ * `protocol/codes.ts`; callers branch on the subclass or the code, never on
+ * the message.
+ * @module
+ */
+import { ErrorCode } from "../protocol/codes.ts";
+
+export class TickgateError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: ErrorOptions & { details?: Record<string, unknown> },
+  ) {
+    super(message, options);
+    this.name = "TickgateError";
+    this.details = options?.details;
+  }
+  readonly details: Record<string, unknown> | undefined;
+}
+
+/** Bad configuration. The message is one line that names the bad key. */
+export class ConfigError extends TickgateError {
+  constructor(message: string) {
+    super("CONFIG", message);
+    this.name = "ConfigError";
+  }
+  static format(key: string, reason: string): ConfigError {
+    return new ConfigError(`config: ${key || "(root)"}: ${reason}`);
+  }
+}
+
+/** A client did something the protocol or a policy refuses. */
+export class ProtocolError extends TickgateError {
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(code, message, details ? { details } : undefined);
+    this.name = "ProtocolError";
+  }
+}
+
+export class TimeoutError extends TickgateError {
+  constructor(message: string) {
+    super(ErrorCode.REQUEST_TIMEOUT, message);
+    this.name = "TimeoutError";
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * Per-topic policies: the first rule whose pattern covers a topic (or a
+ * subscription's pattern, read literally) wins, over the default policy.
+ * @module
+ */
+import { matches } from "../protocol/topic.ts";
+import type { Options, Policy } from "./options.ts";
+
+export class PolicyTable {
+  readonly #rules: Options["policies"];
+  readonly #default: Policy;
+  readonly #cache = new Map<string, Policy>();
+  readonly #resolved: Policy[];
+
+  constructor(opts: Options) {
+    this.#rules = opts.policies;
+    this.#default = opts.defaultPolicy;
+    this.#resolved = this.#rules.map((r) => {
+      const { match: _match, ...fields } = r;
+      return Object.freeze({ ...this.#default, ...fields });
+    });
+  }
+
+  /** Policy for a topic or pattern; cached, so the publish path pays a Map lookup. */
+  for(name: string): Policy {
+    let p = this.#cache.get(name);
+    if (p) return p;
+    p = this.#default;
+    for (let i = 0; i < this.#rules.length; i++) {
+      if (matches(this.#rules[i]!.match, name)) {
+        p = this.#resolved[i]!;
+        break;
+      }
+    }
+    if (this.#cache.size > 100_000) this.#cache.clear();
+    this.#cache.set(name, p);
+    return p;
+  }
+
+  /** Smallest limit any policy can have; sockets below it need no closer look. */
+  get smallestLimit(): number {
+    return Math.min(this.#default.limitBytes, ...this.#resolved.map((p) => p.limitBytes));
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Request/response over the socket: handlers registered by method name,
+ * answered with a `res` frame or an `error` frame (no handler, timeout, throw).
+ * @module
+ */
+import { ErrorCode } from "../protocol/codes.ts";
+import type { ClientType } from "../protocol/frames.ts";
+import { ProtocolError, TimeoutError } from "./errors.ts";
+
+/** What a handler knows about who asked. */
+export interface RequestContext {
+  session: string;
+  client: ClientType;
+  remoteAddress: string;
+}
+
+export type RequestHandler = (data: unknown, ctx: RequestContext) => unknown | Promise<unknown>;
+
+export class RequestRouter {
+  readonly #handlers = new Map<string, RequestHandler>();
+  constructor(readonly timeoutMs: number) {}
+
+  register(method: string, handler: RequestHandler): void {
+    if (this.#handlers.has(method)) throw new Error(`a handler for '${method}' is registered already`);
+    this.#handlers.set(method, handler);
+  }
+
+  methods(): string[] {
+    return [...this.#handlers.keys()];
+  }
+
+  /** Runs the handler; rejects with a ProtocolError/TimeoutError carrying a wire code. */
+  async call(method: string, data: unknown, ctx: RequestContext): Promise<unknown> {
+    const h = this.#handlers.get(method);
+    if (!h) throw new ProtocolError(ErrorCode.NO_HANDLER, `no handler for method '${method}'`);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError(`'${method}' did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    try {
+      return await Promise.race([Promise.resolve().then(() => h(data, ctx)), timeout]);
+    } catch (e) {
+      if (e instanceof TimeoutError || e instanceof ProtocolError) throw e;
+      throw new ProtocolError(ErrorCode.HANDLER_ERROR, `'${method}' failed: ${(e as Error)?.message ?? String(e)}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

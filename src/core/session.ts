@@ -1,0 +1,68 @@
+/**
+ * Per-connection state. Lives in the transport's per-socket slot, so the
+ * core never looks a connection up by id on a hot path.
+ * @module
+ */
+import type { ClientType, Encoding } from "../protocol/frames.ts";
+import type { Channel } from "./channel.ts";
+import type { ServerSocket } from "./transport.ts";
+
+/** A refilling allowance of bad frames; empty means the peer is abusive. */
+export class TokenBucket {
+  #tokens: number;
+  #last: number;
+  constructor(
+    readonly burst: number,
+    readonly perSecond: number,
+  ) {
+    this.#tokens = burst;
+    this.#last = Date.now();
+  }
+  take(): boolean {
+    const now = Date.now();
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#last) / 1000) * this.perSecond);
+    this.#last = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}
+
+export class Session {
+  socket: ServerSocket | null = null;
+  readonly json: boolean;
+  readonly connectedAt = Date.now();
+  /** Subscription key → channel. */
+  readonly subs = new Map<string, Channel>();
+  /** Smallest `limitBytes` over this session's channels: below it, no closer look. */
+  minLimit = Infinity;
+  /** Sweep round that last checked this session, so one sweep checks it once. */
+  sweepMark = 0;
+  closed = false;
+  messagesIn = 0;
+  bytesIn = 0;
+  dropped = 0;
+  conflated = 0;
+  meta: Record<string, string | number | boolean> = {};
+
+  constructor(
+    readonly id: string,
+    readonly encoding: Encoding,
+    public client: ClientType,
+    readonly remoteAddress: string,
+    readonly errors: TokenBucket,
+  ) {
+    this.json = encoding === "json";
+  }
+
+  send(frame: Uint8Array | string): boolean {
+    if (this.closed || !this.socket) return false;
+    return this.socket.send(frame) !== "dropped";
+  }
+
+  recomputeMinLimit(): void {
+    let m = Infinity;
+    for (const ch of this.subs.values()) if (ch.policy.limitBytes < m) m = ch.policy.limitBytes;
+    this.minLimit = m;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The stats snapshot served as a `stats` frame and at `GET /stats`. Built
+ * on demand from counters the hot path already keeps; nothing here runs per
+ * delivery.
+ * @module
+ */
+import { CLIENT_TYPES, type ClientType } from "../protocol/frames.ts";
+import type { Broker } from "./broker.ts";
+import type { SlowConsumerGuard } from "./slow-consumers.ts";
+
+export interface TopicStats {
+  topic: string;
+  subscribers: number;
+  published: number;
+  dropped: number;
+  conflated: number;
+}
+
+export interface StatsSnapshot {
+  server: { name: "tickgate"; version: string; uptimeSec: number; startedAt: number; epoch: string };
+  connections: number;
+  sessions: Record<ClientType, number>;
+  subscriptions: number;
+  topics: number;
+  channels: number;
+  messages: { in: number; publications: number; deliveries: number };
+  bytes: { in: number; out: number };
+  slowConsumers: { lagging: number; lagEvents: number; disconnects: number; dropped: number; conflated: number; nativeLimitNear: number };
+  encodes: { msgpack: number; json: number };
+  cpu: { percent: number; userMs: number; systemMs: number };
+  memory: { rss: number; heapUsed: number };
+  /** Busiest subscriptions (exact topics and patterns) by subscriber count. */
+  topTopics: TopicStats[];
+}
+
+export class ConnectionCounters {
+  connections = 0;
+  messagesIn = 0;
+  bytesIn = 0;
+  readonly byClient: Record<ClientType, number> = Object.fromEntries(CLIENT_TYPES.map((c) => [c, 0])) as Record<ClientType, number>;
+}
+
+export class StatsCollector {
+  readonly startedAt = Date.now();
+  #lastCpu = process.cpuUsage();
+  #lastAt = performance.now();
+
+  constructor(
+    readonly version: string,
+    readonly epoch: string,
+    readonly broker: Broker,
+    readonly guard: SlowConsumerGuard,
+    readonly conns: ConnectionCounters,
+  ) {}
+
+  /** CPU share since the previous call (of one core, in percent). */
+  #cpuPercent(): { percent: number; userMs: number; systemMs: number } {
+    const now = performance.now();
+    const cpu = process.cpuUsage();
+    const used = cpu.user - this.#lastCpu.user + (cpu.system - this.#lastCpu.system);
+    const wall = (now - this.#lastAt) * 1000;
+    this.#lastCpu = cpu;
+    this.#lastAt = now;
+    return { percent: wall > 0 ? Math.round((used / wall) * 1000) / 10 : 0, userMs: Math.round(cpu.user / 1000), systemMs: Math.round(cpu.system / 1000) };
+  }
+
+  snapshot(top = 50): StatsSnapshot {
+    const b = this.broker;
+    let subscriptions = 0;
+    const chans: TopicStats[] = [];
+    for (const ch of b.index.values()) {
+      subscriptions += ch.members.size;
+      chans.push({ topic: ch.key, subscribers: ch.members.size, published: ch.published, dropped: ch.dropped, conflated: ch.conflated });
+    }
+    chans.sort((x, y) => y.subscribers - x.subscribers || y.published - x.published);
+    const mem = process.memoryUsage();
+    const g = this.guard.counters;
+    return {
+      server: { name: "tickgate", version: this.version, uptimeSec: Math.round((Date.now() - this.startedAt) / 1000), startedAt: this.startedAt, epoch: this.epoch },
+      connections: this.conns.connections,
+      sessions: { ...this.conns.byClient },
+      subscriptions,
+      topics: b.topics.size,
+      channels: b.index.size,
+      messages: { in: this.conns.messagesIn, publications: b.counters.publications, deliveries: b.counters.deliveries },
+      bytes: { in: this.conns.bytesIn, out: b.counters.bytesOut },
+      slowConsumers: { lagging: this.guard.laggingSessions, ...g },
+      encodes: { ...b.encodes },
+      cpu: this.#cpuPercent(),
+      memory: { rss: mem.rss, heapUsed: mem.heapUsed },
+      topTopics: chans.slice(0, top),
+    };
+  }
+}

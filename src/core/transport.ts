@@ -1,0 +1,69 @@
+/**
+ * The boundary between the runtime-free core and a runtime's WebSocket
+ * server. The core owns these types; `transport/bun.ts` (and later
+ * `transport/uws.ts`) implement them. Sockets are described by shape so no
+ * runtime package leaks in.
+ * @module
+ */
+
+/** What happened to a frame handed to one socket. */
+export type SendResult = "sent" | "buffered" | "dropped";
+
+/** One accepted WebSocket connection, as the core sees it. */
+export interface ServerSocket {
+  send(frame: Uint8Array | string): SendResult;
+  /** Joins a native fan-out channel. */
+  subscribe(channel: string): void;
+  unsubscribe(channel: string): void;
+  /** Bytes queued in user space, not yet written to the kernel. */
+  bufferedAmount(): number;
+  close(code: number, reason: string): void;
+  readonly remoteAddress: string;
+}
+
+/** What the transport learned from the HTTP upgrade request. */
+export interface UpgradeInfo {
+  url: URL;
+  headers: Headers;
+  remoteAddress: string;
+  /** Subprotocols offered by the client, in order. */
+  protocols: string[];
+}
+
+/** The core's side of the boundary: the transport calls these. */
+export interface TransportHost<S = unknown> {
+  /**
+   * Decides on an upgrade: returns the per-connection state to attach and the
+   * subprotocol to answer with, or a Response that refuses it.
+   */
+  upgrade(info: UpgradeInfo): { state: S; protocol?: string } | Response;
+  onOpen(socket: ServerSocket, state: S): void;
+  onMessage(state: S, data: Uint8Array | string): void;
+  /** The socket's send buffer drained after backpressure. */
+  onDrain(state: S): void;
+  onClose(state: S, code: number, reason: string): void;
+  /** Plain HTTP requests (health, stats, publish API, pages). */
+  fetch(req: Request, remoteAddress: string): Response | Promise<Response>;
+  /** Path on which WebSocket upgrades are accepted. */
+  readonly wsPath: string;
+}
+
+export interface TransportListenOptions {
+  host: string;
+  port: number;
+  maxFrameBytes: number;
+  /** Native per-socket cap; past it the runtime drops frames silently, so the core acts earlier. */
+  backpressureLimit: number;
+  idleTimeoutSec: number;
+  sendPings: boolean;
+  perMessageDeflate: boolean;
+}
+
+export interface Transport {
+  readonly name: string;
+  listen(host: TransportHost<any>, opts: TransportListenOptions): Promise<{ host: string; port: number }>;
+  /** Native fan-out: every socket subscribed to `channel` gets these same bytes. */
+  publish(channel: string, frame: Uint8Array | string): void;
+  /** Stops accepting connections; open sockets are closed by the core first. */
+  stop(): Promise<void>;
+}

@@ -1,0 +1,16 @@
+/**
+ * tickgate: the runtime-free server API. Pick a transport from
+ * `tickgate/bun` (or `serve()` there, which wires everything for Bun).
+ * @module
+ */
+export { TickgateServer, type ServerDeps, type PublishOptions } from "./core/server.ts";
+export { parseOptions, defaultOptions, DEFAULT_POLICY, type Options, type Policy, type UserOptions } from "./core/options.ts";
+export { TickgateError, ConfigError, ProtocolError, TimeoutError } from "./core/errors.ts";
+export { LocalBus, type Bus, type BusNode, type Draft, type Sequenced } from "./core/bus.ts";
+export type { Transport, TransportHost, ServerSocket, SendResult, UpgradeInfo } from "./core/transport.ts";
+export type { Logger } from "./core/log.ts";
+export type { RequestHandler, RequestContext } from "./core/requests.ts";
+export type { StatsSnapshot } from "./core/stats.ts";
+export { ErrorCode, CloseCode, GapReason } from "./protocol/codes.ts";
+export { SUBPROTOCOL, type Encoding, type ClientType } from "./protocol/frames.ts";
+export { httpRoutes } from "./http/routes.ts";

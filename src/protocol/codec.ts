@@ -1,0 +1,203 @@
+/**
+ * Encoding and decoding of frames in both encodings.
+ *
+ * msgpack frames are binary WebSocket messages, JSON frames are text ones.
+ * A publish frame's `data` in msgpack is located and validated by the
+ * scanner but never decoded here: its bytes are spliced into the outgoing
+ * publication frame as they came.
+ * @module
+ */
+import { Packr, Unpackr } from "msgpackr";
+import { ErrorCode } from "./codes.ts";
+import { clientFrameSchemas, type ClientFrame, type Payload, type ServerFrame } from "./frames.ts";
+import { ScanError, readKey, readMapHeader, skipValue } from "./msgpack-scan.ts";
+
+/** Plain MessagePack maps, no msgpackr extensions, so any client can read it. */
+export const packr = new Packr({ useRecords: false, variableMapSize: true, useFloat32: 0 });
+export const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
+
+export class DecodeError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** The frame's `id`, when it could be read, so the error can answer it. */
+    readonly frameId?: string | number,
+  ) {
+    super(message);
+    this.name = "DecodeError";
+  }
+}
+
+export interface Decoded {
+  frame: ClientFrame;
+  /** Present for `pub` frames. */
+  payload?: Payload;
+}
+
+function pickId(v: unknown): string | number | undefined {
+  if (typeof v === "string" && v.length <= 64) return v;
+  if (typeof v === "number" && Number.isSafeInteger(v)) return v;
+  return undefined;
+}
+
+function validate(obj: unknown): ClientFrame {
+  if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
+    throw new DecodeError(ErrorCode.BAD_FRAME, "frame must be a map/object with a 't' field");
+  }
+  const rec = obj as Record<string, unknown>;
+  const frameId = pickId(rec.id);
+  const t = rec.t;
+  const schema = typeof t === "string" && Object.hasOwn(clientFrameSchemas, t)
+    ? clientFrameSchemas[t as keyof typeof clientFrameSchemas]
+    : undefined;
+  if (!schema) {
+    throw new DecodeError(ErrorCode.UNKNOWN_TYPE, `unknown frame type ${JSON.stringify(String(t).slice(0, 32))}`, frameId);
+  }
+  const r = schema.safeParse(obj);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const where = issue.path.length ? issue.path.join(".") : "frame";
+    throw new DecodeError(ErrorCode.INVALID_FRAME, `${t}: ${where}: ${issue.message}`, frameId);
+  }
+  return r.data as ClientFrame;
+}
+
+/**
+ * Decodes a binary (msgpack) client frame. For a `pub` frame the `data`
+ * value's bytes are returned as `payload.raw`, checked but not decoded.
+ */
+export function decodeBinary(buf: Uint8Array): Decoded {
+  const head = readMapHeader(buf, 0);
+  if (!head) throw new DecodeError(ErrorCode.BAD_FRAME, "frame must be a msgpack map");
+  // Walk the top-level entries; remember where `data` sits so the header can
+  // be decoded without it.
+  let p = head.next;
+  let dataKeyStart = -1;
+  let dataStart = -1;
+  let dataEnd = -1;
+  let inData = false;
+  try {
+    for (let i = 0; i < head.count; i++) {
+      const keyStart = p;
+      const k = readKey(buf, p);
+      p = k ? k.next : skipValue(buf, p);
+      const valueStart = p;
+      inData = k?.key === "data";
+      p = skipValue(buf, p);
+      if (inData) {
+        dataKeyStart = keyStart;
+        dataStart = valueStart;
+        dataEnd = p;
+        inData = false;
+      }
+    }
+  } catch (e) {
+    if (e instanceof ScanError) {
+      if (inData) throw new DecodeError(ErrorCode.BAD_PAYLOAD, `data is not valid msgpack at byte ${e.offset}: ${e.message}`);
+      throw new DecodeError(ErrorCode.BAD_FRAME, `malformed msgpack at byte ${e.offset}: ${e.message}`);
+    }
+    throw e;
+  }
+  if (p !== buf.length) throw new DecodeError(ErrorCode.BAD_FRAME, `trailing bytes after frame at byte ${p}`);
+
+  let header: unknown;
+  try {
+    if (dataKeyStart < 0) header = unpackr.unpack(buf);
+    else header = unpackr.unpack(withoutEntry(buf, head.next, head.count, dataKeyStart, dataEnd));
+  } catch (e) {
+    throw new DecodeError(ErrorCode.BAD_FRAME, `undecodable msgpack frame: ${(e as Error).message}`);
+  }
+  if (header !== null && typeof header === "object" && !Array.isArray(header)) {
+    (header as Record<string, unknown>).data = undefined;
+  }
+  const frame = validate(header);
+  if (frame.t === "pub") {
+    if (dataStart < 0) throw new DecodeError(ErrorCode.INVALID_FRAME, "pub: data: missing", frame.id);
+    return { frame, payload: { raw: buf.subarray(dataStart, dataEnd) } };
+  }
+  if ((frame.t === "req") && dataStart >= 0) {
+    (frame as { data?: unknown }).data = unpackr.unpack(buf.subarray(dataStart, dataEnd));
+  }
+  return { frame };
+}
+
+/** Copies the map minus one entry, with its count lowered by one. */
+function withoutEntry(buf: Uint8Array, bodyStart: number, count: number, cutStart: number, cutEnd: number): Uint8Array {
+  const hdr = mapHeader(count - 1);
+  const out = new Uint8Array(hdr.length + (cutStart - bodyStart) + (buf.length - cutEnd));
+  out.set(hdr, 0);
+  out.set(buf.subarray(bodyStart, cutStart), hdr.length);
+  out.set(buf.subarray(cutEnd), hdr.length + (cutStart - bodyStart));
+  return out;
+}
+
+function mapHeader(n: number): Uint8Array {
+  if (n < 16) return Uint8Array.of(0x80 | n);
+  if (n < 0x10000) return Uint8Array.of(0xde, n >> 8, n & 0xff);
+  return Uint8Array.of(0xdf, (n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
+}
+
+/** Decodes a text (JSON) client frame. */
+export function decodeText(text: string): Decoded {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (e) {
+    throw new DecodeError(ErrorCode.BAD_FRAME, `invalid JSON: ${(e as Error).message.slice(0, 120)}`);
+  }
+  const frame = validate(obj);
+  if (frame.t === "pub") {
+    if (!Object.hasOwn(obj as object, "data")) throw new DecodeError(ErrorCode.INVALID_FRAME, "pub: data: missing", frame.id);
+    return { frame, payload: { value: frame.data } };
+  }
+  return { frame };
+}
+
+/** Encodes a server control frame. */
+export function encodeFrame(frame: ServerFrame, json: boolean): Uint8Array | string {
+  return json ? JSON.stringify(frame) : packr.pack(frame);
+}
+
+export interface PublicationHeader {
+  topic: string;
+  seq: number;
+  epoch: string;
+  ts: number;
+  key?: string | undefined;
+}
+
+const DATA_KEY = Uint8Array.of(0xa4, 0x64, 0x61, 0x74, 0x61); // "data"
+
+/**
+ * Builds a msgpack publication frame from a header and the payload's msgpack
+ * bytes: the header map is packed, its count raised by one and `data`
+ * appended, so the payload is copied once and never re-encoded.
+ */
+export function encodePublicationMsgpack(h: PublicationHeader, raw: Uint8Array): Uint8Array {
+  const head = packr.pack(
+    h.key === undefined
+      ? { t: "msg", topic: h.topic, seq: h.seq, epoch: h.epoch, ts: h.ts }
+      : { t: "msg", topic: h.topic, seq: h.seq, epoch: h.epoch, ts: h.ts, key: h.key },
+  );
+  // variableMapSize packs maps under 16 entries as fixmap: one header byte.
+  const out = new Uint8Array(head.length + DATA_KEY.length + raw.length);
+  out.set(head, 0);
+  out[0] = head[0]! + 1;
+  out.set(DATA_KEY, head.length);
+  out.set(raw, head.length + DATA_KEY.length);
+  return out;
+}
+
+export function encodePublicationJson(h: PublicationHeader, data: unknown): string {
+  return JSON.stringify(
+    h.key === undefined
+      ? { t: "msg", topic: h.topic, seq: h.seq, epoch: h.epoch, ts: h.ts, data }
+      : { t: "msg", topic: h.topic, seq: h.seq, epoch: h.epoch, ts: h.ts, key: h.key, data },
+  );
+}
+
+/** Decodes any server frame (used by the client SDK and tests). */
+export function decodeServerFrame(msg: Uint8Array | ArrayBuffer | string): Record<string, unknown> & { t: string } {
+  if (typeof msg === "string") return JSON.parse(msg);
+  return unpackr.unpack(msg instanceof Uint8Array ? msg : new Uint8Array(msg));
+}

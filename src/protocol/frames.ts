@@ -1,0 +1,136 @@
+/**
+ * Frame schemas. Every frame, both directions, is one map with a `t` field
+ * naming its type. Client frames are validated with zod; server frames are
+ * typed only, since the server builds them.
+ * @module
+ */
+import { z } from "zod";
+
+export const CLIENT_TYPES = ["browser", "api", "device", "mobile"] as const;
+export type ClientType = (typeof CLIENT_TYPES)[number];
+
+const id = z.union([z.string().max(64), z.number().int().safe()]).optional();
+const topic = z.string().min(1).max(256);
+
+export const SubscribeFrame = z.object({ t: z.literal("sub"), id, topic });
+export const UnsubscribeFrame = z.object({ t: z.literal("unsub"), id, topic });
+export const PublishFrame = z.object({
+  t: z.literal("pub"),
+  id,
+  topic,
+  /** Conflation / retention key, e.g. the symbol of a tick. */
+  key: z.string().min(1).max(128).optional(),
+  data: z.unknown(),
+});
+export const PingFrame = z.object({ t: z.literal("ping"), id });
+export const StatsFrame = z.object({ t: z.literal("stats"), id });
+export const RequestFrame = z.object({
+  t: z.literal("req"),
+  id: z.union([z.string().max(64), z.number().int().safe()]),
+  method: z.string().min(1).max(128),
+  data: z.unknown().optional(),
+});
+export const HelloFrame = z.object({
+  t: z.literal("hello"),
+  id,
+  client: z.enum(CLIENT_TYPES),
+  meta: z.record(z.string().max(64), z.union([z.string().max(256), z.number(), z.boolean()])).optional(),
+});
+
+/** Schemas by type tag; `t` is looked up here before anything else. */
+export const clientFrameSchemas = {
+  sub: SubscribeFrame,
+  unsub: UnsubscribeFrame,
+  pub: PublishFrame,
+  ping: PingFrame,
+  stats: StatsFrame,
+  req: RequestFrame,
+  hello: HelloFrame,
+} as const;
+
+export type ClientFrameType = keyof typeof clientFrameSchemas;
+export type ClientFrame = { [K in ClientFrameType]: z.infer<(typeof clientFrameSchemas)[K]> }[ClientFrameType];
+export type FrameId = string | number;
+
+/**
+ * A publication's payload as it arrived: raw msgpack bytes from a binary
+ * frame (carried to subscribers untouched), or a value from JSON / a
+ * server-side producer.
+ */
+export interface Payload {
+  readonly raw?: Uint8Array;
+  /** Known only when the key is present (`"value" in payload`). */
+  readonly value?: unknown;
+}
+
+export interface WelcomeFrame {
+  t: "welcome";
+  session: string;
+  ts: number;
+  encoding: Encoding;
+  client: ClientType;
+  server: { name: "tickgate"; version: string; node: string };
+  limits: { maxFrameBytes: number; maxPayload: number; maxSubscriptions: number };
+  /** Frame types this server accepts, so a client can discover commands. */
+  commands: ClientFrameType[];
+  /** Request methods registered on the server. */
+  methods: string[];
+}
+export interface PublicationFrame {
+  t: "msg";
+  topic: string;
+  seq: number;
+  epoch: string;
+  ts: number;
+  key?: string;
+  data: unknown;
+}
+export interface AckFrame {
+  t: "ack";
+  id: FrameId;
+  /** For a publish: the sequence number the publication got. */
+  seq?: number;
+}
+export interface ErrorFrame {
+  t: "error";
+  id?: FrameId;
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+export interface PongFrame {
+  t: "pong";
+  id?: FrameId;
+  ts: number;
+}
+export interface StatsReplyFrame {
+  t: "stats";
+  id?: FrameId;
+  data: unknown;
+}
+export interface ResponseFrame {
+  t: "res";
+  id: FrameId;
+  data: unknown;
+}
+export interface GapFrame {
+  t: "gap";
+  /** The subscription (topic or pattern) that missed publications. */
+  topic: string;
+  reason: string;
+  /** How many publications were not delivered. */
+  count: number;
+}
+export type ServerFrame =
+  | WelcomeFrame
+  | AckFrame
+  | ErrorFrame
+  | PongFrame
+  | StatsReplyFrame
+  | ResponseFrame
+  | GapFrame;
+
+export const ENCODINGS = ["msgpack", "json"] as const;
+export type Encoding = (typeof ENCODINGS)[number];
+/** WebSocket subprotocol names, one per encoding. */
+export const SUBPROTOCOL: Record<Encoding, string> = { msgpack: "tickgate.msgpack", json: "tickgate.json" };

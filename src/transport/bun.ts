@@ -1,0 +1,99 @@
+/**
+ * Transport on `Bun.serve`: uWebSockets inside, whose native topics do the
+ * fan-out. This file is the only one that knows Bun's WebSocket API.
+ * @module
+ */
+import type { Server, ServerWebSocket } from "bun";
+import type { SendResult, ServerSocket, Transport, TransportHost, TransportListenOptions } from "../core/transport.ts";
+
+interface SocketData {
+  state: unknown;
+  socket: BunSocket | null;
+}
+
+/** Maps Bun's numeric send status (bytes / -1 / 0) to the core's SendResult. */
+class BunSocket implements ServerSocket {
+  constructor(readonly ws: ServerWebSocket<SocketData>) {}
+  send(frame: Uint8Array | string): SendResult {
+    const n = this.ws.send(frame);
+    return n > 0 ? "sent" : n === -1 ? "buffered" : "dropped";
+  }
+  subscribe(channel: string): void {
+    this.ws.subscribe(channel);
+  }
+  unsubscribe(channel: string): void {
+    this.ws.unsubscribe(channel);
+  }
+  bufferedAmount(): number {
+    return this.ws.getBufferedAmount();
+  }
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+  get remoteAddress(): string {
+    return this.ws.remoteAddress;
+  }
+}
+
+export class BunTransport implements Transport {
+  readonly name = "bun";
+  #server: Server<SocketData> | undefined;
+
+  async listen(host: TransportHost<unknown>, o: TransportListenOptions): Promise<{ host: string; port: number }> {
+    const wsPath = host.wsPath;
+    this.#server = Bun.serve<SocketData>({
+      hostname: o.host,
+      port: o.port,
+      fetch(req, server) {
+        const ip = server.requestIP(req)?.address ?? "";
+        const url = new URL(req.url);
+        if (url.pathname === wsPath && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+          const protocols = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim()).filter(Boolean);
+          const r = host.upgrade({ url, headers: req.headers, remoteAddress: ip, protocols });
+          if (r instanceof Response) return r;
+          const headers = r.protocol ? { "Sec-WebSocket-Protocol": r.protocol } : undefined;
+          if (server.upgrade(req, { data: { state: r.state, socket: null }, headers })) return undefined;
+          return new Response("WebSocket upgrade failed", { status: 400 });
+        }
+        return host.fetch(req, ip);
+      },
+      websocket: {
+        maxPayloadLength: o.maxFrameBytes,
+        backpressureLimit: o.backpressureLimit,
+        closeOnBackpressureLimit: false,
+        idleTimeout: o.idleTimeoutSec,
+        sendPings: o.sendPings,
+        perMessageDeflate: o.perMessageDeflate,
+        publishToSelf: true,
+        open(ws) {
+          ws.binaryType = "uint8array";
+          const s = new BunSocket(ws);
+          ws.data.socket = s;
+          host.onOpen(s, ws.data.state);
+        },
+        message(ws, data) {
+          host.onMessage(ws.data.state, data as Uint8Array | string);
+        },
+        drain(ws) {
+          host.onDrain(ws.data.state);
+        },
+        close(ws, code, reason) {
+          host.onClose(ws.data.state, code, reason);
+        },
+      },
+    });
+    return { host: this.#server.hostname ?? o.host, port: this.#server.port ?? o.port };
+  }
+
+  publish(channel: string, frame: Uint8Array | string): void {
+    this.#server!.publish(channel, frame);
+  }
+
+  async stop(): Promise<void> {
+    await this.#server?.stop(true);
+  }
+}
+
+export function bunTransport(): Transport {
+  return new BunTransport();
+}
