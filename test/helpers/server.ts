@@ -1,0 +1,19 @@
+/** Starts a real server on 127.0.0.1 and a random port; disposing closes it. */
+import { createServer } from "../../src/bun.ts";
+import type { TickgateServer } from "../../src/core/server.ts";
+
+export type TestServer = TickgateServer & AsyncDisposable & { wsUrl: string };
+
+export async function startServer(options: Record<string, unknown> = {}): Promise<TestServer> {
+  const server = createServer({ host: "127.0.0.1", port: 0, shutdownGraceMs: 500, ...options }) as TestServer;
+  const { port } = await server.listen();
+  server.wsUrl = `ws://127.0.0.1:${port}/ws`;
+  server[Symbol.asyncDispose] = () => server.close();
+  return server;
+}
+
+let n = 0;
+/** A topic no other test uses, so tests can run concurrently. */
+export function uniqueTopic(prefix = "t"): string {
+  return `${prefix}.${process.pid}-${++n}-${Math.random().toString(36).slice(2, 8)}`;
+}
