@@ -1,0 +1,223 @@
+/**
+ * Load client: N subscribers in one process, counting deliveries, gaps and
+ * duplicates per connection (from the tick counter in the payload) and
+ * recording publish→receive latency for one delivery in `--sample`.
+ * It also sends the server's publish loop its flow-control credit: the
+ * highest tick every live subscriber has received.
+ *
+ * Control: JSON lines on stdin, replies on stdout (see bench/fanout.ts).
+ * Args: --port P --credit-port C --subs N --server tickgate|bare
+ *       [--sample K] [--credit-step S]
+ * @module
+ */
+import { build } from "hdr-histogram-js";
+import { packr, unpackr } from "../../src/protocol/codec.ts";
+import { argInt, argValue } from "../lib/args.ts";
+import { isPublication, readN, readTs, tailOk, TOPIC, wallMs } from "../lib/tick.ts";
+import { WsConn, type FrameSink } from "./ws-conn.ts";
+
+const argv = process.argv;
+const port = argInt(argv, "--port", 0, 1, 65535);
+const creditPort = argInt(argv, "--credit-port", 0, 1, 65535);
+const subs = argInt(argv, "--subs", 1000, 1, 60_000);
+const mode = argValue(argv, "--server", "tickgate");
+const sampleEvery = argInt(argv, "--sample", 16);
+const creditStep = argInt(argv, "--credit-step", 4);
+if (mode !== "tickgate" && mode !== "bare") throw new Error(`--server must be tickgate or bare, got ${mode}`);
+
+const MAX_LATENCY_US = 60_000_000;
+const hist = build({ lowestDiscernibleValue: 1, highestTrackableValue: MAX_LATENCY_US, numberOfSignificantValueDigits: 3, autoResize: false });
+
+const conns: WsConn[] = [];
+const connectStart = performance.now();
+let deliveries = 0;
+let readyCount = 0;
+let malformed = 0;
+let negativeLatency = 0;
+let sampleCountdown = sampleEvery;
+let gapFrames = 0;
+let errorFrames = 0;
+let closedConns = 0;
+const failures: string[] = [];
+let checkedOne = false;
+const SUB_FRAME = packr.pack({ t: "sub", topic: TOPIC, id: 1 });
+
+function reply(o: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify(o) + "\n");
+}
+
+/** Decodes one publication fully, once, to prove the tail reading matches the real frame. */
+function checkOnce(buf: Uint8Array, start: number, end: number): void {
+  checkedOne = true;
+  const f = unpackr.unpack(buf.subarray(start, end)) as { topic?: string; data?: { n?: number; ts?: number } };
+  if (f.topic !== TOPIC || f.data?.n !== readN(buf, end) || f.data?.ts !== readTs(buf, end)) {
+    failures.push(`frame layout check failed: ${JSON.stringify(f).slice(0, 200)}`);
+  }
+}
+
+const sink: FrameSink = {
+  frame(c, buf, start, end) {
+    if (c.ready && end - start > 24 && isPublication(buf, start)) {
+      if (!tailOk(buf, end)) {
+        malformed++;
+        return;
+      }
+      const n = readN(buf, end);
+      deliveries++;
+      c.received++;
+      if (n > c.lastN) {
+        c.lost += n - c.lastN - 1;
+        c.lastN = n;
+      } else c.dup++;
+      if (--sampleCountdown === 0) {
+        sampleCountdown = sampleEvery;
+        const us = Math.round((wallMs() - readTs(buf, end)) * 1000);
+        if (us < 1) negativeLatency++;
+        hist.recordValue(us < 1 ? 1 : us > MAX_LATENCY_US ? MAX_LATENCY_US : us);
+      }
+      if (!checkedOne) checkOnce(buf, start, end);
+      return;
+    }
+    const f = unpackr.unpack(buf.subarray(start, end)) as { t?: string; id?: number; message?: string };
+    if (f.t === "welcome") {
+      if (mode === "tickgate") c.send(2, SUB_FRAME);
+      else markReady(c);
+    } else if (f.t === "ack" && f.id === 1) markReady(c);
+    else if (f.t === "gap") gapFrames++;
+    else if (f.t === "error") {
+      errorFrames++;
+      if (failures.length < 5) failures.push(`error frame: ${f.message}`);
+    } else malformed++;
+  },
+  control(c, op, body) {
+    if (op === 9) c.send(10, body);
+    else if (op === 8) c.socket?.end();
+  },
+  failed(c, why) {
+    if (failures.length < 5) failures.push(`conn ${c.id}: ${why}`);
+    c.socket?.end();
+  },
+};
+
+function markReady(c: WsConn): void {
+  if (c.ready) return;
+  c.ready = true;
+  if (++readyCount === subs) reply({ ready: true, subs, connectMs: Math.round(performance.now() - connectStart) });
+}
+
+// ---- flow-control credit ----
+let creditSent = 0;
+let nextCreditAt = creditStep * subs;
+const credit = await Bun.connect({ hostname: "127.0.0.1", port: creditPort, socket: { data() {} } });
+
+function sendCredit(): void {
+  let min = Infinity;
+  for (let i = 0; i < conns.length; i++) {
+    const c = conns[i]!;
+    if (!c.closed && c.lastN < min) min = c.lastN;
+  }
+  if (min !== Infinity && min > creditSent) {
+    creditSent = min;
+    credit.write(`${min}\n`);
+  }
+  nextCreditAt = deliveries + creditStep * subs;
+}
+// A fallback tick, so a lagging connection that catches up after the last
+// trigger cannot leave the publisher waiting forever.
+setInterval(sendCredit, 5);
+
+// ---- connections ----
+const CONNECT_CONCURRENCY = 64;
+for (let i = 0; i < subs; i += CONNECT_CONCURRENCY) {
+  const batch: Promise<unknown>[] = [];
+  for (let j = i; j < Math.min(subs, i + CONNECT_CONCURRENCY); j++) {
+    const c = new WsConn(j, sink);
+    conns.push(c);
+    batch.push(
+      Bun.connect<WsConn>({
+        hostname: "127.0.0.1",
+        port,
+        data: c,
+        socket: {
+          open(s) {
+            s.data.socket = s;
+            s.write(s.data.upgradeRequest("/ws", mode === "tickgate" ? "tickgate.msgpack" : null));
+          },
+          data(s, d) {
+            s.data.feed(d);
+            if (deliveries >= nextCreditAt) sendCredit();
+          },
+          close(s) {
+            if (!s.data.closed) closedConns++;
+            s.data.closed = true;
+          },
+          error(s, e) {
+            if (failures.length < 5) failures.push(`conn ${s.data.id}: ${e.message}`);
+          },
+        },
+      }),
+    );
+  }
+  await Promise.all(batch);
+}
+
+const readyDeadline = setTimeout(() => {
+  reply({ error: `only ${readyCount}/${subs} subscribers ready after 60 s`, failures });
+  process.exit(1);
+}, 60_000);
+
+function totals() {
+  let lost = 0;
+  let dup = 0;
+  for (const c of conns) {
+    lost += c.lost;
+    dup += c.dup;
+  }
+  return { t: wallMs(), deliveries, lost, dup, malformed, gapFrames, errorFrames, closedConns, failures };
+}
+
+for await (const line of console) {
+  if (!line.trim()) continue;
+  const cmd = JSON.parse(line) as { cmd: string; published?: number; timeoutMs?: number };
+  switch (cmd.cmd) {
+    case "mark":
+      clearTimeout(readyDeadline);
+      hist.reset();
+      negativeLatency = 0;
+      reply({ re: "mark", ...totals() });
+      break;
+    case "report":
+      reply({
+        re: "report",
+        ...totals(),
+        latencyUs: {
+          samples: hist.totalCount,
+          p50: hist.getValueAtPercentile(50),
+          p99: hist.getValueAtPercentile(99),
+          p999: hist.getValueAtPercentile(99.9),
+          max: hist.maxValue,
+          mean: Math.round(hist.mean),
+          negative: negativeLatency,
+        },
+      });
+      break;
+    case "final": {
+      // Wait for the tail in flight, then count what never came.
+      const published = cmd.published ?? 0;
+      const until = performance.now() + (cmd.timeoutMs ?? 3000);
+      while (performance.now() < until && conns.some((c) => !c.closed && c.lastN < published)) await Bun.sleep(10);
+      let missing = 0;
+      for (const c of conns) missing += Math.max(0, published - c.lastN);
+      const t = totals();
+      reply({ re: "final", ...t, missing, lost: t.lost + missing });
+      break;
+    }
+    case "exit":
+      for (const c of conns) c.socket?.end();
+      credit.end();
+      process.exit(0);
+    default:
+      reply({ re: cmd.cmd, error: `unknown command ${cmd.cmd}` });
+  }
+}
+process.exit(0);

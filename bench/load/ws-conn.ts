@@ -1,0 +1,129 @@
+/**
+ * One subscriber connection over raw TCP with a minimal WebSocket client:
+ * HTTP upgrade, then server frames (unmasked, 7/16/64-bit lengths, split
+ * across reads in any way). A full client library would cost more CPU per
+ * message than the server under test, and this client is the bottleneck.
+ * Frames are handed to the sink as (buffer, start, end): nothing is copied
+ * or allocated per frame, only per read that ends mid-frame.
+ * @module
+ */
+import type { Socket } from "bun";
+
+export interface FrameSink {
+  /** A binary frame whose body is `buf[start, end)`. */
+  frame(c: WsConn, buf: Uint8Array, start: number, end: number): void;
+  /** Close, ping or pong; `body` is a copy. */
+  control(c: WsConn, opcode: number, body: Uint8Array): void;
+  /** The upgrade failed or the server broke the framing rules. */
+  failed(c: WsConn, why: string): void;
+}
+
+const CRLFCRLF = [13, 10, 13, 10] as const;
+
+export class WsConn {
+  socket: Socket<WsConn> | null = null;
+  upgraded = false;
+  /** Subscribed (tickgate: ack received; bare: welcome received). */
+  ready = false;
+  closed = false;
+  /** Highest tick counter seen, and what arrived out of order. */
+  lastN = 0;
+  received = 0;
+  lost = 0;
+  dup = 0;
+  #carry: Uint8Array | null = null;
+
+  constructor(
+    readonly id: number,
+    readonly sink: FrameSink,
+  ) {}
+
+  upgradeRequest(path: string, protocol: string | null): string {
+    const key = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64");
+    return (
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+      (protocol ? `Sec-WebSocket-Protocol: ${protocol}\r\n` : "") +
+      "\r\n"
+    );
+  }
+
+  feed(chunk: Uint8Array): void {
+    let buf = chunk;
+    if (this.#carry !== null) {
+      buf = new Uint8Array(this.#carry.length + chunk.length);
+      buf.set(this.#carry, 0);
+      buf.set(chunk, this.#carry.length);
+      this.#carry = null;
+    }
+    let off = 0;
+    if (!this.upgraded) {
+      const at = indexOfSeq(buf, CRLFCRLF);
+      if (at < 0) {
+        this.#carry = buf.slice();
+        return;
+      }
+      const head = new TextDecoder().decode(buf.subarray(0, at));
+      if (!head.startsWith("HTTP/1.1 101")) return this.sink.failed(this, `upgrade refused: ${head.split("\r\n")[0]}`);
+      this.upgraded = true;
+      off = at + 4;
+    }
+    const end = buf.length;
+    while (end - off >= 2) {
+      const b0 = buf[off]!;
+      const b1 = buf[off + 1]!;
+      if (b1 & 0x80) return this.sink.failed(this, "server frame is masked");
+      let len = b1 & 0x7f;
+      let hdr = 2;
+      if (len === 126) {
+        if (end - off < 4) break;
+        len = (buf[off + 2]! << 8) | buf[off + 3]!;
+        hdr = 4;
+      } else if (len === 127) {
+        if (end - off < 10) break;
+        const hi = ((buf[off + 2]! << 24) | (buf[off + 3]! << 16) | (buf[off + 4]! << 8) | buf[off + 5]!) >>> 0;
+        const lo = ((buf[off + 6]! << 24) | (buf[off + 7]! << 16) | (buf[off + 8]! << 8) | buf[off + 9]!) >>> 0;
+        len = hi * 2 ** 32 + lo;
+        hdr = 10;
+      }
+      if (end - off - hdr < len) break;
+      const start = off + hdr;
+      off = start + len;
+      const op = b0 & 0x0f;
+      if (op === 2) this.sink.frame(this, buf, start, off);
+      else if (op >= 8) this.sink.control(this, op, buf.slice(start, off));
+      else return this.sink.failed(this, `unexpected opcode ${op} (fin=${b0 >> 7})`);
+    }
+    // The read may be reused by the runtime, so keep a copy of the partial frame.
+    if (off < end) this.#carry = buf.slice(off);
+  }
+
+  /** Sends one masked frame, as a client must. */
+  send(opcode: number, payload: Uint8Array): void {
+    const len = payload.length;
+    const hdr = len < 126 ? 2 : len < 65536 ? 4 : 10;
+    const out = new Uint8Array(hdr + 4 + len);
+    out[0] = 0x80 | opcode;
+    if (len < 126) out[1] = 0x80 | len;
+    else if (len < 65536) {
+      out[1] = 0x80 | 126;
+      out[2] = len >> 8;
+      out[3] = len & 0xff;
+    } else {
+      out[1] = 0x80 | 127;
+      new DataView(out.buffer).setBigUint64(2, BigInt(len));
+    }
+    const key = crypto.getRandomValues(new Uint8Array(4));
+    out.set(key, hdr);
+    for (let i = 0; i < len; i++) out[hdr + 4 + i] = payload[i]! ^ key[i & 3]!;
+    this.socket?.write(out);
+  }
+}
+
+function indexOfSeq(buf: Uint8Array, seq: readonly number[]): number {
+  outer: for (let i = 0; i + seq.length <= buf.length; i++) {
+    for (let j = 0; j < seq.length; j++) if (buf[i + j] !== seq[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
