@@ -166,7 +166,7 @@ describe("encodings", () => {
   test("an unknown encoding or subprotocol is refused at upgrade with UNSUPPORTED_ENCODING", async () => {
     await using server = await startServer();
     const httpUrl = server.wsUrl.replace("ws:", "http:");
-    for (const headers of [{ "sec-websocket-protocol": "mqtt" }, {}]) {
+    for (const headers of [{ "sec-websocket-protocol": "mqtt" }, {}] as Record<string, string>[]) {
       const res = await fetch(`${httpUrl}${"sec-websocket-protocol" in headers ? "" : "?encoding=xml"}`, {
         headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13", ...headers },
       });
