@@ -130,10 +130,11 @@ export class TickgateServer implements TransportHost<Session> {
 
   async #shutdown(): Promise<void> {
     this.guard.stop();
+    await this.#transport.stop(false);
     for (const s of this.#sessions) s.socket?.close(CloseCode.GOING_AWAY, "server shutting down");
     const deadline = Date.now() + this.options.shutdownGraceMs;
     while (this.#sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    await this.#transport.stop();
+    await this.#transport.stop(true);
     await this.#bus.detach(this.broker);
   }
 

@@ -64,6 +64,9 @@ export interface Transport {
   listen(host: TransportHost<any>, opts: TransportListenOptions): Promise<{ host: string; port: number }>;
   /** Native fan-out: every socket subscribed to `channel` gets these same bytes. */
   publish(channel: string, frame: Uint8Array | string): void;
-  /** Stops accepting connections; open sockets are closed by the core first. */
-  stop(): Promise<void>;
+  /**
+   * Stops accepting connections. With `closeActive` false, open sockets stay
+   * (the core closes them itself with 1001); with true, any left are dropped.
+   */
+  stop(closeActive: boolean): Promise<void>;
 }

@@ -89,8 +89,11 @@ export class BunTransport implements Transport {
     this.#server!.publish(channel, frame);
   }
 
-  async stop(): Promise<void> {
-    await this.#server?.stop(true);
+  async stop(closeActive: boolean): Promise<void> {
+    if (closeActive) await this.#server?.stop(true);
+    // Without closeActive Bun's promise waits for every connection to end,
+    // which is the caller's job to bring about; do not wait on it here.
+    else void this.#server?.stop(false);
   }
 }
 
