@@ -5,8 +5,8 @@
  * @module
  */
 import { ErrorCode } from "../protocol/codes.ts";
-import type { Payload } from "../protocol/frames.ts";
-import { topicError } from "../protocol/topic.ts";
+import type { AckFrame, Payload, RecoverPosition, RecoveryFailure } from "../protocol/frames.ts";
+import { isPattern, matches, topicError } from "../protocol/topic.ts";
 import type { Bus, BusNode, Sequenced } from "./bus.ts";
 import { ChannelIndex } from "./channel-index.ts";
 import type { Channel } from "./channel.ts";
@@ -19,13 +19,22 @@ import type { SlowConsumerGuard } from "./slow-consumers.ts";
 import { Topic } from "./topic.ts";
 import type { Transport } from "./transport.ts";
 import { packr } from "../protocol/codec.ts";
-import { matches } from "../protocol/topic.ts";
 
 export interface BrokerCounters {
   publications: number;
   deliveries: number;
   bytesOut: number;
   bytesIn: number;
+}
+
+/** What a subscription starts with; see {@link Broker.prepareSubscribe}. */
+export interface JoinPlan {
+  key: string;
+  /** Already subscribed: the ack is sent, nothing else happens. */
+  already: boolean;
+  ack: Pick<AckFrame, "seq" | "epoch" | "recovery">;
+  /** Replayed history and retained values, in the order they are sent. */
+  backlog: Publication[];
 }
 
 /** Where a publication came from: a socket client, or a server-side producer / HTTP. */
@@ -85,6 +94,7 @@ export class Broker implements BusNode {
     this.counters.publications++;
     this.counters.bytesIn += rawLen;
     if (topic.policy.retain) topic.retain(pub);
+    topic.history?.push(pub);
 
     const chans = this.index.match(msg.topic);
     for (let i = 0; i < chans.length; i++) {
@@ -118,33 +128,77 @@ export class Broker implements BusNode {
     return t;
   }
 
-  subscribe(s: Session, key: string): void {
+  /**
+   * Validates a subscription and works out what it starts with: replayed
+   * history (when recovering) and retained values. Nothing is changed yet;
+   * the caller sends the ack, then calls {@link join} in the same turn.
+   */
+  prepareSubscribe(s: Session, key: string, recover?: RecoverPosition): JoinPlan {
     const bad = topicError(key, true);
     if (bad) throw new ProtocolError(ErrorCode.BAD_TOPIC, `bad topic: ${bad}`);
-    if (s.subs.has(key)) return;
+    const epoch = this.bus.epoch;
+    const pattern = isPattern(key);
+    const plan: JoinPlan = { key, already: s.subs.has(key), ack: { epoch }, backlog: [] };
+    if (!pattern) plan.ack.seq = this.topics.get(key)?.seq ?? 0;
+    if (plan.already) return plan;
     if (s.subs.size >= this.options.maxSubscriptions) {
       throw new ProtocolError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `a connection may hold ${this.options.maxSubscriptions} subscriptions`);
     }
-    const ch = this.index.getOrCreate(key);
+    const recovered = new Set<string>();
+    if (recover) {
+      const wanted: [string, number][] = pattern
+        ? Object.entries(recover.topics ?? {}).filter(([t]) => matches(key, t))
+        : [[key, recover.seq ?? 0]];
+      let replayed = 0;
+      let reason: RecoveryFailure | undefined;
+      for (const [topic, pos] of wanted) {
+        const r = this.#recover(topic, pos, recover.epoch);
+        if (r.ok) {
+          recovered.add(topic);
+          replayed += r.pubs.length;
+          for (const p of r.pubs) plan.backlog.push(p);
+        } else reason ??= r.reason;
+      }
+      // Several topics of a pattern interleave by time; each keeps its own order.
+      if (pattern) plan.backlog.sort((x, y) => x.ts - y.ts || (x.topic === y.topic ? x.seq - y.seq : 0));
+      plan.ack.recovery = reason ? { ok: false, replayed, reason } : { ok: true, replayed };
+    }
+    // Retained values are the snapshot for every topic not recovered.
+    for (const t of pattern ? this.topics.values() : [this.topics.get(key)]) {
+      if (!t?.retained || recovered.has(t.name) || (pattern && !matches(key, t.name))) continue;
+      for (const pub of t.retained.values()) plan.backlog.push(pub);
+    }
+    return plan;
+  }
+
+  #recover(topic: string, pos: number, epoch: string): { ok: true; pubs: Publication[] } | { ok: false; reason: RecoveryFailure } {
+    if (epoch !== this.bus.epoch) return { ok: false, reason: "epoch" };
+    const t = this.topics.get(topic);
+    const latest = t?.seq ?? 0;
+    if (pos >= latest) return { ok: true, pubs: [] };
+    const pubs = t?.history?.since(pos, latest) ?? null;
+    return pubs ? { ok: true, pubs } : { ok: false, reason: "window" };
+  }
+
+  /**
+   * Sends the plan's backlog, then joins the native channel. Both happen in
+   * one turn of the event loop, so no live publication can fall between the
+   * backlog and the first live frame, or arrive before the backlog.
+   */
+  join(s: Session, plan: JoinPlan): void {
+    if (plan.already) return;
+    const ch = this.index.getOrCreate(plan.key);
     ch.members.add(s);
-    s.subs.set(key, ch);
+    s.subs.set(plan.key, ch);
     if (ch.policy.limitBytes < s.minLimit) s.minLimit = ch.policy.limitBytes;
-    // Retained values go out before the native subscribe, in the same turn,
-    // so no live publication can slip in between or arrive before them.
-    this.#sendRetained(s, ch);
+    for (const pub of plan.backlog) s.send(pub.frame(s.json));
     s.socket!.subscribe(ch.native(s.json));
     ch.countNative(s.json, +1);
   }
 
-  #sendRetained(s: Session, ch: Channel): void {
-    if (!ch.isPattern) {
-      const t = this.topics.get(ch.key);
-      if (t?.retained) for (const pub of t.retained.values()) s.send(pub.frame(s.json));
-      return;
-    }
-    for (const t of this.topics.values()) {
-      if (t.retained && matches(ch.key, t.name)) for (const pub of t.retained.values()) s.send(pub.frame(s.json));
-    }
+  /** Subscribes without recovery (server-side use and tests). */
+  subscribe(s: Session, key: string): void {
+    this.join(s, this.prepareSubscribe(s, key));
   }
 
   unsubscribe(s: Session, key: string): void {

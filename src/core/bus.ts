@@ -27,6 +27,8 @@ export interface BusNode {
 }
 
 export interface Bus {
+  /** Identity of the sequence numbers this bus hands out; see docs/architecture.md. */
+  readonly epoch: string;
   /** Connects a node; the bus calls `node.deliver` for every publication, its own included. */
   attach(node: BusNode): Promise<void>;
   /** Sequences and fans out a publication; resolves to its sequence number. */

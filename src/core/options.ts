@@ -32,6 +32,10 @@ const policyFields = {
   publish: z.enum(["clients", "server"]),
   /** Most distinct keys a conflating channel or a retained topic keeps. */
   maxKeys: z.number().int().positive(),
+  /** Publications kept per topic for recovery (0: no history). */
+  historySize: z.number().int().min(0).max(1_000_000),
+  /** Publications older than this are not replayed (0: no age limit). */
+  historyTtlMs: z.number().int().min(0),
 };
 
 export const PolicySchema = z.strictObject(policyFields);
@@ -44,6 +48,8 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   maxPayload: 64 * 1024,
   publish: "clients",
   maxKeys: 10_000,
+  historySize: 0,
+  historyTtlMs: 0,
 });
 
 const PolicyRule = z.strictObject({ match: pattern, ...policyFields }).partial().required({ match: true });

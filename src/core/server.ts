@@ -229,10 +229,13 @@ export class TickgateServer implements TransportHost<Session> {
 
   #dispatch(s: Session, { frame, payload }: Decoded): void {
     switch (frame.t) {
-      case "sub":
-        this.broker.subscribe(s, frame.topic);
-        if (frame.id !== undefined) this.#send(s, { t: "ack", id: frame.id });
+      case "sub": {
+        const plan = this.broker.prepareSubscribe(s, frame.topic, frame.recover);
+        // The ack (with the recovery verdict) goes first, then the backlog and live frames.
+        if (frame.id !== undefined) this.#send(s, { t: "ack", id: frame.id, ...plan.ack });
+        this.broker.join(s, plan);
         return;
+      }
       case "unsub":
         this.broker.unsubscribe(s, frame.topic);
         if (frame.id !== undefined) this.#send(s, { t: "ack", id: frame.id });

@@ -3,6 +3,7 @@
  * and counters. Created on first publish or subscribe.
  * @module
  */
+import { History } from "./history.ts";
 import type { Policy } from "./options.ts";
 import type { Publication } from "./publication.ts";
 
@@ -15,11 +16,14 @@ export class Topic {
   conflated = 0;
   /** Last publication per key (`""` when the publisher gave none), when the policy retains. */
   retained: Map<string, Publication> | null = null;
+  readonly history: History | null;
 
   constructor(
     readonly name: string,
     readonly policy: Policy,
-  ) {}
+  ) {
+    this.history = policy.historySize > 0 ? new History(policy.historySize, policy.historyTtlMs) : null;
+  }
 
   retain(pub: Publication): void {
     const map = (this.retained ??= new Map());

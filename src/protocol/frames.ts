@@ -12,7 +12,18 @@ export type ClientType = (typeof CLIENT_TYPES)[number];
 const id = z.union([z.string().max(64), z.number().int().safe()]).optional();
 const topic = z.string().min(1).max(256);
 
-export const SubscribeFrame = z.object({ t: z.literal("sub"), id, topic });
+const seqNumber = z.number().int().min(0).safe();
+/**
+ * Where a resubscribing client left off: the epoch it saw, and the last seq
+ * per topic (`seq` for an exact topic, `topics` for a pattern's topics).
+ */
+export const RecoverPosition = z.object({
+  epoch: z.string().min(1).max(64),
+  seq: seqNumber.optional(),
+  topics: z.record(z.string().max(256), seqNumber).optional(),
+});
+export type RecoverPosition = z.infer<typeof RecoverPosition>;
+export const SubscribeFrame = z.object({ t: z.literal("sub"), id, topic, recover: RecoverPosition.optional() });
 export const UnsubscribeFrame = z.object({ t: z.literal("unsub"), id, topic });
 export const PublishFrame = z.object({
   t: z.literal("pub"),
@@ -85,11 +96,26 @@ export interface PublicationFrame {
   key?: string;
   data: unknown;
 }
+/** Why a recovery could not replay everything the client missed. */
+export type RecoveryFailure = "epoch" | "window";
+
 export interface AckFrame {
   t: "ack";
   id: FrameId;
-  /** For a publish: the sequence number the publication got. */
+  /**
+   * For a publish: the sequence number the publication got. For a subscribe
+   * to an exact topic: the topic's latest seq when the subscription began.
+   */
   seq?: number;
+  /** For a subscribe: the epoch the seq numbers belong to. */
+  epoch?: string;
+  /** For a subscribe that asked to recover. Replayed publications follow the ack, then live ones. */
+  recovery?: {
+    ok: boolean;
+    replayed: number;
+    /** Set when `ok` is false: the epoch changed, or the position fell out of the history window. */
+    reason?: RecoveryFailure;
+  };
 }
 export interface ErrorFrame {
   t: "error";
