@@ -16,6 +16,7 @@ import type { PolicyTable } from "./policy.ts";
 import { Publication, type EncodeCounters } from "./publication.ts";
 import type { Session } from "./session.ts";
 import type { SlowConsumerGuard } from "./slow-consumers.ts";
+import { StreamHub } from "./stream-hub.ts";
 import { Topic } from "./topic.ts";
 import type { Transport } from "./transport.ts";
 import { packr } from "../protocol/codec.ts";
@@ -45,6 +46,8 @@ export class Broker implements BusNode {
   readonly topics = new Map<string, Topic>();
   readonly counters: BrokerCounters = { publications: 0, deliveries: 0, bytesOut: 0, bytesIn: 0 };
   readonly encodes: EncodeCounters = { msgpack: 0, json: 0 };
+  /** Non-native sockets (SSE streams); see stream-hub.ts. */
+  readonly streams = new StreamHub();
 
   constructor(
     readonly options: Options,
@@ -110,6 +113,7 @@ export class Broker implements BusNode {
       if (ch.textCount > 0) {
         const f = pub.text();
         this.transport.publish(ch.nativeText, f);
+        this.streams.publish(ch.nativeText, f);
         topic.deliveries += ch.textCount;
         this.counters.deliveries += ch.textCount;
         this.counters.bytesOut += f.length * ch.textCount;

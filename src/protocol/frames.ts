@@ -102,6 +102,8 @@ export type RecoveryFailure = "epoch" | "window";
 export interface AckFrame {
   t: "ack";
   id: FrameId;
+  /** On SSE streams, which subscription this ack is for. */
+  topic?: string;
   /**
    * For a publish: the sequence number the publication got. For a subscribe
    * to an exact topic: the topic's latest seq when the subscription began.

@@ -1,0 +1,33 @@
+/**
+ * HTTP statuses for wire error codes, in one place, and the JSON error body
+ * every HTTP route answers with: `{ "error": { "code", "message" } }`.
+ * @module
+ */
+import { ErrorCode } from "../protocol/codes.ts";
+
+const STATUS: Partial<Record<string, number>> = {
+  [ErrorCode.BAD_FRAME]: 400,
+  [ErrorCode.INVALID_FRAME]: 400,
+  [ErrorCode.BAD_TOPIC]: 400,
+  [ErrorCode.BAD_PAYLOAD]: 400,
+  [ErrorCode.UNSUPPORTED_ENCODING]: 415,
+  [ErrorCode.FORBIDDEN]: 403,
+  [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
+  [ErrorCode.TOO_MANY_TOPICS]: 429,
+  [ErrorCode.TOO_MANY_SUBSCRIPTIONS]: 429,
+  [ErrorCode.SHUTTING_DOWN]: 503,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+};
+
+export function statusFor(code: string): number {
+  return STATUS[code] ?? 500;
+}
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return Response.json(body, { status, headers: { "cache-control": "no-store", ...headers } });
+}
+
+export function httpError(code: string, message: string, details?: Record<string, unknown>): Response {
+  return json(statusFor(code), { error: details ? { code, message, details } : { code, message } });
+}

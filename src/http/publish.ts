@@ -1,0 +1,67 @@
+/**
+ * `POST /api/publish`: publishing for producers that are not WebSocket
+ * clients (and the SDK's SSE mode). One publication `{topic, data, key?}` or
+ * an array of them, as JSON or msgpack. Same checks as a socket publish.
+ * @module
+ */
+import { z } from "zod";
+import type { TickgateServer } from "../core/server.ts";
+import { ErrorCode } from "../protocol/codes.ts";
+import { unpackr } from "../protocol/codec.ts";
+import { httpError, json } from "./errors.ts";
+
+export const MAX_BATCH = 1000;
+
+const One = z.strictObject({
+  topic: z.string().min(1).max(256),
+  key: z.string().min(1).max(128).optional(),
+  data: z.unknown(),
+});
+const Body = z.union([One, z.array(One).min(1).max(MAX_BATCH)]);
+
+async function readBody(req: Request, limit: number): Promise<Uint8Array | Response> {
+  const declared = Number(req.headers.get("content-length") ?? "NaN");
+  if (declared > limit) return httpError(ErrorCode.PAYLOAD_TOO_LARGE, `body is ${declared} bytes; the limit is ${limit}`);
+  const buf = new Uint8Array(await req.arrayBuffer());
+  if (buf.length > limit) return httpError(ErrorCode.PAYLOAD_TOO_LARGE, `body is ${buf.length} bytes; the limit is ${limit}`);
+  return buf;
+}
+
+export async function handlePublish(req: Request, server: TickgateServer): Promise<Response> {
+  const type = (req.headers.get("content-type") ?? "application/json").split(";")[0]!.trim().toLowerCase();
+  if (type !== "application/json" && type !== "application/msgpack" && type !== "application/x-msgpack") {
+    return httpError(ErrorCode.UNSUPPORTED_ENCODING, `content-type '${type}' is not supported; use application/json or application/msgpack`);
+  }
+  const body = await readBody(req, server.options.maxFrameBytes);
+  if (body instanceof Response) return body;
+  let value: unknown;
+  try {
+    value = type === "application/json" ? JSON.parse(new TextDecoder().decode(body)) : unpackr.unpack(body);
+  } catch (e) {
+    return httpError(ErrorCode.BAD_FRAME, `body is not valid ${type === "application/json" ? "JSON" : "msgpack"}: ${(e as Error).message.slice(0, 120)}`);
+  }
+  const parsed = Body.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return httpError(ErrorCode.INVALID_FRAME, `${issue.path.join(".") || "body"}: ${issue.message}`);
+  }
+  if (!Array.isArray(parsed.data)) {
+    const r = await publishOne(server, parsed.data);
+    return "seq" in r ? json(200, r) : httpError(r.error.code, r.error.message, r.error.details);
+  }
+  const results = [];
+  for (const p of parsed.data) results.push(await publishOne(server, p));
+  return json(200, { results });
+}
+
+type Result = { seq: number } | { error: { code: string; message: string; details?: Record<string, unknown> } };
+
+async function publishOne(server: TickgateServer, p: z.infer<typeof One>): Promise<Result> {
+  try {
+    const seq = await server.broker.publish(p.topic, { value: p.data ?? null }, p.key, "client");
+    return { seq };
+  } catch (e) {
+    const err = e as { code?: string; message: string; details?: Record<string, unknown> };
+    return { error: { code: err.code ?? ErrorCode.INTERNAL, message: err.message, ...(err.details ? { details: err.details } : {}) } };
+  }
+}

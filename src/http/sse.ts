@@ -1,0 +1,180 @@
+/**
+ * Server-Sent Events: subscribing for clients that cannot open a WebSocket.
+ * `GET /sse?topic=a&topic=b.*` streams the same JSON frames a WebSocket
+ * client gets, as `event: <type>` with `data: <frame>`. Each publication's
+ * `id` is a cursor over every topic seen on the stream, so a reconnecting
+ * EventSource (which sends `Last-Event-ID` by itself) recovers from history
+ * exactly like a WebSocket client's `recover`.
+ * @module
+ */
+import type { TickgateServer } from "../core/server.ts";
+import type { Session } from "../core/session.ts";
+import { StreamSocket, type StreamWriter } from "../core/stream-hub.ts";
+import type { SendResult } from "../core/transport.ts";
+import { ErrorCode } from "../protocol/codes.ts";
+import { encodeFrame } from "../protocol/codec.ts";
+import type { RecoverPosition } from "../protocol/frames.ts";
+import { isPattern, matches, topicError } from "../protocol/topic.ts";
+import { httpError } from "./errors.ts";
+
+/** Comment lines keep proxies and idle timers from closing a quiet stream. */
+export const SSE_PING_MS = 5000;
+const HIGH_WATER = 256 * 1024;
+const MAX_TOPICS = 100;
+
+export interface Cursor {
+  epoch: string;
+  seqs: Map<string, number>;
+}
+
+/** `<epoch>,<topic> <seq>,...`: topics never contain ',' or ' '. */
+export function formatCursor(c: Cursor): string {
+  let s = c.epoch;
+  for (const [t, n] of c.seqs) s += `,${t} ${n}`;
+  return s;
+}
+
+export function parseCursor(text: string | null): Cursor | null {
+  if (!text) return null;
+  const [epoch, ...rest] = text.split(",");
+  if (!epoch) return null;
+  const seqs = new Map<string, number>();
+  for (const part of rest) {
+    const [t, n] = part.split(" ");
+    const seq = Number(n);
+    if (t && Number.isSafeInteger(seq) && seq >= 0 && topicError(t, false) === null) seqs.set(t, seq);
+  }
+  return { epoch, seqs };
+}
+
+function recoverFor(topic: string, cursor: Cursor | null): RecoverPosition | undefined {
+  if (!cursor) return undefined;
+  if (!isPattern(topic)) {
+    const seq = cursor.seqs.get(topic);
+    return seq === undefined ? undefined : { epoch: cursor.epoch, seq };
+  }
+  const topics: Record<string, number> = {};
+  let any = false;
+  for (const [t, n] of cursor.seqs) if (matches(topic, t)) ((topics[t] = n), (any = true));
+  return any ? { epoch: cursor.epoch, topics } : undefined;
+}
+
+// Frames are built by our own encoder with a fixed key order, so the type,
+// topic, seq and epoch of a publication can be read off its first bytes.
+const HEAD = /^\{"t":"([a-z]+)"(?:,"topic":"([^"]*)","seq":(\d+),"epoch":"([^"]*)")?/;
+const encoder = new TextEncoder();
+
+class SseWriter implements StreamWriter {
+  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  #closed = false;
+  backedUp = false;
+  /** Called once when the server ends the stream (shutdown, slow consumer). */
+  onEnd: (code: number, reason: string) => void = () => {};
+  constructor(readonly cursor: Cursor) {}
+  attach(c: ReadableStreamDefaultController<Uint8Array>): void {
+    this.#controller = c;
+  }
+  #push(text: string): SendResult {
+    if (this.#closed || !this.#controller) return "dropped";
+    this.#controller.enqueue(encoder.encode(text));
+    if (this.buffered() > HIGH_WATER) {
+      this.backedUp = true;
+      return "buffered";
+    }
+    return "sent";
+  }
+  write(frame: Uint8Array | string): SendResult {
+    const text = typeof frame === "string" ? frame : new TextDecoder().decode(frame);
+    const m = HEAD.exec(text);
+    const type = m?.[1] ?? "message";
+    if (type === "msg" && m![2] !== undefined) {
+      this.cursor.epoch = m![4]!;
+      this.cursor.seqs.set(m![2], Number(m![3]));
+      return this.#push(`event: msg\nid: ${formatCursor(this.cursor)}\ndata: ${text}\n\n`);
+    }
+    return this.#push(`event: ${type}\ndata: ${text}\n\n`);
+  }
+  ping(): void {
+    this.#push(": ping\n\n");
+  }
+  buffered(): number {
+    const d = this.#controller?.desiredSize ?? 0;
+    return Math.max(0, HIGH_WATER - (d ?? 0));
+  }
+  close(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.#push(`event: close\ndata: ${JSON.stringify({ code, reason })}\n\n`);
+    this.#closed = true;
+    try {
+      this.#controller?.close();
+    } catch {
+      // already closed by the reader going away
+    }
+    this.onEnd(code, reason);
+  }
+  /** The reader went away: nothing more can be written. */
+  markClosed(): void {
+    this.#closed = true;
+  }
+  get closed(): boolean {
+    return this.#closed;
+  }
+}
+
+export function handleSse(req: Request, server: TickgateServer, remoteAddress: string): Response {
+  const url = new URL(req.url);
+  const topics = url.searchParams.getAll("topic");
+  if (topics.length === 0) return httpError(ErrorCode.INVALID_FRAME, "give at least one ?topic=");
+  if (topics.length > MAX_TOPICS) return httpError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `at most ${MAX_TOPICS} topics per stream`);
+  for (const t of topics) {
+    const bad = topicError(t, true);
+    if (bad) return httpError(ErrorCode.BAD_TOPIC, `bad topic '${t.slice(0, 64)}': ${bad}`);
+  }
+  const up = server.upgrade({ url, headers: req.headers, remoteAddress, protocols: ["tickgate.json"] });
+  if (up instanceof Response) return up;
+  const session: Session = up.state;
+  const cursor = parseCursor(req.headers.get("last-event-id") ?? url.searchParams.get("lastEventId"));
+  const writer = new SseWriter(cursor ?? { epoch: "", seqs: new Map() });
+  const socket = new StreamSocket(server.broker.streams, writer, remoteAddress);
+  let ping: ReturnType<typeof setInterval> | undefined;
+  const end = (code = 1001, reason = "stream closed") => {
+    clearInterval(ping);
+    writer.markClosed();
+    socket.leaveAll();
+    server.onClose(session, code, reason);
+  };
+  writer.onEnd = end;
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        writer.attach(controller);
+        server.onOpen(socket, session);
+        for (const topic of topics) {
+          try {
+            const plan = server.broker.prepareSubscribe(session, topic, recoverFor(topic, cursor));
+            session.send(encodeFrame({ t: "ack", id: topic, topic, ...plan.ack }, true));
+            server.broker.join(session, plan);
+          } catch (e) {
+            const code = (e as { code?: string }).code ?? ErrorCode.INTERNAL;
+            session.send(encodeFrame({ t: "error", id: topic, code, message: (e as Error).message }, true));
+          }
+        }
+        ping = setInterval(() => writer.ping(), SSE_PING_MS);
+        (ping as { unref?: () => void }).unref?.();
+      },
+      pull() {
+        if (writer.backedUp) {
+          writer.backedUp = false;
+          server.onDrain(session);
+        }
+      },
+      cancel() {
+        end();
+      },
+    },
+    { highWaterMark: HIGH_WATER, size: (chunk) => chunk?.byteLength ?? 0 },
+  );
+  return new Response(stream, {
+    headers: { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" },
+  });
+}
