@@ -7,7 +7,7 @@
 import { ErrorCode } from "../protocol/codes.ts";
 import type { AckFrame, Payload, RecoverPosition, RecoveryFailure } from "../protocol/frames.ts";
 import { isPattern, matches, topicError } from "../protocol/topic.ts";
-import type { Bus, BusNode, Sequenced } from "./bus.ts";
+import type { Bus, BusNode, Draft, Sequenced } from "./bus.ts";
 import { ChannelIndex } from "./channel-index.ts";
 import type { Channel } from "./channel.ts";
 import { ProtocolError } from "./errors.ts";
@@ -16,6 +16,7 @@ import type { PolicyTable } from "./policy.ts";
 import { Publication, type EncodeCounters } from "./publication.ts";
 import type { Session } from "./session.ts";
 import type { SlowConsumerGuard } from "./slow-consumers.ts";
+import { LatencySampler } from "./latency.ts";
 import { StreamHub } from "./stream-hub.ts";
 import { Topic } from "./topic.ts";
 import type { Transport } from "./transport.ts";
@@ -48,6 +49,7 @@ export class Broker implements BusNode {
   readonly encodes: EncodeCounters = { msgpack: 0, json: 0 };
   /** Non-native sockets (SSE streams); see stream-hub.ts. */
   readonly streams = new StreamHub();
+  readonly latency = new LatencySampler();
 
   constructor(
     readonly options: Options,
@@ -83,7 +85,9 @@ export class Broker implements BusNode {
       throw new ProtocolError(ErrorCode.TOO_MANY_TOPICS, `the server holds ${this.options.maxTopics} topics already`);
     }
     const p: Payload = payload.raw ? payload : { raw, value: payload.value };
-    return this.bus.publish({ topic, key, ts: Date.now(), payload: p });
+    const draft: Draft = { topic, key, ts: Date.now(), payload: p };
+    if (this.latency.due()) draft.arrivedAt = performance.now();
+    return this.bus.publish(draft);
   }
 
   /** Called by the bus for every sequenced publication: local fan-out. */
@@ -121,6 +125,7 @@ export class Broker implements BusNode {
       if (ch.latest !== null) ch.rememberLatest(pub);
       if (!ch.dirty) this.guard.markDirty(ch);
     }
+    if (msg.arrivedAt !== undefined) this.latency.record(performance.now() - msg.arrivedAt);
   }
 
   #topic(name: string): Topic {

@@ -14,6 +14,8 @@ export interface Draft {
   key: string | undefined;
   ts: number;
   payload: Payload;
+  /** `performance.now()` when the publication arrived on this node, for latency sampling. */
+  arrivedAt?: number;
 }
 
 /** A sequenced publication, as every node receives it. */
