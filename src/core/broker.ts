@@ -159,7 +159,7 @@ export class Broker implements BusNode {
         ? Object.entries(recover.topics ?? {}).filter(([t]) => matches(key, t))
         : [[key, recover.seq ?? 0]];
       let replayed = 0;
-      let reason: RecoveryFailure | undefined;
+      let reason: RecoveryFailure | undefined = recover.epoch === epoch ? undefined : "epoch";
       for (const [topic, pos] of wanted) {
         const r = this.#recover(topic, pos, recover.epoch);
         if (r.ok) {
@@ -168,8 +168,7 @@ export class Broker implements BusNode {
           for (const p of r.pubs) plan.backlog.push(p);
         } else reason ??= r.reason;
       }
-      // Several topics of a pattern interleave by time; each keeps its own order.
-      if (pattern) plan.backlog.sort((x, y) => x.ts - y.ts || (x.topic === y.topic ? x.seq - y.seq : 0));
+      // Replay goes topic by topic: order is guaranteed within a topic, not across topics.
       plan.ack.recovery = reason ? { ok: false, replayed, reason } : { ok: true, replayed };
     }
     // Retained values are the snapshot for every topic not recovered.

@@ -36,6 +36,8 @@ const policyFields = {
   historySize: z.number().int().min(0).max(1_000_000),
   /** Publications older than this are not replayed (0: no age limit). */
   historyTtlMs: z.number().int().min(0),
+  /** Publishes per second one connection may make on this topic (0: the connection-wide limit). */
+  publishRate: z.number().min(0),
 };
 
 export const PolicySchema = z.strictObject(policyFields);
@@ -50,9 +52,58 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   maxKeys: 10_000,
   historySize: 0,
   historyTtlMs: 0,
+  publishRate: 0,
 });
 
 const PolicyRule = z.strictObject({ match: pattern, ...policyFields }).partial().required({ match: true });
+
+const grantList = z.array(pattern).max(256);
+
+export const AuthSchema = z.strictObject({
+  /** When true, a connection needs a valid token (or anonymous grants) for anything. */
+  required: z.boolean(),
+  /** HS256 shared secret. */
+  secret: z.string().min(32, "must be at least 32 characters").optional(),
+  /** PEM (SPKI) public key for RS256 / ES256 / EdDSA tokens. */
+  publicKey: z.string().includes("BEGIN PUBLIC KEY", { message: "must be a PEM public key" }).optional(),
+  publicKeyAlgorithm: z.enum(["RS256", "ES256", "EdDSA"]),
+  /** A JWKS document (`{keys: [...]}`), e.g. read from a file by the CLI. */
+  jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }).optional(),
+  issuer: z.string().min(1).optional(),
+  audience: z.string().min(1).optional(),
+  clockToleranceSec: z.number().int().min(0).max(300),
+  /** A connection without a token must send its `auth` frame within this time. */
+  timeoutMs: z.number().int().positive(),
+  /** Accept `?token=` on the upgrade URL (devices and EventSource cannot set headers). */
+  queryToken: z.boolean(),
+  /** What a connection without a token may do. Empty: nothing but `auth`. */
+  anonymous: z.strictObject({ subscribe: grantList, publish: grantList, request: grantList }),
+});
+export type AuthOptions = Readonly<z.infer<typeof AuthSchema>>;
+
+export const LimitsSchema = z.strictObject({
+  maxConnections: z.number().int().positive(),
+  maxConnectionsPerIp: z.number().int().positive(),
+  /** Token bucket for publishes per connection: refill rate and burst. */
+  publishPerSecond: z.number().positive(),
+  publishBurst: z.number().int().positive(),
+  /**
+   * Origins browsers may connect from, e.g. `https://app.example.com`. Empty:
+   * same origin as the server only. `*` allows any (not recommended).
+   */
+  allowedOrigins: z.array(z.string().min(1)),
+});
+
+export const DevicesSchema = z.strictObject({
+  /** Publish `online`/`offline` on `devices.<id>.presence` for device connections. */
+  presence: z.boolean(),
+  /** Commands queued per device while it is offline. */
+  maxQueued: z.number().int().positive(),
+  /** Default lifetime of a queued command. */
+  commandTtlMs: z.number().int().positive(),
+  /** Resend an unacknowledged command this often. */
+  redeliverMs: z.number().int().positive(),
+});
 
 export const OptionsSchema = z.strictObject({
   host: z.string().min(1),
@@ -80,6 +131,9 @@ export const OptionsSchema = z.strictObject({
   policies: z.array(PolicyRule),
   /** Graceful shutdown waits this long for sockets to close. */
   shutdownGraceMs: z.number().int().min(0),
+  auth: AuthSchema,
+  limits: LimitsSchema,
+  devices: DevicesSchema,
 });
 
 export type Options = Readonly<z.infer<typeof OptionsSchema>>;
@@ -108,6 +162,16 @@ export function defaultOptions(): Options {
     defaultPolicy: DEFAULT_POLICY,
     policies: [],
     shutdownGraceMs: 2000,
+    auth: {
+      required: false,
+      publicKeyAlgorithm: "RS256",
+      clockToleranceSec: 5,
+      timeoutMs: 5000,
+      queryToken: true,
+      anonymous: { subscribe: [], publish: [], request: [] },
+    },
+    limits: { maxConnections: 100_000, maxConnectionsPerIp: 10_000, publishPerSecond: 1000, publishBurst: 2000, allowedOrigins: [] },
+    devices: { presence: true, maxQueued: 100, commandTtlMs: 60_000, redeliverMs: 2000 },
   };
 }
 
@@ -130,6 +194,9 @@ export function parseOptions(user: unknown = {}): Options {
     errorBudget: { ...d.errorBudget, ...(u.errorBudget ?? {}) },
     slowConsumer: { ...d.slowConsumer, ...(u.slowConsumer ?? {}) },
     defaultPolicy: { ...d.defaultPolicy, ...(u.defaultPolicy ?? {}) },
+    auth: { ...d.auth, ...(u.auth ?? {}), anonymous: { ...d.auth.anonymous, ...(u.auth?.anonymous ?? {}) } },
+    limits: { ...d.limits, ...(u.limits ?? {}) },
+    devices: { ...d.devices, ...(u.devices ?? {}) },
   };
   const r = OptionsSchema.safeParse(merged);
   if (!r.success) throw firstIssue(r.error);
@@ -141,6 +208,13 @@ export function parseOptions(user: unknown = {}): Options {
       throw ConfigError.format(key, `must be below slowConsumer.nativeLimitBytes (${o.slowConsumer.nativeLimitBytes})`);
     }
   });
+  const a = o.auth;
+  if (a.required && !a.secret && !a.publicKey && !a.jwks) {
+    throw ConfigError.format("auth.secret", "auth.required is true but no secret, publicKey or jwks is set");
+  }
+  if ([a.secret, a.publicKey, a.jwks].filter(Boolean).length > 1) {
+    throw ConfigError.format("auth", "set one and only one of secret, publicKey, jwks");
+  }
   return deepFreeze(o);
 }
 

@@ -35,6 +35,18 @@ export interface PublishOptions {
 }
 
 const COMMANDS = Object.keys(clientFrameSchemas) as ClientFrameType[];
+const CLIENT_FAULTS = new Set<string>([
+  ErrorCode.BAD_FRAME,
+  ErrorCode.UNKNOWN_TYPE,
+  ErrorCode.INVALID_FRAME,
+  ErrorCode.BAD_TOPIC,
+  ErrorCode.BAD_PAYLOAD,
+  ErrorCode.PAYLOAD_TOO_LARGE,
+  ErrorCode.FORBIDDEN,
+  ErrorCode.NOT_SUBSCRIBED,
+  ErrorCode.TOO_MANY_SUBSCRIPTIONS,
+  ErrorCode.NO_HANDLER,
+]);
 const ENCODING_BY_PROTOCOL = new Map<string, Encoding>(Object.entries(SUBPROTOCOL).map(([e, p]) => [p, e as Encoding]));
 
 export class TickgateServer implements TransportHost<Session> {
@@ -273,7 +285,16 @@ export class TickgateServer implements TransportHost<Session> {
   }
 
   #send(s: Session, frame: ServerFrame): void {
-    s.send(encodeFrame(frame, s.json));
+    let bytes: Uint8Array | string;
+    try {
+      bytes = encodeFrame(frame, s.json);
+    } catch (e) {
+      // e.g. a request handler returned a value with no msgpack/JSON form
+      this.log.error({ event: "encode_failed", session: s.id, type: frame.t, err: String(e) }, "frame could not be encoded");
+      const id = "id" in frame ? frame.id : undefined;
+      bytes = encodeFrame(id === undefined ? { t: "error", code: ErrorCode.INTERNAL, message: "reply could not be encoded" } : { t: "error", id, code: ErrorCode.INTERNAL, message: "reply could not be encoded" }, s.json);
+    }
+    s.send(bytes);
   }
 
   #failWith(s: Session, e: unknown, id: FrameId | undefined): void {
@@ -289,7 +310,9 @@ export class TickgateServer implements TransportHost<Session> {
     if (id !== undefined) frame.id = id;
     if (details) frame.details = details;
     this.#send(s, frame);
-    if (!s.errors.take()) {
+    // Only the peer's own mistakes spend its budget; a failing handler or a
+    // shutdown must never get a well-behaved client closed as abusive.
+    if (CLIENT_FAULTS.has(code) && !s.errors.take()) {
       this.log.warn({ event: "abuse", session: s.id, ip: s.remoteAddress, code }, "too many bad frames; closing");
       s.socket?.close(CloseCode.TOO_MANY_ERRORS, "too many bad frames");
     }

@@ -51,7 +51,8 @@ function validate(obj: unknown): ClientFrame {
     ? clientFrameSchemas[t as keyof typeof clientFrameSchemas]
     : undefined;
   if (!schema) {
-    throw new DecodeError(ErrorCode.UNKNOWN_TYPE, `unknown frame type ${JSON.stringify(String(t).slice(0, 32))}`, frameId);
+    const shown = typeof t === "string" ? JSON.stringify(t.slice(0, 32)) : `of type ${t === null ? "null" : typeof t}`;
+    throw new DecodeError(ErrorCode.UNKNOWN_TYPE, `unknown frame type ${shown}`, frameId);
   }
   const r = schema.safeParse(obj);
   if (!r.success) {
@@ -116,7 +117,11 @@ export function decodeBinary(buf: Uint8Array): Decoded {
     return { frame, payload: { raw: buf.subarray(dataStart, dataEnd) } };
   }
   if ((frame.t === "req") && dataStart >= 0) {
-    (frame as { data?: unknown }).data = unpackr.unpack(buf.subarray(dataStart, dataEnd));
+    try {
+      (frame as { data?: unknown }).data = unpackr.unpack(buf.subarray(dataStart, dataEnd));
+    } catch (e) {
+      throw new DecodeError(ErrorCode.BAD_PAYLOAD, `req: data could not be decoded: ${(e as Error).message}`, frame.id);
+    }
   }
   return { frame };
 }

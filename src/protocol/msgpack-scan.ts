@@ -49,6 +49,16 @@ function checkUtf8(buf: Uint8Array, start: number, end: number): void {
   }
 }
 
+/**
+ * Only the standard timestamp extension (type -1) is accepted: every other
+ * extension type has no meaning to subscribers in other languages and no
+ * JSON form, so it would break delivery to JSON subscribers.
+ */
+function ext(buf: Uint8Array, typePos: number): void {
+  const type = buf[typePos]!;
+  if (type !== 0xff) throw new ScanError(`msgpack extension type ${(type << 24) >> 24} is not allowed (only the timestamp, -1)`, typePos);
+}
+
 function str(buf: Uint8Array, pos: number, len: number): number {
   need(buf, pos, len);
   checkUtf8(buf, pos, pos + len);
@@ -86,20 +96,20 @@ export function skipValue(buf: Uint8Array, pos: number): number {
         case 0xc4: need(buf, p, 1); p = bytes(buf, p + 1, buf[p]!); break;
         case 0xc5: need(buf, p, 2); p = bytes(buf, p + 2, u16(buf, p)); break;
         case 0xc6: need(buf, p, 4); p = bytes(buf, p + 4, u32(buf, p)); break;
-        case 0xc7: need(buf, p, 2); p = bytes(buf, p + 2, buf[p]!); break;
-        case 0xc8: need(buf, p, 3); p = bytes(buf, p + 3, u16(buf, p)); break;
-        case 0xc9: need(buf, p, 5); p = bytes(buf, p + 5, u32(buf, p)); break;
+        case 0xc7: need(buf, p, 2); ext(buf, p + 1); p = bytes(buf, p + 2, buf[p]!); break;
+        case 0xc8: need(buf, p, 3); ext(buf, p + 2); p = bytes(buf, p + 3, u16(buf, p)); break;
+        case 0xc9: need(buf, p, 5); ext(buf, p + 4); p = bytes(buf, p + 5, u32(buf, p)); break;
         case 0xca: p = bytes(buf, p, 4); break;
         case 0xcb: p = bytes(buf, p, 8); break;
         case 0xcc: case 0xd0: p = bytes(buf, p, 1); break;
         case 0xcd: case 0xd1: p = bytes(buf, p, 2); break;
         case 0xce: case 0xd2: p = bytes(buf, p, 4); break;
         case 0xcf: case 0xd3: p = bytes(buf, p, 8); break;
-        case 0xd4: p = bytes(buf, p, 2); break;
-        case 0xd5: p = bytes(buf, p, 3); break;
-        case 0xd6: p = bytes(buf, p, 5); break;
-        case 0xd7: p = bytes(buf, p, 9); break;
-        case 0xd8: p = bytes(buf, p, 17); break;
+        case 0xd4: need(buf, p, 1); ext(buf, p); p = bytes(buf, p, 2); break;
+        case 0xd5: need(buf, p, 1); ext(buf, p); p = bytes(buf, p, 3); break;
+        case 0xd6: need(buf, p, 1); ext(buf, p); p = bytes(buf, p, 5); break;
+        case 0xd7: need(buf, p, 1); ext(buf, p); p = bytes(buf, p, 9); break;
+        case 0xd8: need(buf, p, 1); ext(buf, p); p = bytes(buf, p, 17); break;
         case 0xd9: need(buf, p, 1); p = str(buf, p + 1, buf[p]!); break;
         case 0xda: need(buf, p, 2); p = str(buf, p + 2, u16(buf, p)); break;
         case 0xdb: need(buf, p, 4); p = str(buf, p + 4, u32(buf, p)); break;
@@ -155,9 +165,19 @@ export function readKey(buf: Uint8Array, pos: number): { key: string; next: numb
   } else if (b === 0xd9 && pos + 2 <= buf.length) {
     len = buf[pos + 1]!;
     start = pos + 2;
+  } else if (b === 0xda && pos + 3 <= buf.length) {
+    len = u16(buf, pos + 1);
+    start = pos + 3;
+  } else if (b === 0xdb && pos + 5 <= buf.length) {
+    len = u32(buf, pos + 1);
+    start = pos + 5;
   } else return null;
   if (start + len > buf.length || len > 32) return null;
   let key = "";
-  for (let i = start; i < start + len; i++) key += String.fromCharCode(buf[i]!);
+  for (let i = start; i < start + len; i++) {
+    // Non-ASCII keys go through skipValue, which checks their UTF-8.
+    if (buf[i]! >= 0x80) return null;
+    key += String.fromCharCode(buf[i]!);
+  }
   return { key, next: start + len };
 }

@@ -1,0 +1,194 @@
+/**
+ * Keeps `docs/protocol.md` in step with the protocol code: every error code,
+ * close code, gap reason and frame type must be documented, the doc's error
+ * and close-code tables must not name codes the code does not have, and the
+ * doc's JSON frame examples must be frames the server would accept / send.
+ */
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { CloseCode, ErrorCode, GapReason } from "../../src/protocol/codes.ts";
+import { SUBPROTOCOL, clientFrameSchemas, type ClientFrameType, type PublicationFrame, type ServerFrame } from "../../src/protocol/frames.ts";
+
+const doc = readFileSync(new URL("../../docs/protocol.md", import.meta.url), "utf8");
+
+const CLIENT_FRAME_TYPES = Object.keys(clientFrameSchemas) as ClientFrameType[];
+
+/**
+ * Server frame types are TS types only, so they are listed here; `satisfies`
+ * makes the type checker fail when a server frame type is added or removed
+ * without this list (and so the doc check) following.
+ */
+const SERVER_FRAME_TYPES = Object.keys({
+  welcome: true,
+  msg: true,
+  ack: true,
+  error: true,
+  pong: true,
+  stats: true,
+  res: true,
+  gap: true,
+} satisfies Record<ServerFrame["t"] | PublicationFrame["t"], true>);
+
+/** Text of the level-2 section whose heading is exactly `title`, up to the next level-2 heading. */
+function section(title: string): string {
+  const lines = doc.split("\n");
+  const start = lines.findIndex((l) => l.trim() === `## ${title}`);
+  if (start < 0) throw new Error(`docs/protocol.md has no '## ${title}' section`);
+  let end = lines.findIndex((l, i) => i > start && /^## /.test(l));
+  if (end < 0) end = lines.length;
+  return lines.slice(start + 1, end).join("\n");
+}
+
+/** Text of the level-3 section `### heading` inside `text`, up to the next level-2/3 heading. */
+function subsection(text: string, heading: string): string {
+  const lines = text.split("\n");
+  const start = lines.findIndex((l) => l.trim() === `### ${heading}`);
+  if (start < 0) throw new Error(`no '### ${heading}' heading`);
+  let end = lines.findIndex((l, i) => i > start && /^#{2,3} /.test(l));
+  if (end < 0) end = lines.length;
+  return lines.slice(start + 1, end).join("\n");
+}
+
+/** Body rows of the first Markdown table in `text`, as trimmed cells. */
+function tableRows(text: string): string[][] {
+  const lines = text.split("\n");
+  const start = lines.findIndex((l) => l.trimStart().startsWith("|"));
+  if (start < 0) throw new Error("no table found");
+  const rows: string[][] = [];
+  for (let i = start; i < lines.length && lines[i]!.trimStart().startsWith("|"); i++) {
+    const cells = lines[i]!.trim().replace(/^\|/, "").replace(/\|$/, "").split("|").map((c) => c.trim());
+    rows.push(cells);
+  }
+  // Drop the header row and the |---| separator.
+  return rows.slice(2);
+}
+
+/** `### \`x\`` headings in a section: the frame types it documents. */
+function frameHeadings(text: string): string[] {
+  return [...text.matchAll(/^### `([a-z]+)`\s*$/gm)].map((m) => m[1]!);
+}
+
+/** Every ```json block in `text`, parsed. */
+function jsonBlocks(text: string): Record<string, unknown>[] {
+  return [...text.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => {
+    try {
+      return JSON.parse(m[1]!);
+    } catch (e) {
+      throw new Error(`a json example does not parse: ${(e as Error).message}\n${m[1]}`);
+    }
+  });
+}
+
+const clientSection = section("Client → server frames");
+const serverSection = section("Server → client frames");
+
+describe("error codes", () => {
+  const rows = tableRows(section("Error codes"));
+  const documented = rows.map((r) => {
+    const m = /^`([A-Z0-9_]+)`$/.exec(r[0] ?? "");
+    if (!m) throw new Error(`error table row does not start with a code: ${r.join(" | ")}`);
+    return m[1]!;
+  });
+
+  test("the table has one row per ErrorCode", () => {
+    expect(documented.length).toBe(new Set(documented).size);
+    expect([...documented].sort()).toEqual(Object.values(ErrorCode).sort());
+  });
+
+  test("every ErrorCode (name and value) is in the table", () => {
+    for (const [name, value] of Object.entries(ErrorCode)) {
+      expect(documented).toContain(name);
+      expect(documented).toContain(value);
+    }
+  });
+
+  test("the table names no code that ErrorCode lacks", () => {
+    const known = new Set<string>(Object.values(ErrorCode));
+    expect(documented.filter((c) => !known.has(c))).toEqual([]);
+  });
+
+  test("every row says when and whether the connection stays up", () => {
+    for (const r of rows) {
+      expect(r.length).toBe(3);
+      expect(r[1]!.length).toBeGreaterThan(0);
+      expect(r[2]!.length).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe("close codes", () => {
+  const rows = tableRows(section("Close codes"));
+  const documented = rows.map((r) => {
+    const num = Number(r[0]);
+    const m = /^`([A-Z0-9_]+)`$/.exec(r[1] ?? "");
+    if (!Number.isInteger(num) || !m) throw new Error(`close table row is not '| number | \`NAME\` | when |': ${r.join(" | ")}`);
+    return { num, name: m[1]!, when: r[2] ?? "" };
+  });
+
+  test("every CloseCode has a row with its number and name", () => {
+    for (const [name, num] of Object.entries(CloseCode)) {
+      expect(documented).toContainEqual(expect.objectContaining({ num, name }));
+    }
+  });
+
+  test("the table names no close code that CloseCode lacks", () => {
+    const codes = CloseCode as Record<string, number>;
+    for (const d of documented) {
+      expect(codes[d.name]).toBe(d.num);
+      expect(d.when.length).toBeGreaterThan(0);
+    }
+    expect(documented.length).toBe(Object.keys(CloseCode).length);
+  });
+});
+
+describe("gap reasons", () => {
+  test("every GapReason value is described in the gap frame section", () => {
+    const gap = subsection(serverSection, "`gap`");
+    for (const reason of Object.values(GapReason)) expect(gap).toContain(`"${reason}"`);
+  });
+
+  test("the slow-consumer section uses every GapReason value", () => {
+    const slow = section("Slow consumers");
+    for (const reason of Object.values(GapReason)) expect(slow).toContain(`"reason":"${reason}"`);
+  });
+});
+
+describe("frame types", () => {
+  test("every client frame type has its own heading, and no other type does", () => {
+    expect(frameHeadings(clientSection).sort()).toEqual([...CLIENT_FRAME_TYPES].sort());
+  });
+
+  test("every server frame type has its own heading, and no other type does", () => {
+    expect(frameHeadings(serverSection).sort()).toEqual([...SERVER_FRAME_TYPES].sort());
+  });
+
+  test("client frame examples are frames the server accepts", () => {
+    const examples = jsonBlocks(clientSection);
+    const seen = new Set<string>();
+    for (const ex of examples) {
+      const t = String(ex.t);
+      expect(CLIENT_FRAME_TYPES as string[]).toContain(t);
+      const r = clientFrameSchemas[t as ClientFrameType].safeParse(ex);
+      if (!r.success) throw new Error(`example ${JSON.stringify(ex)} is invalid: ${r.error.issues[0]?.message}`);
+      seen.add(t);
+    }
+    expect([...seen].sort()).toEqual([...CLIENT_FRAME_TYPES].sort());
+  });
+
+  test("server frame examples are frame types the server sends", () => {
+    const examples = jsonBlocks(serverSection);
+    const seen = new Set<string>();
+    for (const ex of examples) {
+      expect(SERVER_FRAME_TYPES).toContain(String(ex.t));
+      seen.add(String(ex.t));
+      if (ex.t === "error") expect(Object.values(ErrorCode) as string[]).toContain(String(ex.code));
+      if (ex.t === "gap") expect(Object.values(GapReason) as string[]).toContain(String(ex.reason));
+      if (ex.t === "welcome") expect(ex.commands).toEqual(CLIENT_FRAME_TYPES);
+    }
+    expect([...seen].sort()).toEqual([...SERVER_FRAME_TYPES].sort());
+  });
+});
+
+test("both subprotocol names are documented", () => {
+  for (const p of Object.values(SUBPROTOCOL)) expect(doc).toContain(`\`${p}\``);
+});
