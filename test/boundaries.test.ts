@@ -21,10 +21,10 @@ function imports(file: string): string[] {
 
 const RULES: Record<string, { packages: string[]; folders: string[] }> = {
   protocol: { packages: ["msgpackr", "zod"], folders: ["protocol"] },
-  core: { packages: ["zod"], folders: ["core", "protocol"] },
+  core: { packages: ["zod", "jose"], folders: ["core", "protocol"] },
   client: { packages: ["msgpackr"], folders: ["client", "protocol"] },
   cluster: { packages: ["nats"], folders: ["cluster", "core", "protocol"] },
-  http: { packages: [], folders: ["http", "core", "protocol"] },
+  http: { packages: ["zod", "prom-client"], folders: ["http", "core", "protocol"] },
 };
 
 describe("module boundaries", () => {

@@ -39,8 +39,12 @@ export class ProtocolError extends TickgateError {
 }
 
 export class TimeoutError extends TickgateError {
-  constructor(message: string) {
-    super(ErrorCode.REQUEST_TIMEOUT, message);
+  constructor(message: string, code: string = ErrorCode.REQUEST_TIMEOUT) {
+    super(code, message);
     this.name = "TimeoutError";
+  }
+  /** The same timeout under another wire code (e.g. COMMAND_TIMEOUT). */
+  withCode(code: string): TimeoutError {
+    return new TimeoutError(this.message, code);
   }
 }

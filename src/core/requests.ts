@@ -12,6 +12,8 @@ export interface RequestContext {
   session: string;
   client: ClientType;
   remoteAddress: string;
+  /** The token's subject, when the connection has one. */
+  who?: string | undefined;
 }
 
 export type RequestHandler = (data: unknown, ctx: RequestContext) => unknown | Promise<unknown>;

@@ -1,14 +1,19 @@
 /**
- * The tickgate server: the core's side of the transport boundary. It turns
- * connections and frames into broker calls and answers with frames. It
- * imports no runtime: the transport and the bus are handed in.
+ * The tickgate server: the core's side of the transport boundary. It admits
+ * connections, turns frames into broker calls (see dispatch.ts) and answers
+ * with frames. It imports no runtime: the transport and the bus are handed in.
  * @module
  */
 import { CloseCode, ErrorCode } from "../protocol/codes.ts";
 import { DecodeError, decodeBinary, decodeText, encodeFrame, type Decoded } from "../protocol/codec.ts";
 import { CLIENT_TYPES, SUBPROTOCOL, clientFrameSchemas, type ClientFrameType, type ClientType, type Encoding, type FrameId, type ServerFrame } from "../protocol/frames.ts";
+import { Admission, bearerToken, isRefusal } from "./auth/admission.ts";
+import type { Grants } from "./auth/grants.ts";
+import { TokenVerifier, type Identity } from "./auth/tokens.ts";
 import { Broker } from "./broker.ts";
 import { LocalBus, type Bus } from "./bus.ts";
+import { DeviceRegistry } from "./devices.ts";
+import { Dispatcher } from "./dispatch.ts";
 import { TickgateError } from "./errors.ts";
 import { silentLogger, type Logger } from "./log.ts";
 import { parseOptions, type Options } from "./options.ts";
@@ -34,7 +39,14 @@ export interface PublishOptions {
   key?: string;
 }
 
+/** What an HTTP request may do, from its bearer token (see {@link TickgateServer.authorize}). */
+export interface RequestAuth {
+  identity: Identity | null;
+  grants: Grants;
+}
+
 const COMMANDS = Object.keys(clientFrameSchemas) as ClientFrameType[];
+/** Codes caused by the peer: only these spend its error budget. */
 const CLIENT_FAULTS = new Set<string>([
   ErrorCode.BAD_FRAME,
   ErrorCode.UNKNOWN_TYPE,
@@ -46,14 +58,20 @@ const CLIENT_FAULTS = new Set<string>([
   ErrorCode.NOT_SUBSCRIBED,
   ErrorCode.TOO_MANY_SUBSCRIPTIONS,
   ErrorCode.NO_HANDLER,
+  ErrorCode.UNAUTHORIZED,
+  ErrorCode.RATE_LIMITED,
+  ErrorCode.NOT_A_DEVICE,
 ]);
 const ENCODING_BY_PROTOCOL = new Map<string, Encoding>(Object.entries(SUBPROTOCOL).map(([e, p]) => [p, e as Encoding]));
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class TickgateServer implements TransportHost<Session> {
   readonly options: Options;
   readonly broker: Broker;
   readonly requests: RequestRouter;
   readonly guard: SlowConsumerGuard;
+  readonly admission: Admission;
+  readonly devices: DeviceRegistry;
   readonly log: Logger;
   readonly wsPath: string;
   readonly #transport: Transport;
@@ -62,6 +80,7 @@ export class TickgateServer implements TransportHost<Session> {
   readonly #conns = new ConnectionCounters();
   readonly #sessions = new Set<Session>();
   readonly #statsCollector: StatsCollector;
+  readonly #dispatcher: Dispatcher;
   #address: { host: string; port: number } | undefined;
   #closing: Promise<void> | undefined;
 
@@ -84,8 +103,14 @@ export class TickgateServer implements TransportHost<Session> {
     });
     this.broker = new Broker(this.options, policies, this.#transport, this.#bus, this.guard);
     this.requests = new RequestRouter(this.options.requestTimeoutMs);
-    const epoch = (this.#bus as { epoch?: string }).epoch ?? "";
-    this.#statsCollector = new StatsCollector(VERSION, epoch, this.broker, this.guard, this.#conns);
+    const a = this.options.auth;
+    this.admission = new Admission(this.options, a.secret || a.publicKey || a.jwks ? new TokenVerifier(a) : null);
+    this.devices = new DeviceRegistry(this.options.devices, {
+      publish: (topic, data, key) => this.#publishQuietly(topic, data, key),
+      sendCommand: (s, frame) => this.send(s, frame),
+    });
+    this.#statsCollector = new StatsCollector(VERSION, this.#bus.epoch, this.broker, this.guard, this.#conns);
+    this.#dispatcher = new Dispatcher(this);
   }
 
   /** Starts listening; resolves with the bound address (port 0 picks a free one). */
@@ -102,6 +127,7 @@ export class TickgateServer implements TransportHost<Session> {
       perMessageDeflate: o.perMessageDeflate,
     });
     this.guard.start(o.slowConsumer.checkIntervalMs);
+    this.devices.start();
     const host = this.#address.host.includes(":") ? `[${this.#address.host}]` : this.#address.host;
     return { ...this.#address, url: `http://${host}:${this.#address.port}` };
   }
@@ -113,12 +139,21 @@ export class TickgateServer implements TransportHost<Session> {
 
   /**
    * Publishes from a server-side producer. Same checks and fan-out as a
-   * client's publish, except the policy's `publish: "server"` allows it.
+   * client's publish, except that `publish: "server"` topics accept it.
    * @example
    * server.publish("prices.BTC-USD", { bid: 64000.5, ask: 64001 }, { key: "BTC-USD" });
    */
   publish(topic: string, data: unknown, opts: PublishOptions = {}): number | Promise<number> {
     return this.broker.publish(topic, { value: data }, opts.key, "server");
+  }
+
+  #publishQuietly(topic: string, data: unknown, key?: string): void {
+    try {
+      const r = this.publish(topic, data, key === undefined ? {} : { key });
+      if (typeof r !== "number") r.catch((e) => this.log.warn({ event: "publish_failed", topic, err: String(e) }, "server publish failed"));
+    } catch (e) {
+      this.log.warn({ event: "publish_failed", topic, err: String(e) }, "server publish failed");
+    }
   }
 
   /** Registers a request handler, answered for `req` frames with this `method`. */
@@ -127,8 +162,19 @@ export class TickgateServer implements TransportHost<Session> {
     return this;
   }
 
+  /**
+   * Sends a command to a device, at least once: queued while it is offline,
+   * resent until it acks. Resolves with the device's ack data.
+   */
+  command(device: string, name: string, data?: unknown, opts: { ttlMs?: number } = {}): Promise<unknown> {
+    return this.devices.command(device, name, data, opts.ttlMs);
+  }
+
   stats(top?: number): StatsSnapshot {
-    return this.#statsCollector.snapshot(top);
+    const s = this.#statsCollector.snapshot(top);
+    s.devicesOnline = this.devices.online;
+    s.security = { ...this.admission.counters };
+    return s;
   }
 
   /** Closes every connection with 1001, stops listening. Idempotent. */
@@ -142,6 +188,7 @@ export class TickgateServer implements TransportHost<Session> {
 
   async #shutdown(): Promise<void> {
     this.guard.stop();
+    this.devices.stop();
     await this.#transport.stop(false);
     for (const s of this.#sessions) s.socket?.close(CloseCode.GOING_AWAY, "server shutting down");
     const deadline = Date.now() + this.options.shutdownGraceMs;
@@ -150,10 +197,30 @@ export class TickgateServer implements TransportHost<Session> {
     await this.#bus.detach(this.broker);
   }
 
+  /**
+   * What an HTTP request may do, from its bearer token; a Response when it
+   * is refused. With auth off, everything is allowed.
+   */
+  async authorize(req: Request): Promise<RequestAuth | Response> {
+    const token = bearerToken(req.headers, new URL(req.url), this.options.auth.queryToken);
+    const r = await this.admission.admit(token);
+    if (isRefusal(r)) {
+      this.log.warn({ event: "auth_failed", via: "http", reason: r.message }, "token refused");
+      return jsonError(r.status, r.code, r.message);
+    }
+    if (r.awaitingAuth) return jsonError(401, ErrorCode.UNAUTHORIZED, "a bearer token is required");
+    return { identity: r.identity, grants: r.grants };
+  }
+
   // ---- TransportHost ----
 
-  upgrade(info: UpgradeInfo): { state: Session; protocol?: string } | Response {
+  async upgrade(info: UpgradeInfo): Promise<{ state: Session; protocol?: string } | Response> {
     if (this.#closing) return jsonError(503, ErrorCode.SHUTTING_DOWN, "server is shutting down");
+    const refused = this.admission.gate(info.headers, info.remoteAddress);
+    if (refused) {
+      this.log.warn({ event: "limit", code: refused.code, ip: info.remoteAddress, origin: info.headers.get("origin") ?? undefined }, refused.message);
+      return jsonError(refused.status, refused.code, refused.message);
+    }
     let encoding: Encoding = this.options.defaultEncoding;
     let protocol: string | undefined;
     if (info.protocols.length > 0) {
@@ -173,8 +240,17 @@ export class TickgateServer implements TransportHost<Session> {
       if (!(CLIENT_TYPES as readonly string[]).includes(asked)) return jsonError(400, ErrorCode.INVALID_FRAME, `client type '${asked.slice(0, 32)}' is not one of ${CLIENT_TYPES.join(", ")}`);
       client = asked as ClientType;
     }
+    const token = bearerToken(info.headers, info.url, this.options.auth.queryToken);
+    const admitted = await this.admission.admit(token);
+    if (isRefusal(admitted)) {
+      this.log.warn({ event: "auth_failed", via: "upgrade", ip: info.remoteAddress, reason: admitted.message }, "token refused");
+      return jsonError(admitted.status, admitted.code, admitted.message);
+    }
     const b = this.options.errorBudget;
-    const s = new Session(crypto.randomUUID(), encoding, client, info.remoteAddress, new TokenBucket(b.burst, b.perSecond));
+    const s = new Session(crypto.randomUUID(), encoding, admitted.identity?.client ?? client, info.remoteAddress, new TokenBucket(b.burst, b.perSecond), admitted.grants);
+    s.identity = admitted.identity;
+    s.awaitingAuth = admitted.awaitingAuth;
+    if (s.identity && s.client === "device") s.deviceId = s.identity.sub;
     return protocol ? { state: s, protocol } : { state: s };
   }
 
@@ -183,29 +259,63 @@ export class TickgateServer implements TransportHost<Session> {
     this.#sessions.add(s);
     this.#conns.connections++;
     this.#conns.byClient[s.client]++;
-    this.log.info({ event: "connect", session: s.id, ip: s.remoteAddress, client: s.client, encoding: s.encoding }, "connection opened");
+    this.admission.opened(s.remoteAddress);
+    this.log.info({ event: "connect", session: s.id, ip: s.remoteAddress, client: s.client, encoding: s.encoding, who: s.identity?.sub }, "connection opened");
     const o = this.options;
-    this.#send(s, {
+    this.send(s, {
       t: "welcome",
       session: s.id,
       ts: Date.now(),
       encoding: s.encoding,
       client: s.client,
-      server: { name: "tickgate", version: VERSION, node: this.#statsCollector.epoch },
+      server: { name: "tickgate", version: VERSION, node: this.#bus.epoch },
       limits: { maxFrameBytes: o.maxFrameBytes, maxPayload: o.defaultPolicy.maxPayload, maxSubscriptions: o.maxSubscriptions },
       commands: COMMANDS,
       methods: this.requests.methods(),
     });
+    if (s.awaitingAuth) {
+      s.authTimer = setTimeout(() => {
+        this.admission.counters.authTimeouts++;
+        this.log.warn({ event: "auth_timeout", session: s.id, ip: s.remoteAddress }, "no auth frame in time");
+        s.socket?.close(CloseCode.AUTH_TIMEOUT, "no auth frame in time");
+      }, o.auth.timeoutMs);
+    } else this.authenticated(s);
+  }
+
+  /** Runs once a connection may act: expiry timer, device presence. */
+  authenticated(s: Session): void {
+    clearTimeout(s.authTimer);
+    s.authTimer = undefined;
+    const exp = s.identity?.expiresAt;
+    if (exp !== undefined) {
+      s.authTimer = setTimeout(() => {
+        this.admission.counters.expired++;
+        this.log.info({ event: "token_expired", session: s.id, who: s.identity?.sub, ip: s.remoteAddress }, "token expired");
+        this.fail(s, ErrorCode.TOKEN_EXPIRED, "token expired; reconnect with a fresh one");
+        s.socket?.close(CloseCode.TOKEN_EXPIRED, "token expired");
+      }, Math.min(Math.max(0, exp - Date.now()), MAX_TIMER_MS));
+    }
+    if (s.deviceId !== undefined && s.client === "device") this.devices.attach(s);
   }
 
   onClose(s: Session, code: number, reason: string): void {
     if (s.closed) return;
     s.closed = true;
+    clearTimeout(s.authTimer);
     this.#sessions.delete(s);
     this.#conns.connections--;
     this.#conns.byClient[s.client]--;
+    this.admission.closed(s.remoteAddress);
     this.broker.detach(s);
-    this.log.info({ event: "disconnect", session: s.id, ip: s.remoteAddress, code, reason, abnormal: code !== 1000 && code !== 1001 }, "connection closed");
+    this.devices.detach(s, code, reason);
+    this.log.info({ event: "disconnect", session: s.id, ip: s.remoteAddress, who: s.identity?.sub, code, reason, abnormal: code !== 1000 && code !== 1001 }, "connection closed");
+  }
+
+  /** @internal Moves a session between client-type counters. */
+  reclassify(s: Session, client: ClientType): void {
+    this.#conns.byClient[s.client]--;
+    s.client = client;
+    this.#conns.byClient[s.client]++;
   }
 
   onDrain(s: Session): void {
@@ -227,64 +337,20 @@ export class TickgateServer implements TransportHost<Session> {
     try {
       d = typeof data === "string" ? decodeText(data) : decodeBinary(data);
     } catch (e) {
-      if (e instanceof DecodeError) return this.#fail(s, e.code, e.message, e.frameId);
+      if (e instanceof DecodeError) return this.fail(s, e.code, e.message, e.frameId);
       throw e;
     }
     const id = d.frame.id;
-    if (this.#closing) return this.#fail(s, ErrorCode.SHUTTING_DOWN, "server is shutting down", id);
+    if (this.#closing) return this.fail(s, ErrorCode.SHUTTING_DOWN, "server is shutting down", id);
     try {
-      this.#dispatch(s, d);
+      this.#dispatcher.dispatch(s, d);
     } catch (e) {
-      this.#failWith(s, e, id);
+      this.failWith(s, e, id);
     }
   }
 
-  #dispatch(s: Session, { frame, payload }: Decoded): void {
-    switch (frame.t) {
-      case "sub": {
-        const plan = this.broker.prepareSubscribe(s, frame.topic, frame.recover);
-        // The ack (with the recovery verdict) goes first, then the backlog and live frames.
-        if (frame.id !== undefined) this.#send(s, { t: "ack", id: frame.id, ...plan.ack });
-        this.broker.join(s, plan);
-        return;
-      }
-      case "unsub":
-        this.broker.unsubscribe(s, frame.topic);
-        if (frame.id !== undefined) this.#send(s, { t: "ack", id: frame.id });
-        return;
-      case "pub": {
-        const seq = this.broker.publish(frame.topic, payload!, frame.key, "client");
-        if (frame.id === undefined) return;
-        const id = frame.id;
-        if (typeof seq === "number") this.#send(s, { t: "ack", id, seq });
-        else seq.then((n) => this.#send(s, { t: "ack", id, seq: n }), (e) => this.#failWith(s, e, id));
-        return;
-      }
-      case "ping":
-        this.#send(s, frame.id === undefined ? { t: "pong", ts: Date.now() } : { t: "pong", id: frame.id, ts: Date.now() });
-        return;
-      case "stats":
-        this.#send(s, { t: "stats", ...(frame.id === undefined ? {} : { id: frame.id }), data: { ...this.stats(), session: sessionStats(s) } });
-        return;
-      case "req": {
-        const id = frame.id;
-        this.requests.call(frame.method, frame.data, { session: s.id, client: s.client, remoteAddress: s.remoteAddress }).then(
-          (data) => this.#send(s, { t: "res", id, data: data ?? null }),
-          (e) => this.#failWith(s, e, id),
-        );
-        return;
-      }
-      case "hello":
-        this.#conns.byClient[s.client]--;
-        s.client = frame.client;
-        this.#conns.byClient[s.client]++;
-        if (frame.meta) s.meta = frame.meta;
-        if (frame.id !== undefined) this.#send(s, { t: "ack", id: frame.id });
-        return;
-    }
-  }
-
-  #send(s: Session, frame: ServerFrame): void {
+  /** @internal Encodes and sends a frame in the session's encoding. */
+  send(s: Session, frame: ServerFrame): void {
     let bytes: Uint8Array | string;
     try {
       bytes = encodeFrame(frame, s.json);
@@ -292,24 +358,27 @@ export class TickgateServer implements TransportHost<Session> {
       // e.g. a request handler returned a value with no msgpack/JSON form
       this.log.error({ event: "encode_failed", session: s.id, type: frame.t, err: String(e) }, "frame could not be encoded");
       const id = "id" in frame ? frame.id : undefined;
-      bytes = encodeFrame(id === undefined ? { t: "error", code: ErrorCode.INTERNAL, message: "reply could not be encoded" } : { t: "error", id, code: ErrorCode.INTERNAL, message: "reply could not be encoded" }, s.json);
+      const err: ServerFrame = { t: "error", code: ErrorCode.INTERNAL, message: "reply could not be encoded" };
+      if (id !== undefined) err.id = id;
+      bytes = encodeFrame(err, s.json);
     }
     s.send(bytes);
   }
 
-  #failWith(s: Session, e: unknown, id: FrameId | undefined): void {
-    if (e instanceof TickgateError) return this.#fail(s, e.code, e.message, id, e.details);
+  /** @internal */
+  failWith(s: Session, e: unknown, id: FrameId | undefined): void {
+    if (e instanceof TickgateError) return this.fail(s, e.code, e.message, id, e.details);
     this.log.error({ event: "internal_error", session: s.id, err: String((e as Error)?.stack ?? e) }, "frame handling failed");
-    this.#fail(s, ErrorCode.INTERNAL, "internal error; the frame had no effect", id);
+    this.fail(s, ErrorCode.INTERNAL, "internal error; the frame had no effect", id);
   }
 
-  /** Sends an error frame; a peer that exhausts its error budget is closed as abusive. */
-  #fail(s: Session, code: string, message: string, id?: FrameId, details?: Record<string, unknown>): void {
+  /** @internal Sends an error frame; a peer that exhausts its error budget is closed as abusive. */
+  fail(s: Session, code: string, message: string, id?: FrameId, details?: Record<string, unknown>): void {
     if (s.closed) return;
     const frame: ServerFrame = { t: "error", code, message };
     if (id !== undefined) frame.id = id;
     if (details) frame.details = details;
-    this.#send(s, frame);
+    this.send(s, frame);
     // Only the peer's own mistakes spend its budget; a failing handler or a
     // shutdown must never get a well-behaved client closed as abusive.
     if (CLIENT_FAULTS.has(code) && !s.errors.take()) {
@@ -317,10 +386,12 @@ export class TickgateServer implements TransportHost<Session> {
       s.socket?.close(CloseCode.TOO_MANY_ERRORS, "too many bad frames");
     }
   }
-}
 
-function sessionStats(s: Session) {
-  return { id: s.id, client: s.client, subscriptions: s.subs.size, messagesIn: s.messagesIn, dropped: s.dropped, conflated: s.conflated, connectedAt: s.connectedAt };
+  /** @internal An audit line for every refused action: who, from where, what. */
+  audit(s: Session, action: string, target: string): void {
+    this.admission.counters.forbidden++;
+    this.log.warn({ event: "forbidden", who: s.identity?.sub ?? "anonymous", session: s.id, ip: s.remoteAddress, action, target }, "permission denied");
+  }
 }
 
 function jsonError(status: number, code: string, message: string): Response {

@@ -4,7 +4,10 @@
  * @module
  */
 import type { ClientType, Encoding } from "../protocol/frames.ts";
+import type { Grants } from "./auth/grants.ts";
+import type { Identity } from "./auth/tokens.ts";
 import type { Channel } from "./channel.ts";
+import type { Policy } from "./options.ts";
 import type { ServerSocket } from "./transport.ts";
 
 /** A refilling allowance of bad frames; empty means the peer is abusive. */
@@ -44,6 +47,19 @@ export class Session {
   dropped = 0;
   conflated = 0;
   meta: Record<string, string | number | boolean> = {};
+  /** Who the token says this is; null for an anonymous or not-yet-authenticated connection. */
+  identity: Identity | null = null;
+  /** True until an `auth` frame succeeds, when auth is required and no token came with the upgrade. */
+  awaitingAuth = false;
+  /** Timer for the auth deadline or the token's expiry. */
+  authTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Publish allowance: connection-wide, and per policy with its own `publishRate`. */
+  publishBucket: TokenBucket | null = null;
+  policyBuckets: Map<Policy, TokenBucket> | null = null;
+  /** Set for device connections: the id commands and presence use. */
+  deviceId: string | undefined;
+  /** Published for the device if it disconnects abnormally. */
+  will: { topic: string; data: unknown; key?: string | undefined } | undefined;
 
   constructor(
     readonly id: string,
@@ -51,6 +67,8 @@ export class Session {
     public client: ClientType,
     readonly remoteAddress: string,
     readonly errors: TokenBucket,
+    /** What this connection may subscribe to, publish to and request. */
+    public grants: Grants,
   ) {
     this.json = encoding === "json";
   }

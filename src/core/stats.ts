@@ -31,6 +31,10 @@ export interface StatsSnapshot {
   memory: { rss: number; heapUsed: number };
   /** Busiest subscriptions (exact topics and patterns) by subscriber count. */
   topTopics: TopicStats[];
+  /** Device connections with a known device id. */
+  devicesOnline?: number;
+  /** Refusals: origins, connection limits, auth failures and timeouts, expiries, forbidden actions, rate limits. */
+  security?: Record<string, number>;
 }
 
 export class ConnectionCounters {

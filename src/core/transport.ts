@@ -36,7 +36,7 @@ export interface TransportHost<S = unknown> {
    * Decides on an upgrade: returns the per-connection state to attach and the
    * subprotocol to answer with, or a Response that refuses it.
    */
-  upgrade(info: UpgradeInfo): { state: S; protocol?: string } | Response;
+  upgrade(info: UpgradeInfo): { state: S; protocol?: string } | Response | Promise<{ state: S; protocol?: string } | Response>;
   onOpen(socket: ServerSocket, state: S): void;
   onMessage(state: S, data: Uint8Array | string): void;
   /** The socket's send buffer drained after backpressure. */

@@ -8,6 +8,8 @@ import { z } from "zod";
 import type { TickgateServer } from "../core/server.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import { unpackr } from "../protocol/codec.ts";
+import { mayPublish, type Grants } from "../core/auth/grants.ts";
+import { topicError } from "../protocol/topic.ts";
 import { httpError, json } from "./errors.ts";
 
 export const MAX_BATCH = 1000;
@@ -28,6 +30,8 @@ async function readBody(req: Request, limit: number): Promise<Uint8Array | Respo
 }
 
 export async function handlePublish(req: Request, server: TickgateServer): Promise<Response> {
+  const auth = await server.authorize(req);
+  if (auth instanceof Response) return auth;
   const type = (req.headers.get("content-type") ?? "application/json").split(";")[0]!.trim().toLowerCase();
   if (type !== "application/json" && type !== "application/msgpack" && type !== "application/x-msgpack") {
     return httpError(ErrorCode.UNSUPPORTED_ENCODING, `content-type '${type}' is not supported; use application/json or application/msgpack`);
@@ -46,17 +50,20 @@ export async function handlePublish(req: Request, server: TickgateServer): Promi
     return httpError(ErrorCode.INVALID_FRAME, `${issue.path.join(".") || "body"}: ${issue.message}`);
   }
   if (!Array.isArray(parsed.data)) {
-    const r = await publishOne(server, parsed.data);
+    const r = await publishOne(server, auth.grants, parsed.data);
     return "seq" in r ? json(200, r) : httpError(r.error.code, r.error.message, r.error.details);
   }
   const results = [];
-  for (const p of parsed.data) results.push(await publishOne(server, p));
+  for (const p of parsed.data) results.push(await publishOne(server, auth.grants, p));
   return json(200, { results });
 }
 
 type Result = { seq: number } | { error: { code: string; message: string; details?: Record<string, unknown> } };
 
-async function publishOne(server: TickgateServer, p: z.infer<typeof One>): Promise<Result> {
+async function publishOne(server: TickgateServer, grants: Grants, p: z.infer<typeof One>): Promise<Result> {
+  if (topicError(p.topic, false) === null && !mayPublish(grants, p.topic)) {
+    return { error: { code: ErrorCode.FORBIDDEN, message: `not allowed to publish to '${p.topic}'` } };
+  }
   try {
     const seq = await server.broker.publish(p.topic, { value: p.data ?? null }, p.key, "client");
     return { seq };

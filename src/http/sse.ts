@@ -15,6 +15,7 @@ import { ErrorCode } from "../protocol/codes.ts";
 import { encodeFrame } from "../protocol/codec.ts";
 import type { RecoverPosition } from "../protocol/frames.ts";
 import { isPattern, matches, topicError } from "../protocol/topic.ts";
+import { maySubscribe } from "../core/auth/grants.ts";
 import { httpError } from "./errors.ts";
 
 /** Comment lines keep proxies and idle timers from closing a quiet stream. */
@@ -121,7 +122,7 @@ class SseWriter implements StreamWriter {
   }
 }
 
-export function handleSse(req: Request, server: TickgateServer, remoteAddress: string): Response {
+export async function handleSse(req: Request, server: TickgateServer, remoteAddress: string): Promise<Response> {
   const url = new URL(req.url);
   const topics = url.searchParams.getAll("topic");
   if (topics.length === 0) return httpError(ErrorCode.INVALID_FRAME, "give at least one ?topic=");
@@ -130,9 +131,17 @@ export function handleSse(req: Request, server: TickgateServer, remoteAddress: s
     const bad = topicError(t, true);
     if (bad) return httpError(ErrorCode.BAD_TOPIC, `bad topic '${t.slice(0, 64)}': ${bad}`);
   }
-  const up = server.upgrade({ url, headers: req.headers, remoteAddress, protocols: ["tickgate.json"] });
+  const up = await server.upgrade({ url, headers: req.headers, remoteAddress, protocols: ["tickgate.json"] });
   if (up instanceof Response) return up;
   const session: Session = up.state;
+  // A stream cannot send an auth frame: its token must come with the request.
+  if (session.awaitingAuth) return httpError(ErrorCode.UNAUTHORIZED, "a bearer token (header or ?token=) is required");
+  for (const t of topics) {
+    if (!maySubscribe(session.grants, t)) {
+      server.audit(session, "subscribe", t);
+      return httpError(ErrorCode.FORBIDDEN, `not allowed to subscribe to '${t}'`);
+    }
+  }
   const cursor = parseCursor(req.headers.get("last-event-id") ?? url.searchParams.get("lastEventId"));
   const writer = new SseWriter(cursor ?? { epoch: "", seqs: new Map() });
   const socket = new StreamSocket(server.broker.streams, writer, remoteAddress);

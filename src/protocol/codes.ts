@@ -28,6 +28,22 @@ export const ErrorCode = {
   TOO_MANY_TOPICS: "TOO_MANY_TOPICS",
   /** The encoding asked for (subprotocol or `?encoding=`) is not supported (HTTP 400 on upgrade). */
   UNSUPPORTED_ENCODING: "UNSUPPORTED_ENCODING",
+  /** No valid token yet: only an `auth` frame is accepted (or the token was refused). */
+  UNAUTHORIZED: "UNAUTHORIZED",
+  /** The token has expired; the connection closes with 4403. Send a fresh one before `exp`. */
+  TOKEN_EXPIRED: "TOKEN_EXPIRED",
+  /** Publishing faster than the connection's (or the topic's) rate limit. */
+  RATE_LIMITED: "RATE_LIMITED",
+  /** HTTP 403 at upgrade: the browser's Origin is not in `limits.allowedOrigins`. */
+  ORIGIN_NOT_ALLOWED: "ORIGIN_NOT_ALLOWED",
+  /** HTTP 429/503 at upgrade: too many connections from this address, or in total. */
+  TOO_MANY_CONNECTIONS: "TOO_MANY_CONNECTIONS",
+  /** A device command was not acknowledged before it expired. */
+  COMMAND_TIMEOUT: "COMMAND_TIMEOUT",
+  /** The device's command queue is full. */
+  DEVICE_QUEUE_FULL: "DEVICE_QUEUE_FULL",
+  /** `command_ack`/`log` from a connection that is not a device. */
+  NOT_A_DEVICE: "NOT_A_DEVICE",
   /** No request handler is registered under that method name. */
   NO_HANDLER: "NO_HANDLER",
   /** The request handler did not answer within `requestTimeoutMs`. */
@@ -53,6 +69,12 @@ export const CloseCode = {
   TOO_MANY_ERRORS: 4000,
   /** Subscriber fell behind on a topic whose policy action is `disconnect`. */
   SLOW_CONSUMER: 4008,
+  /** The token in an `auth` frame was refused. */
+  AUTH_FAILED: 4401,
+  /** The token expired on a live connection. */
+  TOKEN_EXPIRED: 4403,
+  /** No `auth` frame arrived within `auth.timeoutMs`. */
+  AUTH_TIMEOUT: 4408,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

@@ -41,11 +41,37 @@ export const RequestFrame = z.object({
   method: z.string().min(1).max(128),
   data: z.unknown().optional(),
 });
+const token = z.string().regex(/^[A-Za-z0-9_\-:@~+=]{1,128}$/, "must be one topic token");
 export const HelloFrame = z.object({
   t: z.literal("hello"),
   id,
   client: z.enum(CLIENT_TYPES),
   meta: z.record(z.string().max(64), z.union([z.string().max(256), z.number(), z.boolean()])).optional(),
+  /** A device's id when auth is off (with auth on, the token's `sub` is the id). */
+  device: token.optional(),
+  /** Published for the device if its connection ends abnormally (the device must be allowed to publish there). */
+  will: z.object({ topic, key: z.string().min(1).max(128).optional(), data: z.unknown() }).optional(),
+});
+/** Authenticates (or refreshes) with a JWT, for clients that cannot set headers. */
+export const AuthFrame = z.object({ t: z.literal("auth"), id, token: z.string().min(1).max(8192) });
+/** Sends a command to a device, at least once; answered with `res` when the device acks. */
+export const CommandFrame = z.object({
+  t: z.literal("command"),
+  id: z.union([z.string().max(64), z.number().int().safe()]),
+  device: token,
+  name: z.string().min(1).max(128),
+  data: z.unknown().optional(),
+  /** How long the command may wait for the device (queued while offline). */
+  ttlMs: z.number().int().positive().max(86_400_000).optional(),
+});
+/** A device acknowledges a command it received (by `cid`), optionally with a result. */
+export const CommandAckFrame = z.object({ t: z.literal("command_ack"), id, cid: z.string().min(1).max(64), data: z.unknown().optional() });
+/** A device's log line, published on `devices.<id>.log`. */
+export const LogFrame = z.object({
+  t: z.literal("log"),
+  id,
+  level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  message: z.string().max(4096),
 });
 
 /** Schemas by type tag; `t` is looked up here before anything else. */
@@ -57,6 +83,10 @@ export const clientFrameSchemas = {
   stats: StatsFrame,
   req: RequestFrame,
   hello: HelloFrame,
+  auth: AuthFrame,
+  command: CommandFrame,
+  command_ack: CommandAckFrame,
+  log: LogFrame,
 } as const;
 
 export type ClientFrameType = keyof typeof clientFrameSchemas;
@@ -149,7 +179,16 @@ export interface GapFrame {
   /** How many publications were not delivered. */
   count: number;
 }
+/** A command delivered to a device; it may arrive more than once until acked. */
+export interface DeviceCommandFrame {
+  t: "command";
+  cid: string;
+  name: string;
+  data: unknown;
+  ts: number;
+}
 export type ServerFrame =
+  | DeviceCommandFrame
   | WelcomeFrame
   | AckFrame
   | ErrorFrame

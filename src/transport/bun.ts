@@ -44,12 +44,12 @@ export class BunTransport implements Transport {
     this.#server = Bun.serve<SocketData>({
       hostname: o.host,
       port: o.port,
-      fetch(req, server) {
+      async fetch(req, server) {
         const ip = server.requestIP(req)?.address ?? "";
         const url = new URL(req.url);
         if (url.pathname === wsPath && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
           const protocols = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim()).filter(Boolean);
-          const r = host.upgrade({ url, headers: req.headers, remoteAddress: ip, protocols });
+          const r = await host.upgrade({ url, headers: req.headers, remoteAddress: ip, protocols });
           if (r instanceof Response) return r;
           const headers = r.protocol ? { "Sec-WebSocket-Protocol": r.protocol } : undefined;
           if (server.upgrade(req, { data: { state: r.state, socket: null }, headers })) return undefined;

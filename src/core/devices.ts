@@ -1,0 +1,150 @@
+/**
+ * Device fleets: presence, last will, and commands delivered at least once.
+ *
+ * A command is queued per device (bounded, with an expiry), sent when the
+ * device is connected, resent every `redeliverMs` until the device acks it
+ * by `cid`, and resent again after a reconnect. The sender's promise settles
+ * with the device's ack or rejects when the command expires. A device may
+ * see a command more than once and should act on each `cid` once.
+ * @module
+ */
+import { ErrorCode } from "../protocol/codes.ts";
+import { ProtocolError, TimeoutError } from "./errors.ts";
+import type { Options } from "./options.ts";
+import type { Session } from "./session.ts";
+
+interface Pending {
+  cid: string;
+  name: string;
+  data: unknown;
+  expiresAt: number;
+  lastSent: number;
+  resolve(data: unknown): void;
+  reject(e: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export interface DeviceHooks {
+  /** Publishes as the server (presence, wills, logs). */
+  publish(topic: string, data: unknown, key?: string): void;
+  sendCommand(s: Session, frame: { t: "command"; cid: string; name: string; data: unknown; ts: number }): void;
+}
+
+export const presenceTopic = (id: string) => `devices.${id}.presence`;
+export const logTopic = (id: string) => `devices.${id}.log`;
+
+export class DeviceRegistry {
+  readonly #online = new Map<string, Session>();
+  readonly #queues = new Map<string, Pending[]>();
+  #seq = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  readonly counters = { commandsSent: 0, commandsAcked: 0, commandsExpired: 0, redeliveries: 0 };
+
+  constructor(
+    readonly options: Options["devices"],
+    readonly hooks: DeviceHooks,
+  ) {}
+
+  get online(): number {
+    return this.#online.size;
+  }
+
+  isOnline(id: string): boolean {
+    return this.#online.has(id);
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => this.#redeliver(), Math.max(50, Math.floor(this.options.redeliverMs / 2)));
+    (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    for (const q of this.#queues.values()) for (const p of q) clearTimeout(p.timer);
+    this.#queues.clear();
+  }
+
+  /** A device connection is ready (authenticated, id known). */
+  attach(s: Session): void {
+    const id = s.deviceId!;
+    this.#online.set(id, s);
+    if (this.options.presence) this.hooks.publish(presenceTopic(id), { state: "online", ts: Date.now(), session: s.id }, id);
+    for (const p of this.#queues.get(id) ?? []) this.#send(s, p);
+  }
+
+  detach(s: Session, code: number, reason: string): void {
+    const id = s.deviceId;
+    if (id === undefined || this.#online.get(id) !== s) return;
+    this.#online.delete(id);
+    const abnormal = code !== 1000 && code !== 1001;
+    if (this.options.presence) this.hooks.publish(presenceTopic(id), { state: "offline", reason: abnormal ? "abnormal" : "normal", code, detail: reason.slice(0, 120), ts: Date.now() }, id);
+    if (abnormal && s.will) this.hooks.publish(s.will.topic, s.will.data, s.will.key);
+  }
+
+  /** Queues a command; resolves with the device's ack data. */
+  command(device: string, name: string, data: unknown, ttlMs = this.options.commandTtlMs): Promise<unknown> {
+    const q = this.#queues.get(device) ?? [];
+    if (q.length >= this.options.maxQueued) {
+      return Promise.reject(new ProtocolError(ErrorCode.DEVICE_QUEUE_FULL, `device '${device}' has ${q.length} commands queued already`));
+    }
+    return new Promise((resolve, reject) => {
+      const cid = `${Date.now().toString(36)}-${(++this.#seq).toString(36)}`;
+      const p: Pending = {
+        cid,
+        name,
+        data: data ?? null,
+        expiresAt: Date.now() + ttlMs,
+        lastSent: 0,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.#remove(device, cid);
+          this.counters.commandsExpired++;
+          reject(new TimeoutError(`device '${device}' did not acknowledge '${name}' within ${ttlMs} ms`).withCode(ErrorCode.COMMAND_TIMEOUT));
+        }, ttlMs),
+      };
+      q.push(p);
+      this.#queues.set(device, q);
+      const s = this.#online.get(device);
+      if (s) this.#send(s, p);
+    });
+  }
+
+  /** The device acknowledged `cid`; later duplicates of the ack are ignored. */
+  ack(s: Session, cid: string, data: unknown): boolean {
+    const id = s.deviceId;
+    if (id === undefined) return false;
+    const p = this.#remove(id, cid);
+    if (!p) return false;
+    clearTimeout(p.timer);
+    this.counters.commandsAcked++;
+    p.resolve(data ?? null);
+    return true;
+  }
+
+  #remove(device: string, cid: string): Pending | undefined {
+    const q = this.#queues.get(device);
+    if (!q) return undefined;
+    const i = q.findIndex((p) => p.cid === cid);
+    if (i < 0) return undefined;
+    const [p] = q.splice(i, 1);
+    if (q.length === 0) this.#queues.delete(device);
+    return p;
+  }
+
+  #send(s: Session, p: Pending): void {
+    if (p.lastSent > 0) this.counters.redeliveries++;
+    else this.counters.commandsSent++;
+    p.lastSent = Date.now();
+    this.hooks.sendCommand(s, { t: "command", cid: p.cid, name: p.name, data: p.data, ts: p.lastSent });
+  }
+
+  #redeliver(): void {
+    const now = Date.now();
+    for (const [id, q] of this.#queues) {
+      const s = this.#online.get(id);
+      if (!s) continue;
+      for (const p of q) if (now - p.lastSent >= this.options.redeliverMs) this.#send(s, p);
+    }
+  }
+}
