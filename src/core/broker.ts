@@ -21,12 +21,28 @@ import { StreamHub } from "./stream-hub.ts";
 import { Topic } from "./topic.ts";
 import type { Transport } from "./transport.ts";
 import { packr } from "../protocol/codec.ts";
+import { assertOneValue } from "../protocol/msgpack-scan.ts";
 
 export interface BrokerCounters {
   publications: number;
   deliveries: number;
   bytesOut: number;
   bytesIn: number;
+}
+
+/**
+ * Packs a value payload and checks the result like a client's msgpack: a JS
+ * string with a lone surrogate packs to invalid UTF-8, which no subscriber
+ * could decode.
+ */
+function packValue(value: unknown): Uint8Array {
+  const raw = packr.pack(value);
+  try {
+    assertOneValue(raw);
+  } catch (e) {
+    throw new ProtocolError(ErrorCode.BAD_PAYLOAD, `data cannot be carried: ${(e as Error).message}`);
+  }
+  return raw;
 }
 
 /** What a subscription starts with; see {@link Broker.prepareSubscribe}. */
@@ -74,7 +90,7 @@ export class Broker implements BusNode {
     }
     // A value payload is packed here once: its size is checked and the same
     // bytes later become every msgpack frame.
-    const raw = payload.raw ?? packr.pack(payload.value);
+    const raw = payload.raw ?? packValue(payload.value);
     if (raw.length > policy.maxPayload) {
       throw new ProtocolError(ErrorCode.PAYLOAD_TOO_LARGE, `payload is ${raw.length} bytes; topic '${topic}' allows ${policy.maxPayload}`, {
         size: raw.length,

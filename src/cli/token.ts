@@ -1,0 +1,102 @@
+/**
+ * `tickgate token`: mints a development token from the command line. There
+ * is deliberately no HTTP endpoint that hands tokens out.
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { SignJWT, importPKCS8 } from "jose";
+import { CLIENT_TYPES } from "../protocol/frames.ts";
+import { topicError } from "../protocol/topic.ts";
+
+export const TOKEN_HELP = `tickgate token — mint a development JWT
+
+Usage:
+  tickgate token --sub ID [--client browser|api|device|mobile]
+                 [--subscribe PATTERN]... [--publish PATTERN]... [--request PATTERN]... [--admin]
+                 [--ttl 1h] [--aud AUD] [--iss ISS]
+                 (--secret S | env TICKGATE_AUTH_SECRET | --key private.pem --alg RS256|ES256|EdDSA)
+
+Patterns may be repeated or comma-separated and may use {claim} templates,
+e.g. --publish 'devices.{sub}.>'. The token is printed on stdout.
+Exit codes: 0 ok, 2 bad usage.
+`;
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+function seconds(ttl: string): number {
+  const m = /^(\d+)([smhd]?)$/.exec(ttl);
+  if (!m) throw new Error(`--ttl: '${ttl}' is not a duration like 90s, 30m, 12h or 7d`);
+  return Number(m[1]) * UNITS[m[2] || "s"]!;
+}
+
+function patterns(values: string[] | undefined, flag: string): string[] {
+  const out = (values ?? []).flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
+  for (const p of out) {
+    const bad = topicError(p.replace(/\{[A-Za-z0-9_]+\}/g, "x"), true);
+    if (bad) throw new Error(`${flag}: '${p}': ${bad}`);
+  }
+  return out;
+}
+
+export async function tokenCommand(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        sub: { type: "string" },
+        client: { type: "string" },
+        subscribe: { type: "string", multiple: true },
+        publish: { type: "string", multiple: true },
+        request: { type: "string", multiple: true },
+        admin: { type: "boolean" },
+        ttl: { type: "string", default: "1h" },
+        aud: { type: "string" },
+        iss: { type: "string" },
+        secret: { type: "string" },
+        key: { type: "string" },
+        alg: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (e) {
+    process.stderr.write(`tickgate token: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(TOKEN_HELP);
+    return 0;
+  }
+  try {
+    if (!values.sub) throw new Error("--sub is required");
+    if (values.client && !(CLIENT_TYPES as readonly string[]).includes(values.client)) throw new Error(`--client must be one of ${CLIENT_TYPES.join(", ")}`);
+    const tg = {
+      ...(values.client ? { client: values.client } : {}),
+      subscribe: patterns(values.subscribe, "--subscribe"),
+      publish: patterns(values.publish, "--publish"),
+      request: patterns(values.request, "--request"),
+      admin: values.admin ?? false,
+    };
+    const jwt = new SignJWT({ tg }).setSubject(values.sub).setIssuedAt().setExpirationTime(Math.floor(Date.now() / 1000) + seconds(values.ttl!));
+    if (values.aud) jwt.setAudience(values.aud);
+    if (values.iss) jwt.setIssuer(values.iss);
+    let token: string;
+    if (values.key) {
+      const alg = values.alg ?? "RS256";
+      if (!["RS256", "ES256", "EdDSA"].includes(alg)) throw new Error("--alg must be RS256, ES256 or EdDSA");
+      const key = await importPKCS8(readFileSync(values.key, "utf8"), alg);
+      token = await jwt.setProtectedHeader({ alg }).sign(key);
+    } else {
+      const secret = values.secret ?? env.TICKGATE_AUTH_SECRET;
+      if (!secret) throw new Error("give --secret, TICKGATE_AUTH_SECRET, or --key");
+      if (secret.length < 32) throw new Error("the secret must be at least 32 characters");
+      token = await jwt.setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(secret));
+    }
+    process.stdout.write(`${token}\n`);
+    return 0;
+  } catch (e) {
+    process.stderr.write(`tickgate token: ${(e as Error).message}\n`);
+    return 2;
+  }
+}
