@@ -5,6 +5,7 @@
  * @module
  */
 import { ErrorCode } from "../protocol/codes.ts";
+import { Tags, compileFilter, type Filter } from "../protocol/filter.ts";
 import type { AckFrame, Payload, RecoverPosition, RecoveryFailure } from "../protocol/frames.ts";
 import { isPattern, matches, topicError } from "../protocol/topic.ts";
 import type { Bus, BusNode, Draft, Sequenced } from "./bus.ts";
@@ -47,7 +48,10 @@ function packValue(value: unknown): Uint8Array {
 
 /** What a subscription starts with; see {@link Broker.prepareSubscribe}. */
 export interface JoinPlan {
+  /** Subscription key: the topic or pattern, plus the filter's spelling if any. */
   key: string;
+  base: string;
+  filter: Filter | undefined;
   /** Already subscribed: the ack is sent, nothing else happens. */
   already: boolean;
   ack: Pick<AckFrame, "seq" | "epoch" | "recovery">;
@@ -81,7 +85,7 @@ export class Broker implements BusNode {
    * Checks a publication against the topic's policy, then hands it to the
    * bus for sequencing and fan-out. Resolves to its sequence number.
    */
-  publish(topic: string, payload: Payload, key: string | undefined, origin: Origin): number | Promise<number> {
+  publish(topic: string, payload: Payload, key: string | undefined, origin: Origin, tags?: readonly string[]): number | Promise<number> {
     const bad = topicError(topic, false);
     if (bad) throw new ProtocolError(ErrorCode.BAD_TOPIC, `bad topic: ${bad}`);
     const policy = this.policies.for(topic);
@@ -102,6 +106,10 @@ export class Broker implements BusNode {
     }
     const p: Payload = payload.raw ? payload : { raw, value: payload.value };
     const draft: Draft = { topic, key, ts: Date.now(), payload: p };
+    if (tags !== undefined && tags.length > 0) {
+      if (!Tags.safeParse(tags).success) throw new ProtocolError(ErrorCode.INVALID_FRAME, "tags: at most 32 strings of 1 to 64 characters");
+      draft.tags = tags;
+    }
     if (this.latency.due()) draft.arrivedAt = performance.now();
     return this.bus.publish(draft);
   }
@@ -109,7 +117,7 @@ export class Broker implements BusNode {
   /** Called by the bus for every sequenced publication: local fan-out. */
   deliver(msg: Sequenced): void {
     const topic = this.#topic(msg.topic);
-    const pub = new Publication(msg.topic, msg.seq, msg.epoch, msg.ts, msg.key, msg.payload, this.encodes);
+    const pub = new Publication(msg.topic, msg.seq, msg.epoch, msg.ts, msg.key, msg.payload, this.encodes, msg.tags);
     topic.seq = msg.seq;
     topic.published++;
     const rawLen = msg.payload.raw?.length ?? 0;
@@ -122,6 +130,8 @@ export class Broker implements BusNode {
     const chans = this.index.match(msg.topic);
     for (let i = 0; i < chans.length; i++) {
       const ch = chans[i]!;
+      // One check per distinct filter, whatever the number of its subscribers.
+      if (ch.filter !== null && !ch.filter(msg.tags)) continue;
       ch.published++;
       if (ch.binaryCount > 0) {
         const f = pub.binary();
@@ -158,12 +168,13 @@ export class Broker implements BusNode {
    * history (when recovering) and retained values. Nothing is changed yet;
    * the caller sends the ack, then calls {@link join} in the same turn.
    */
-  prepareSubscribe(s: Session, key: string, recover?: RecoverPosition): JoinPlan {
+  prepareSubscribe(s: Session, key: string, recover?: RecoverPosition, filter?: Filter): JoinPlan {
     const bad = topicError(key, true);
     if (bad) throw new ProtocolError(ErrorCode.BAD_TOPIC, `bad topic: ${bad}`);
     const epoch = this.bus.epoch;
     const pattern = isPattern(key);
-    const plan: JoinPlan = { key, already: s.subs.has(key), ack: { epoch }, backlog: [] };
+    const full = ChannelIndex.keyOf(key, filter);
+    const plan: JoinPlan = { key: full, base: key, filter, already: s.subs.has(full), ack: { epoch }, backlog: [] };
     if (!pattern) plan.ack.seq = this.topics.get(key)?.seq ?? 0;
     if (plan.already) return plan;
     if (s.subs.size >= this.options.maxSubscriptions) {
@@ -192,6 +203,10 @@ export class Broker implements BusNode {
       if (!t?.retained || recovered.has(t.name) || (pattern && !matches(key, t.name))) continue;
       for (const pub of t.retained.values()) plan.backlog.push(pub);
     }
+    if (filter) {
+      const pass = compileFilter(filter);
+      plan.backlog = plan.backlog.filter((p) => pass(p.tags));
+    }
     return plan;
   }
 
@@ -211,7 +226,7 @@ export class Broker implements BusNode {
    */
   join(s: Session, plan: JoinPlan): void {
     if (plan.already) return;
-    const ch = this.index.getOrCreate(plan.key);
+    const ch = this.index.getOrCreate(plan.base, plan.filter);
     ch.members.add(s);
     s.subs.set(plan.key, ch);
     if (ch.policy.limitBytes < s.minLimit) s.minLimit = ch.policy.limitBytes;
@@ -225,9 +240,16 @@ export class Broker implements BusNode {
     this.join(s, this.prepareSubscribe(s, key));
   }
 
-  unsubscribe(s: Session, key: string): void {
+  unsubscribe(s: Session, topic: string, filter?: Filter): void {
+    const key = ChannelIndex.keyOf(topic, filter);
     const ch = s.subs.get(key);
-    if (!ch) throw new ProtocolError(ErrorCode.NOT_SUBSCRIBED, `not subscribed to '${key}'`);
+    if (!ch) throw new ProtocolError(ErrorCode.NOT_SUBSCRIBED, `not subscribed to '${topic}'${filter ? " with that filter" : ""}`);
+    this.#leave(s, ch, true);
+    s.recomputeMinLimit();
+  }
+
+  /** Ends one subscription of a live session. */
+  leave(s: Session, ch: Channel): void {
     this.#leave(s, ch, true);
     s.recomputeMinLimit();
   }

@@ -12,6 +12,7 @@ import type { Payload } from "../protocol/frames.ts";
 export interface Draft {
   topic: string;
   key: string | undefined;
+  tags?: readonly string[] | undefined;
   ts: number;
   payload: Payload;
   /** `performance.now()` when the publication arrived on this node, for latency sampling. */

@@ -6,6 +6,7 @@
  * subscribers each has.
  * @module
  */
+import { canonicalFilter, compileFilter, type Filter } from "../protocol/filter.ts";
 import { isPattern, matches } from "../protocol/topic.ts";
 import { Channel } from "./channel.ts";
 import type { PolicyTable } from "./policy.ts";
@@ -15,6 +16,8 @@ const CACHE_LIMIT = 200_000;
 
 export class ChannelIndex {
   readonly #channels = new Map<string, Channel>();
+  /** Exact topic → its channels (unfiltered and one per distinct filter). */
+  readonly #exact = new Map<string, Channel[]>();
   readonly #patterns = new Map<string, Channel>();
   readonly #cache = new Map<string, readonly Channel[]>();
 
@@ -24,16 +27,27 @@ export class ChannelIndex {
     return this.#channels.get(key);
   }
 
-  getOrCreate(key: string): Channel {
+  /** The subscription key for a topic or pattern and an optional filter. */
+  static keyOf(base: string, filter?: Filter): string {
+    return filter ? `${base}#${canonicalFilter(filter)}` : base;
+  }
+
+  getOrCreate(base: string, filter?: Filter): Channel {
+    const key = ChannelIndex.keyOf(base, filter);
     let ch = this.#channels.get(key);
     if (ch) return ch;
-    const pattern = isPattern(key);
-    ch = new Channel(key, pattern, this.policies.for(key));
+    const pattern = isPattern(base);
+    ch = new Channel(key, base, pattern, this.policies.for(base), filter ? compileFilter(filter) : null);
     this.#channels.set(key, ch);
     if (pattern) {
       this.#patterns.set(key, ch);
       this.#cache.clear();
-    } else this.#cache.delete(key);
+    } else {
+      const list = this.#exact.get(base);
+      if (list) list.push(ch);
+      else this.#exact.set(base, [ch]);
+      this.#cache.delete(base);
+    }
     return ch;
   }
 
@@ -44,17 +58,20 @@ export class ChannelIndex {
     if (ch.isPattern) {
       this.#patterns.delete(ch.key);
       this.#cache.clear();
-    } else this.#cache.delete(ch.key);
+    } else {
+      const list = this.#exact.get(ch.base)!.filter((c) => c !== ch);
+      if (list.length) this.#exact.set(ch.base, list);
+      else this.#exact.delete(ch.base);
+      this.#cache.delete(ch.base);
+    }
   }
 
   /** Channels a publication on `topic` goes to. */
   match(topic: string): readonly Channel[] {
     const hit = this.#cache.get(topic);
     if (hit !== undefined) return hit;
-    const out: Channel[] = [];
-    const exact = this.#channels.get(topic);
-    if (exact) out.push(exact);
-    for (const [p, ch] of this.#patterns) if (matches(p, topic)) out.push(ch);
+    const out: Channel[] = [...(this.#exact.get(topic) ?? [])];
+    for (const ch of this.#patterns.values()) if (matches(ch.base, topic)) out.push(ch);
     const result = out.length === 0 ? NONE : out;
     if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
     this.#cache.set(topic, result);

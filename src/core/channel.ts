@@ -4,6 +4,7 @@
  * per channel; subscribers only appear here for slow-consumer checks.
  * @module
  */
+import type { FilterFn } from "../protocol/filter.ts";
 import type { Policy } from "./options.ts";
 import type { Publication } from "./publication.ts";
 import type { Session } from "./session.ts";
@@ -33,9 +34,14 @@ export class Channel {
   conflated = 0;
 
   constructor(
+    /** The subscription key: `base`, plus `#<filter>` for a filtered subscription. */
     readonly key: string,
+    /** The topic or pattern subscribed to. */
+    readonly base: string,
     readonly isPattern: boolean,
     readonly policy: Policy,
+    /** Checked once per publication for the whole channel; null when unfiltered. */
+    readonly filter: FilterFn | null = null,
   ) {
     this.nativeBinary = `b|${key}`;
     this.nativeText = `t|${key}`;

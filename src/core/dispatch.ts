@@ -28,7 +28,7 @@ export class Dispatcher {
       case "sub":
         return this.#subscribe(s, f);
       case "unsub":
-        this.server.broker.unsubscribe(s, f.topic);
+        this.server.broker.unsubscribe(s, f.topic, f.filter);
         return this.#ack(s, f.id);
       case "pub":
         return this.#publish(s, f, d);
@@ -68,7 +68,7 @@ export class Dispatcher {
 
   #subscribe(s: Session, f: Frame<"sub">): void {
     if (topicError(f.topic, true) === null && !maySubscribe(s.grants, f.topic)) this.#forbidden(s, "subscribe", f.topic);
-    const plan = this.server.broker.prepareSubscribe(s, f.topic, f.recover);
+    const plan = this.server.broker.prepareSubscribe(s, f.topic, f.recover, f.filter);
     // The ack (with the recovery verdict) goes first, then the backlog and live frames.
     if (f.id !== undefined) this.server.send(s, { t: "ack", id: f.id, ...plan.ack });
     this.server.broker.join(s, plan);
@@ -77,7 +77,7 @@ export class Dispatcher {
   #publish(s: Session, f: Frame<"pub">, d: Decoded): void {
     if (topicError(f.topic, false) === null && !mayPublish(s.grants, f.topic)) this.#forbidden(s, "publish", f.topic);
     this.#rateLimit(s, f.topic);
-    const seq = this.server.broker.publish(f.topic, d.payload!, f.key, "client");
+    const seq = this.server.broker.publish(f.topic, d.payload!, f.key, "client", f.tags);
     if (f.id === undefined) return;
     const id = f.id;
     if (typeof seq === "number") this.server.send(s, { t: "ack", id, seq });
@@ -163,11 +163,11 @@ export class Dispatcher {
 
   /** After a refresh narrowed the grants, subscriptions no longer covered end. */
   #dropUngranted(s: Session): void {
-    for (const key of [...s.subs.keys()]) {
-      if (maySubscribe(s.grants, key)) continue;
-      this.server.broker.unsubscribe(s, key);
-      this.server.audit(s, "keep subscription", key);
-      this.server.fail(s, ErrorCode.FORBIDDEN, `subscription '${key}' is not covered by the new token`, undefined, { topic: key });
+    for (const ch of [...s.subs.values()]) {
+      if (maySubscribe(s.grants, ch.base)) continue;
+      this.server.broker.leave(s, ch);
+      this.server.audit(s, "keep subscription", ch.base);
+      this.server.fail(s, ErrorCode.FORBIDDEN, `subscription '${ch.base}' is not covered by the new token`, undefined, { topic: ch.base });
     }
   }
 

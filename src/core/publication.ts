@@ -27,6 +27,7 @@ export class Publication {
     readonly key: string | undefined,
     payload: Payload,
     readonly counters: EncodeCounters,
+    readonly tags?: readonly string[] | undefined,
   ) {
     this.#raw = payload.raw;
     this.#hasValue = "value" in payload;

@@ -37,6 +37,8 @@ export interface ServerDeps {
 export interface PublishOptions {
   /** Conflation / retention key, e.g. the symbol of a tick. */
   key?: string;
+  /** Tags that subscription filters select on (at most 32, each up to 64 characters). */
+  tags?: string[];
 }
 
 /** What an HTTP request may do, from its bearer token (see {@link TickgateServer.authorize}). */
@@ -144,7 +146,7 @@ export class TickgateServer implements TransportHost<Session> {
    * server.publish("prices.BTC-USD", { bid: 64000.5, ask: 64001 }, { key: "BTC-USD" });
    */
   publish(topic: string, data: unknown, opts: PublishOptions = {}): number | Promise<number> {
-    return this.broker.publish(topic, { value: data }, opts.key, "server");
+    return this.broker.publish(topic, { value: data }, opts.key, "server", opts.tags);
   }
 
   #publishQuietly(topic: string, data: unknown, key?: string): void {

@@ -136,14 +136,14 @@ export class SlowConsumerGuard {
       fresh.sort((a, b) => a.n - b.n);
       const skipped = missed - fresh.length;
       if (skipped > 0) {
-        s.send(encodeFrame({ t: "gap", topic: ch.key, reason: GapReason.CONFLATED, count: skipped }, s.json));
+        s.send(encodeFrame({ t: "gap", topic: ch.base, reason: GapReason.CONFLATED, count: skipped }, s.json));
         s.conflated += skipped;
         ch.conflated += skipped;
         this.counters.conflated += skipped;
       }
       for (const e of fresh) s.send(e.pub.frame(s.json));
     } else if (missed > 0) {
-      s.send(encodeFrame({ t: "gap", topic: ch.key, reason: GapReason.DROPPED, count: missed }, s.json));
+      s.send(encodeFrame({ t: "gap", topic: ch.base, reason: GapReason.DROPPED, count: missed }, s.json));
       s.dropped += missed;
       ch.dropped += missed;
       this.counters.dropped += missed;

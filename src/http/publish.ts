@@ -17,6 +17,7 @@ export const MAX_BATCH = 1000;
 const One = z.strictObject({
   topic: z.string().min(1).max(256),
   key: z.string().min(1).max(128).optional(),
+  tags: z.array(z.string().min(1).max(64)).max(32).optional(),
   data: z.unknown(),
 });
 const Body = z.union([One, z.array(One).min(1).max(MAX_BATCH)]);
@@ -65,7 +66,7 @@ async function publishOne(server: TickgateServer, grants: Grants, p: z.infer<typ
     return { error: { code: ErrorCode.FORBIDDEN, message: `not allowed to publish to '${p.topic}'` } };
   }
   try {
-    const seq = await server.broker.publish(p.topic, { value: p.data ?? null }, p.key, "client");
+    const seq = await server.broker.publish(p.topic, { value: p.data ?? null }, p.key, "client", p.tags);
     return { seq };
   } catch (e) {
     const err = e as { code?: string; message: string; details?: Record<string, unknown> };

@@ -169,6 +169,15 @@ export interface PublicationHeader {
   epoch: string;
   ts: number;
   key?: string | undefined;
+  tags?: readonly string[] | undefined;
+}
+
+/** The header fields in wire order; optional ones only when set. */
+function headerFields(h: PublicationHeader): Record<string, unknown> {
+  const o: Record<string, unknown> = { t: "msg", topic: h.topic, seq: h.seq, epoch: h.epoch, ts: h.ts };
+  if (h.key !== undefined) o.key = h.key;
+  if (h.tags !== undefined) o.tags = h.tags;
+  return o;
 }
 
 const DATA_KEY = Uint8Array.of(0xa4, 0x64, 0x61, 0x74, 0x61); // "data"
@@ -179,11 +188,7 @@ const DATA_KEY = Uint8Array.of(0xa4, 0x64, 0x61, 0x74, 0x61); // "data"
  * appended, so the payload is copied once and never re-encoded.
  */
 export function encodePublicationMsgpack(h: PublicationHeader, raw: Uint8Array): Uint8Array {
-  const head = packr.pack(
-    h.key === undefined
-      ? { t: "msg", topic: h.topic, seq: h.seq, epoch: h.epoch, ts: h.ts }
-      : { t: "msg", topic: h.topic, seq: h.seq, epoch: h.epoch, ts: h.ts, key: h.key },
-  );
+  const head = packr.pack(headerFields(h));
   // variableMapSize packs maps under 16 entries as fixmap: one header byte.
   const out = new Uint8Array(head.length + DATA_KEY.length + raw.length);
   out.set(head, 0);
@@ -194,11 +199,9 @@ export function encodePublicationMsgpack(h: PublicationHeader, raw: Uint8Array):
 }
 
 export function encodePublicationJson(h: PublicationHeader, data: unknown): string {
-  return JSON.stringify(
-    h.key === undefined
-      ? { t: "msg", topic: h.topic, seq: h.seq, epoch: h.epoch, ts: h.ts, data }
-      : { t: "msg", topic: h.topic, seq: h.seq, epoch: h.epoch, ts: h.ts, key: h.key, data },
-  );
+  const o = headerFields(h);
+  o.data = data;
+  return JSON.stringify(o);
 }
 
 /** Decodes any server frame (used by the client SDK and tests). */

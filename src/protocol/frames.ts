@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "zod";
+import { Filter, Tags } from "./filter.ts";
 
 export const CLIENT_TYPES = ["browser", "api", "device", "mobile"] as const;
 export type ClientType = (typeof CLIENT_TYPES)[number];
@@ -23,14 +24,17 @@ export const RecoverPosition = z.object({
   topics: z.record(z.string().max(256), seqNumber).optional(),
 });
 export type RecoverPosition = z.infer<typeof RecoverPosition>;
-export const SubscribeFrame = z.object({ t: z.literal("sub"), id, topic, recover: RecoverPosition.optional() });
-export const UnsubscribeFrame = z.object({ t: z.literal("unsub"), id, topic });
+export const SubscribeFrame = z.object({ t: z.literal("sub"), id, topic, recover: RecoverPosition.optional(), filter: Filter.optional() });
+/** Unsubscribe names the subscription as it was made: topic, and filter if it had one. */
+export const UnsubscribeFrame = z.object({ t: z.literal("unsub"), id, topic, filter: Filter.optional() });
 export const PublishFrame = z.object({
   t: z.literal("pub"),
   id,
   topic,
   /** Conflation / retention key, e.g. the symbol of a tick. */
   key: z.string().min(1).max(128).optional(),
+  /** Tags that subscription filters select on, e.g. a news item's keywords. */
+  tags: Tags.optional(),
   data: z.unknown(),
 });
 export const PingFrame = z.object({ t: z.literal("ping"), id });
@@ -124,6 +128,7 @@ export interface PublicationFrame {
   epoch: string;
   ts: number;
   key?: string;
+  tags?: string[];
   data: unknown;
 }
 /** Why a recovery could not replay everything the client missed. */
