@@ -78,7 +78,6 @@ export class DeviceRegistry {
     this.#online.delete(id);
     const abnormal = code !== 1000 && code !== 1001;
     if (this.options.presence) this.hooks.publish(presenceTopic(id), { state: "offline", reason: abnormal ? "abnormal" : "normal", code, detail: reason.slice(0, 120), ts: Date.now() }, id);
-    if (abnormal && s.will) this.hooks.publish(s.will.topic, s.will.data, s.will.key);
   }
 
   /** Queues a command; resolves with the device's ack data. */

@@ -35,7 +35,9 @@ export class Dispatcher {
       case "ping":
         return this.server.send(s, f.id === undefined ? { t: "pong", ts: Date.now() } : { t: "pong", id: f.id, ts: Date.now() });
       case "stats": {
-        const data = { ...this.server.stats(), session: sessionStats(s) };
+        // With auth on, only admins see the whole server; others get the public summary.
+        const full = !this.server.admission.required || s.grants.admin;
+        const data = { ...(full ? this.server.stats() : this.server.publicStats()), session: sessionStats(s) };
         return this.server.send(s, f.id === undefined ? { t: "stats", data } : { t: "stats", id: f.id, data });
       }
       case "req":
@@ -52,6 +54,7 @@ export class Dispatcher {
         return this.#ack(s, f.id);
       case "log":
         if (s.deviceId === undefined) throw new ProtocolError(ErrorCode.NOT_A_DEVICE, "only a device connection sends log frames");
+        this.#rateLimit(s, logTopic(s.deviceId));
         this.server.publish(logTopic(s.deviceId), { level: f.level, message: f.message, ts: Date.now() });
         return this.#ack(s, f.id);
     }
@@ -111,19 +114,23 @@ export class Dispatcher {
   }
 
   #hello(s: Session, f: Frame<"hello">): void {
+    // Checked before anything is applied, so a refused hello changes nothing.
+    if (f.will) {
+      const t = f.will.topic;
+      if (topicError(t, false) !== null) throw new ProtocolError(ErrorCode.BAD_TOPIC, `will: bad topic '${t.slice(0, 64)}'`);
+      if (!mayPublish(s.grants, t) || this.server.broker.policies.for(t).publish === "server") this.#forbidden(s, "set a will on", t);
+    }
     // A token's client type is authoritative; hello cannot change it.
     if (!s.identity?.client && f.client !== s.client) this.server.reclassify(s, f.client);
     if (f.meta) s.meta = f.meta;
-    if (f.will) {
-      if (topicError(f.will.topic, false) !== null || !mayPublish(s.grants, f.will.topic)) this.#forbidden(s, "set a will on", f.will.topic);
-      s.will = { topic: f.will.topic, data: f.will.data ?? null, key: f.will.key };
-    }
+    if (f.will) s.will = { topic: f.will.topic, data: f.will.data ?? null, key: f.will.key };
     if (s.client === "device" && s.deviceId === undefined) {
-      // With auth, the token's subject is the device id; without, hello names it.
-      const id = s.identity?.sub ?? f.device;
-      if (id !== undefined && topicError(id, false) === null && !id.includes(".")) {
+      // With auth required, only the token's subject names a device: a
+      // tokenless connection must not claim another device's commands.
+      const id = s.identity?.sub ?? (this.server.admission.required ? undefined : f.device);
+      if (id !== undefined && isDeviceId(id)) {
         s.deviceId = id;
-        this.server.devices.attach(s);
+        this.server.attachDevice(s);
       }
     }
     this.#ack(s, f.id);
@@ -143,7 +150,7 @@ export class Dispatcher {
         s.grants = identity.grants;
         s.awaitingAuth = false;
         if (identity.client && identity.client !== s.client) this.server.reclassify(s, identity.client);
-        if (s.client === "device" && s.deviceId === undefined) s.deviceId = identity.sub;
+        if (s.client === "device" && s.deviceId === undefined && isDeviceId(identity.sub)) s.deviceId = identity.sub;
         this.#dropUngranted(s);
         this.server.log.info({ event: first ? "auth" : "auth_refresh", session: s.id, who: identity.sub, ip: s.remoteAddress }, "authenticated");
         this.#ack(s, f.id);
@@ -167,19 +174,26 @@ export class Dispatcher {
       if (maySubscribe(s.grants, ch.base)) continue;
       this.server.broker.leave(s, ch);
       this.server.audit(s, "keep subscription", ch.base);
-      this.server.fail(s, ErrorCode.FORBIDDEN, `subscription '${ch.base}' is not covered by the new token`, undefined, { topic: ch.base });
+      // Sent directly: the server ended these, so they do not spend the error budget.
+      this.server.send(s, { t: "error", code: ErrorCode.FORBIDDEN, message: `subscription '${ch.base}' is not covered by the new token`, details: { topic: ch.base } });
     }
   }
 
   #command(s: Session, f: Frame<"command">): void {
     const target = `devices.${f.device}.commands`;
     if (!mayPublish(s.grants, target)) this.#forbidden(s, "command", target);
+    this.#rateLimit(s, target);
     const id = f.id;
     this.server.command(f.device, f.name, f.data, f.ttlMs === undefined ? {} : { ttlMs: f.ttlMs }).then(
       (data) => this.server.send(s, { t: "res", id, data: { acked: true, data } }),
       (e) => this.server.failWith(s, e, id),
     );
   }
+}
+
+/** A device id is one topic token, since it names topics like `devices.<id>.log`. */
+function isDeviceId(id: string): boolean {
+  return id.length <= 128 && !id.includes(".") && topicError(id, false) === null;
 }
 
 function sessionStats(s: Session) {

@@ -67,6 +67,10 @@ const CLIENT_FAULTS = new Set<string>([
 const ENCODING_BY_PROTOCOL = new Map<string, Encoding>(Object.entries(SUBPROTOCOL).map(([e, p]) => [p, e as Encoding]));
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+function isDeviceId(id: string): boolean {
+  return id.length <= 128 && !id.includes(".") && /^[A-Za-z0-9_\-:@~+=]+$/.test(id);
+}
+
 export class TickgateServer implements TransportHost<Session> {
   readonly options: Options;
   readonly broker: Broker;
@@ -252,7 +256,7 @@ export class TickgateServer implements TransportHost<Session> {
     const s = new Session(crypto.randomUUID(), encoding, admitted.identity?.client ?? client, info.remoteAddress, new TokenBucket(b.burst, b.perSecond), admitted.grants);
     s.identity = admitted.identity;
     s.awaitingAuth = admitted.awaitingAuth;
-    if (s.identity && s.client === "device") s.deviceId = s.identity.sub;
+    if (s.identity && s.client === "device" && isDeviceId(s.identity.sub)) s.deviceId = s.identity.sub;
     return protocol ? { state: s, protocol } : { state: s };
   }
 
@@ -288,16 +292,36 @@ export class TickgateServer implements TransportHost<Session> {
   authenticated(s: Session): void {
     clearTimeout(s.authTimer);
     s.authTimer = undefined;
+    this.#armExpiry(s);
+    if (s.deviceId !== undefined && s.client === "device") this.attachDevice(s);
+  }
+
+  /** Closes the connection when its token expires (plus the clock tolerance). */
+  #armExpiry(s: Session): void {
     const exp = s.identity?.expiresAt;
-    if (exp !== undefined) {
-      s.authTimer = setTimeout(() => {
-        this.admission.counters.expired++;
-        this.log.info({ event: "token_expired", session: s.id, who: s.identity?.sub, ip: s.remoteAddress }, "token expired");
-        this.fail(s, ErrorCode.TOKEN_EXPIRED, "token expired; reconnect with a fresh one");
-        s.socket?.close(CloseCode.TOKEN_EXPIRED, "token expired");
-      }, Math.min(Math.max(0, exp - Date.now()), MAX_TIMER_MS));
-    }
-    if (s.deviceId !== undefined && s.client === "device") this.devices.attach(s);
+    if (exp === undefined) return;
+    const at = exp + this.options.auth.clockToleranceSec * 1000;
+    s.authTimer = setTimeout(() => {
+      // Timers cap at ~24.8 days; a longer-lived token re-arms.
+      if (Date.now() < at) return this.#armExpiry(s);
+      this.admission.counters.expired++;
+      this.log.info({ event: "token_expired", session: s.id, who: s.identity?.sub, ip: s.remoteAddress }, "token expired");
+      this.send(s, { t: "error", code: ErrorCode.TOKEN_EXPIRED, message: "token expired; reconnect with a fresh one" });
+      s.socket?.close(CloseCode.TOKEN_EXPIRED, "token expired");
+    }, Math.min(Math.max(0, at - Date.now()), MAX_TIMER_MS));
+  }
+
+  /** @internal Announces a device once per connection (not again on token refresh). */
+  attachDevice(s: Session): void {
+    if (s.deviceAttached) return;
+    s.deviceAttached = true;
+    this.devices.attach(s);
+  }
+
+  /** What any connection may see when auth is on: no per-topic or resource detail. */
+  publicStats(): Pick<StatsSnapshot, "connections" | "sessions"> & { uptimeSec: number; devicesOnline: number } {
+    const s = this.#statsCollector.snapshot(0);
+    return { connections: s.connections, sessions: s.sessions, uptimeSec: s.server.uptimeSec, devicesOnline: this.devices.online };
   }
 
   onClose(s: Session, code: number, reason: string): void {
@@ -310,6 +334,16 @@ export class TickgateServer implements TransportHost<Session> {
     this.admission.closed(s.remoteAddress);
     this.broker.detach(s);
     this.devices.detach(s, code, reason);
+    const abnormal = code !== 1000 && code !== 1001;
+    if (abnormal && s.will) {
+      // As the client, so the will obeys the same policies as its publishes.
+      try {
+        const r = this.broker.publish(s.will.topic, { value: s.will.data }, s.will.key, "client");
+        if (typeof r !== "number") r.catch(() => {});
+      } catch (e) {
+        this.log.warn({ event: "will_failed", session: s.id, topic: s.will.topic, err: String(e) }, "last will not published");
+      }
+    }
     this.log.info({ event: "disconnect", session: s.id, ip: s.remoteAddress, who: s.identity?.sub, code, reason, abnormal: code !== 1000 && code !== 1001 }, "connection closed");
   }
 

@@ -58,6 +58,8 @@ export class Session {
   policyBuckets: Map<Policy, TokenBucket> | null = null;
   /** Set for device connections: the id commands and presence use. */
   deviceId: string | undefined;
+  /** Presence published and queued commands flushed for this connection already. */
+  deviceAttached = false;
   /** Published for the device if it disconnects abnormally. */
   will: { topic: string; data: unknown; key?: string | undefined } | undefined;
 

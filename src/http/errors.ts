@@ -16,6 +16,11 @@ const STATUS: Partial<Record<string, number>> = {
   [ErrorCode.TOO_MANY_TOPICS]: 429,
   [ErrorCode.TOO_MANY_SUBSCRIPTIONS]: 429,
   [ErrorCode.SHUTTING_DOWN]: 503,
+  [ErrorCode.UNAUTHORIZED]: 401,
+  [ErrorCode.TOKEN_EXPIRED]: 401,
+  [ErrorCode.ORIGIN_NOT_ALLOWED]: 403,
+  [ErrorCode.RATE_LIMITED]: 429,
+  [ErrorCode.TOO_MANY_CONNECTIONS]: 429,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
 };

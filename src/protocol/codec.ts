@@ -116,11 +116,12 @@ export function decodeBinary(buf: Uint8Array): Decoded {
     if (dataStart < 0) throw new DecodeError(ErrorCode.INVALID_FRAME, "pub: data: missing", frame.id);
     return { frame, payload: { raw: buf.subarray(dataStart, dataEnd) } };
   }
-  if ((frame.t === "req") && dataStart >= 0) {
+  // Other frames with `data` (req, command, command_ack, hello's will is nested) get it decoded.
+  if (dataStart >= 0) {
     try {
       (frame as { data?: unknown }).data = unpackr.unpack(buf.subarray(dataStart, dataEnd));
     } catch (e) {
-      throw new DecodeError(ErrorCode.BAD_PAYLOAD, `req: data could not be decoded: ${(e as Error).message}`, frame.id);
+      throw new DecodeError(ErrorCode.BAD_PAYLOAD, `${frame.t}: data could not be decoded: ${(e as Error).message}`, frame.id);
     }
   }
   return { frame };

@@ -1,15 +1,44 @@
 /**
  * Keeps `docs/protocol.md` in step with the protocol code: every error code,
  * close code, gap reason and frame type must be documented, the doc's error
- * and close-code tables must not name codes the code does not have, and the
- * doc's JSON frame examples must be frames the server would accept / send.
+ * and close-code tables must not name codes the code does not have, the
+ * error table must say which codes spend the error budget, and the doc's
+ * JSON frame examples must be frames the server would accept / send. The
+ * device topics and the SSE cursor format must be the ones the code uses.
  */
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import { logTopic, presenceTopic } from "../../src/core/devices.ts";
+import { formatCursor, parseCursor } from "../../src/http/sse.ts";
 import { CloseCode, ErrorCode, GapReason } from "../../src/protocol/codes.ts";
-import { SUBPROTOCOL, clientFrameSchemas, type ClientFrameType, type PublicationFrame, type ServerFrame } from "../../src/protocol/frames.ts";
+import {
+  SUBPROTOCOL,
+  clientFrameSchemas,
+  type ClientFrameType,
+  type DeviceCommandFrame,
+  type PublicationFrame,
+  type ServerFrame,
+} from "../../src/protocol/frames.ts";
 
 const doc = readFileSync(new URL("../../docs/protocol.md", import.meta.url), "utf8");
+
+/**
+ * The codes that spend the error budget: `CLIENT_FAULTS` in server.ts. It is
+ * not exported, so it is read from the source; if the declaration changes
+ * shape, this throws and the pattern below needs updating.
+ */
+function clientFaults(): string[] {
+  const src = readFileSync(new URL("../../src/core/server.ts", import.meta.url), "utf8");
+  const m = /const CLIENT_FAULTS = new Set<string>\(\[([\s\S]*?)\]\);/.exec(src);
+  if (!m) throw new Error("src/core/server.ts: no 'const CLIENT_FAULTS = new Set<string>([...]);' found");
+  const names = [...m[1]!.matchAll(/ErrorCode\.([A-Z0-9_]+)/g)].map((x) => x[1]!);
+  if (names.length === 0) throw new Error("CLIENT_FAULTS lists no ErrorCode");
+  const codes = ErrorCode as Record<string, string>;
+  return names.map((n) => {
+    if (!(n in codes)) throw new Error(`CLIENT_FAULTS names unknown ErrorCode.${n}`);
+    return codes[n]!;
+  });
+}
 
 const CLIENT_FRAME_TYPES = Object.keys(clientFrameSchemas) as ClientFrameType[];
 
@@ -27,7 +56,11 @@ const SERVER_FRAME_TYPES = Object.keys({
   stats: true,
   res: true,
   gap: true,
+  command: true,
 } satisfies Record<ServerFrame["t"] | PublicationFrame["t"], true>);
+
+/** Fields of the server `command` frame; `satisfies` fails the type check when one is added or removed. */
+const DEVICE_COMMAND_FIELDS = Object.keys({ t: true, cid: true, name: true, data: true, ts: true } satisfies Record<keyof DeviceCommandFrame, true>);
 
 /** Text of the level-2 section whose heading is exactly `title`, up to the next level-2 heading. */
 function section(title: string): string {
@@ -65,7 +98,7 @@ function tableRows(text: string): string[][] {
 
 /** `### \`x\`` headings in a section: the frame types it documents. */
 function frameHeadings(text: string): string[] {
-  return [...text.matchAll(/^### `([a-z]+)`\s*$/gm)].map((m) => m[1]!);
+  return [...text.matchAll(/^### `([a-z_]+)`\s*$/gm)].map((m) => m[1]!);
 }
 
 /** Every ```json block in `text`, parsed. */
@@ -107,11 +140,23 @@ describe("error codes", () => {
     expect(documented.filter((c) => !known.has(c))).toEqual([]);
   });
 
-  test("every row says when and whether the connection stays up", () => {
+  test("every row says when, whether it spends the budget and whether the connection stays up", () => {
     for (const r of rows) {
-      expect(r.length).toBe(3);
+      expect(r.length).toBe(4);
       expect(r[1]!.length).toBeGreaterThan(0);
       expect(r[2]!.length).toBeGreaterThan(0);
+      expect(r[3]!.length).toBeGreaterThan(0);
+    }
+  });
+
+  test("the budget column says 'yes' exactly for the codes in CLIENT_FAULTS", () => {
+    const faults = new Set(clientFaults());
+    for (const r of rows) {
+      const code = r[0]!.replaceAll("`", "");
+      const spends = /^yes\b/.test(r[2]!);
+      const spares = /^no\b/.test(r[2]!);
+      if (!spends && !spares) throw new Error(`budget cell of ${code} must start with 'yes' or 'no': ${r[2]}`);
+      expect({ code, spends }).toEqual({ code, spends: faults.has(code) });
     }
   });
 });
@@ -175,6 +220,27 @@ describe("frame types", () => {
     expect([...seen].sort()).toEqual([...CLIENT_FRAME_TYPES].sort());
   });
 
+  test("the server command frame's fields are all in its table", () => {
+    const cmd = subsection(serverSection, "`command`");
+    const fields = tableRows(cmd).map((r) => r[0]!.replaceAll("`", ""));
+    expect([...fields].sort()).toEqual(DEVICE_COMMAND_FIELDS.filter((f) => f !== "t").sort());
+  });
+
+  test("frame examples in other sections are frames the server accepts or sends", () => {
+    const others = doc.split(/^## /m).filter((s) => !s.startsWith("Client → server frames\n") && !s.startsWith("Server → client frames\n"));
+    let checked = 0;
+    for (const ex of jsonBlocks(others.join("\n## "))) {
+      if (typeof ex.t !== "string") continue; // a payload or a token's claims, not a frame
+      checked++;
+      const schema = Object.hasOwn(clientFrameSchemas, ex.t) ? clientFrameSchemas[ex.t as ClientFrameType] : undefined;
+      if (schema?.safeParse(ex).success) continue;
+      if (!(SERVER_FRAME_TYPES as string[]).includes(ex.t)) throw new Error(`example ${JSON.stringify(ex)} is neither a valid client frame nor a server frame type`);
+      if (ex.t === "error") expect(Object.values(ErrorCode) as string[]).toContain(String(ex.code));
+      if (ex.t === "command") expect(Object.keys(ex).sort()).toEqual([...DEVICE_COMMAND_FIELDS].sort());
+    }
+    expect(checked).toBeGreaterThan(0);
+  });
+
   test("server frame examples are frame types the server sends", () => {
     const examples = jsonBlocks(serverSection);
     const seen = new Set<string>();
@@ -191,4 +257,37 @@ describe("frame types", () => {
 
 test("both subprotocol names are documented", () => {
   for (const p of Object.values(SUBPROTOCOL)) expect(doc).toContain(`\`${p}\``);
+});
+
+describe("authentication and devices", () => {
+  test("the authentication section names the three ways to present a token and its close codes", () => {
+    const auth = section("Authentication");
+    for (const s of ["Authorization: Bearer", "?token=", "[`auth`](#auth)"]) expect(auth).toContain(s);
+    for (const c of [CloseCode.AUTH_FAILED, CloseCode.TOKEN_EXPIRED, CloseCode.AUTH_TIMEOUT]) expect(auth).toContain(`**${c}**`);
+  });
+
+  test("the devices section uses the topics the server publishes on", () => {
+    const devices = section("Devices");
+    expect(devices).toContain(`\`${presenceTopic("<id>")}\``);
+    expect(devices).toContain(`\`${logTopic("<id>")}\``);
+    expect(devices).toContain("`devices.<id>.commands`");
+  });
+});
+
+describe("SSE", () => {
+  const sse = section("HTTP: Server-Sent Events and publishing");
+
+  test("the cursor example is in the format the server writes and reads", () => {
+    const m = /^id: (.+)$/m.exec(sse);
+    if (!m) throw new Error("the SSE section has no 'id: <cursor>' example");
+    const cursor = parseCursor(m[1]!);
+    expect(cursor).not.toBeNull();
+    expect(cursor!.seqs.size).toBeGreaterThan(0);
+    expect(formatCursor(cursor!)).toBe(m[1]!);
+  });
+
+  test("the event names and resume inputs are named", () => {
+    for (const name of ["welcome", "ack", "error", "msg", "gap", "close"]) expect(sse).toContain(`event: ${name}`);
+    for (const s of ["Last-Event-ID", "?lastEventId=", ": ping"]) expect(sse).toContain(s);
+  });
 });
