@@ -50,6 +50,52 @@ export function optionsFromEnv(env: Record<string, string | undefined>): Record<
   return out;
 }
 
+/**
+ * Auth settings from the environment, so a secret never has to sit in a
+ * config file: TICKGATE_AUTH_SECRET (HS256), TICKGATE_AUTH_REQUIRED=1.
+ */
+export function authFromEnv(env: Record<string, string | undefined>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (env.TICKGATE_AUTH_SECRET !== undefined) out.secret = env.TICKGATE_AUTH_SECRET;
+  const req = env.TICKGATE_AUTH_REQUIRED;
+  if (req !== undefined) {
+    if (!["0", "1", "true", "false"].includes(req)) throw ConfigError.format("auth.required", `TICKGATE_AUTH_REQUIRED must be 1 or 0, got '${req}'`);
+    out.required = req === "1" || req === "true";
+  }
+  return out;
+}
+
+/**
+ * Reads key files named in the config (`auth.publicKeyFile`, `auth.jwksFile`)
+ * into the options the server takes (`auth.publicKey`, `auth.jwks`).
+ */
+export function resolveAuthFiles(auth: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...auth };
+  const read = (key: string) => {
+    const path = out[key];
+    if (typeof path !== "string") throw ConfigError.format(`auth.${key}`, "must be a file path");
+    try {
+      return readFileSync(path, "utf8");
+    } catch (e) {
+      throw ConfigError.format(`auth.${key}`, `cannot read '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  if ("publicKeyFile" in out) {
+    out.publicKey = read("publicKeyFile");
+    delete out.publicKeyFile;
+  }
+  if ("jwksFile" in out) {
+    const text = read("jwksFile");
+    try {
+      out.jwks = JSON.parse(text);
+    } catch (e) {
+      throw ConfigError.format("auth.jwksFile", `not valid JSON: ${(e as Error).message}`);
+    }
+    delete out.jwksFile;
+  }
+  return out;
+}
+
 export function optionsFromFlags(flags: { host?: string | undefined; port?: string | undefined }): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (flags.host !== undefined) out.host = flags.host;

@@ -1,95 +1,77 @@
 #!/usr/bin/env bun
 /**
- * `tickgate` command line. Exit codes: 0 ok, 1 runtime failure, 2 bad
- * usage or config.
+ * `tickgate` command line: picks a command from the table in
+ * commands/index.ts and maps what it ends with to an exit code: 0 ok,
+ * 1 runtime failure, 2 bad usage or config. Only the CLI reads the
+ * environment.
  * @module
  */
-import { parseArgs } from "node:util";
-import pino from "pino";
-import { serve } from "../bun.ts";
 import { ConfigError } from "../core/errors.ts";
-import { DEMO_POLICIES, startDemo } from "../feeds/demo.ts";
-import { optionsFromEnv, optionsFromFlags, readConfigFile } from "./config.ts";
+import { CommandFailed, EXIT_CODES_HELP, Exit, UsageError, type Command } from "./command.ts";
+import { COMMANDS, DEFAULT_COMMAND } from "./commands/index.ts";
 
-const HELP = `tickgate — WebSocket pub/sub server
+function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return `tickgate — WebSocket pub/sub server
 
 Usage:
-  tickgate serve [--port N] [--host H] [--config FILE] [--no-demo]
+  tickgate <command> [options]
+  tickgate <command> --help
+  tickgate [serve options]          (no command: serve)
 
-Options:
-  --port N        port to listen on (env TICKGATE_PORT; default 8080, 0 picks one)
-  --host H        address to bind (env TICKGATE_HOST; default 127.0.0.1)
-  --config FILE   JSON config file (env TICKGATE_CONFIG)
-  --no-demo       do not start the demo feeds
-  --log-level L   pino level: fatal, error, warn, info, debug (default info)
-  -h, --help      this help
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n")}
+
+${EXIT_CODES_HELP}
 `;
+}
+
+const isHelp = (a: string) => a === "--help" || a === "-h";
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      port: { type: "string" },
-      host: { type: "string" },
-      config: { type: "string" },
-      "no-demo": { type: "boolean" },
-      "log-level": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  const cmd = positionals[0] ?? "serve";
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
+  const first = argv[0];
+  if (first === undefined || first.startsWith("-")) {
+    if (first !== undefined && isHelp(first)) {
+      process.stdout.write(mainHelp());
+      return Exit.OK;
+    }
+    return dispatch(DEFAULT_COMMAND, argv);
   }
-  if (cmd !== "serve") {
-    process.stderr.write(`tickgate: unknown command '${cmd}'\n${HELP}`);
-    return 2;
+  if (first === "help") {
+    const about = argv[1];
+    const cmd = about === undefined ? undefined : COMMANDS.find((c) => c.name === about);
+    if (about !== undefined && !cmd) throw new UsageError(`unknown command '${about}'; run 'tickgate --help' for the list`);
+    process.stdout.write(cmd ? cmd.help : mainHelp());
+    return Exit.OK;
   }
-  const env = process.env;
-  const configPath = values.config ?? env.TICKGATE_CONFIG;
-  const demo = !values["no-demo"] && env.TICKGATE_DEMO !== "0";
-  const fromFile = configPath ? readConfigFile(configPath) : {};
-  const options: Record<string, unknown> = { ...fromFile, ...optionsFromEnv(env), ...optionsFromFlags(values) };
-  if (demo) options.policies = [...((options.policies as unknown[]) ?? []), ...DEMO_POLICIES];
+  return dispatch(first, argv.slice(1));
+}
 
-  const log = pino({ level: values["log-level"] ?? env.TICKGATE_LOG_LEVEL ?? "info", base: { service: "tickgate" } });
-  const server = await serve(options, { log });
-  const stopDemo = demo ? startDemo(server) : () => {};
-  const url = `http://${server.options.host.includes(":") ? `[${server.options.host}]` : server.options.host}:${server.port}`;
-  log.info({ event: "listening", url, ws: `${url.replace("http", "ws")}${server.options.path}`, demo }, "tickgate listening");
-  process.stdout.write(`tickgate listening on ${url}  (WebSocket ${url.replace("http", "ws")}${server.options.path})${demo ? " — open it for live demo ticks" : ""}\n`);
+function dispatch(name: string, args: string[]): Promise<number> {
+  const cmd: Command | undefined = COMMANDS.find((c) => c.name === name);
+  if (!cmd) throw new UsageError(`unknown command '${name}'; run 'tickgate --help' for the list`);
+  // Arguments after "--" are data (e.g. a JSON value), never a help flag.
+  const end = args.indexOf("--");
+  if ((end < 0 ? args : args.slice(0, end)).some(isHelp)) {
+    process.stdout.write(cmd.help);
+    return Promise.resolve(Exit.OK);
+  }
+  return cmd.run(args);
+}
 
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ event: "shutdown", signal }, "shutting down");
-    stopDemo();
-    server.close().then(
-      () => process.exit(0),
-      (e) => {
-        log.error({ err: String(e) }, "shutdown failed");
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
-  process.on("SIGINT", () => shutdown("SIGINT"));
-  return -1;
+function fail(code: number, message: string): void {
+  process.stderr.write(`tickgate: ${message}\n`);
+  process.exitCode = code;
 }
 
 main(process.argv.slice(2)).then(
-  (code) => {
-    if (code >= 0) process.exit(code);
-  },
+  (code) => process.exit(code),
   (e) => {
-    if (e instanceof ConfigError || (e as { code?: string }).code?.startsWith?.("ERR_PARSE_ARGS")) {
-      process.stderr.write(`tickgate: ${(e as Error).message}\n`);
-      process.exit(2);
-    }
-    process.stderr.write(`tickgate: ${(e as Error)?.stack ?? e}\n`);
-    process.exit(1);
+    if (e instanceof UsageError || e instanceof ConfigError) fail(Exit.USAGE, e.message.split("\n")[0]!);
+    else if (e instanceof CommandFailed) fail(Exit.FAILURE, e.message);
+    // System errors (EADDRINUSE, EACCES, ...) say enough in one line.
+    else if (typeof (e as { code?: unknown })?.code === "string" && /^E[A-Z]+$/.test((e as { code: string }).code)) fail(Exit.FAILURE, (e as Error).message);
+    else fail(Exit.FAILURE, String((e as Error)?.stack ?? e));
+    process.exit();
   },
 );

@@ -37,13 +37,14 @@ export interface BrokerCounters {
  * could decode.
  */
 function packValue(value: unknown): Uint8Array {
-  const raw = packr.pack(value);
   try {
+    const raw = packr.pack(value);
     assertOneValue(raw);
+    return raw;
   } catch (e) {
+    // also a RangeError from packing absurdly deep values
     throw new ProtocolError(ErrorCode.BAD_PAYLOAD, `data cannot be carried: ${(e as Error).message}`);
   }
-  return raw;
 }
 
 /** What a subscription starts with; see {@link Broker.prepareSubscribe}. */
@@ -88,6 +89,9 @@ export class Broker implements BusNode {
   publish(topic: string, payload: Payload, key: string | undefined, origin: Origin, tags?: readonly string[]): number | Promise<number> {
     const bad = topicError(topic, false);
     if (bad) throw new ProtocolError(ErrorCode.BAD_TOPIC, `bad topic: ${bad}`);
+    if ((key !== undefined && !key.isWellFormed()) || (tags !== undefined && !tags.every((t) => typeof t === "string" && t.isWellFormed()))) {
+      throw new ProtocolError(ErrorCode.INVALID_FRAME, "key and tags must be well-formed strings");
+    }
     const policy = this.policies.for(topic);
     if (origin === "client" && policy.publish === "server") {
       throw new ProtocolError(ErrorCode.FORBIDDEN, `topic '${topic}' accepts publications from the server only`);

@@ -411,7 +411,8 @@ export class TickgateServer implements TransportHost<Session> {
   /** @internal Sends an error frame; a peer that exhausts its error budget is closed as abusive. */
   fail(s: Session, code: string, message: string, id?: FrameId, details?: Record<string, unknown>): void {
     if (s.closed) return;
-    const frame: ServerFrame = { t: "error", code, message };
+    // Messages quote client input cut to length; never split a surrogate pair on the wire.
+    const frame: ServerFrame = { t: "error", code, message: message.toWellFormed() };
     if (id !== undefined) frame.id = id;
     if (details) frame.details = details;
     this.send(s, frame);

@@ -1,18 +1,36 @@
 /**
- * The demo the start command runs: market ticks and server stats, with the
- * policies a real price feed would use.
+ * The demo the serve command runs: market ticks, a simulated device fleet
+ * and server stats, with the policies a real deployment would use for each.
  * @module
  */
 import type { TickgateServer } from "../core/server.ts";
-import { startMarketFeed, startSystemStatsFeed } from "./market.ts";
+import { startDeviceFleet, type DeviceFleetOptions } from "./devices.ts";
+import { startMarketFeed, startSystemStatsFeed, type MarketFeedOptions } from "./market.ts";
 
-/** Ticks conflate per symbol for slow readers and retain the last value. */
+/**
+ * Ticks and telemetry conflate per topic/key for slow readers (only the
+ * latest value matters) and retain the last value; device status is
+ * retained so a new dashboard sees who is online at once. All of it is
+ * published by the server only.
+ */
 export const DEMO_POLICIES = [
   { match: "prices.>", action: "conflate", retain: true, publish: "server", limitBytes: 256 * 1024 },
+  { match: "devices.*.telemetry", action: "conflate", retain: true, publish: "server", limitBytes: 256 * 1024 },
+  { match: "devices.*.status", action: "conflate", retain: true, publish: "server" },
   { match: "system.>", retain: true, publish: "server" },
 ] as const;
 
-export function startDemo(server: TickgateServer): () => void {
-  const stops = [startMarketFeed(server), startSystemStatsFeed(server)];
+export interface DemoOptions {
+  market?: MarketFeedOptions;
+  /** `false`: no device fleet. */
+  devices?: DeviceFleetOptions | false;
+  /** How often `system.stats` is published (default 2000 ms). */
+  statsIntervalMs?: number;
+}
+
+/** Starts every demo feed; returns one function that stops them all. */
+export function startDemo(server: TickgateServer, opts: DemoOptions = {}): () => void {
+  const stops = [startMarketFeed(server, opts.market), startSystemStatsFeed(server, opts.statsIntervalMs)];
+  if (opts.devices !== false) stops.push(startDeviceFleet(server, opts.devices));
   return () => stops.forEach((s) => s());
 }

@@ -143,7 +143,11 @@ export async function handleSse(req: Request, server: TickgateServer, remoteAddr
     }
   }
   const cursor = parseCursor(req.headers.get("last-event-id") ?? url.searchParams.get("lastEventId"));
-  const writer = new SseWriter(cursor ?? { epoch: "", seqs: new Map() });
+  // Positions are read before anything is written: the writer advances its
+  // own cursor as replays go out, and a later subscription on the same stream
+  // (a pattern over an exact topic) must still recover from where it was.
+  const positions = topics.map((t) => recoverFor(t, cursor));
+  const writer = new SseWriter(cursor ? { epoch: cursor.epoch, seqs: new Map(cursor.seqs) } : { epoch: "", seqs: new Map() });
   const socket = new StreamSocket(server.broker.streams, writer, remoteAddress);
   let ping: ReturnType<typeof setInterval> | undefined;
   const end = (code = 1001, reason = "stream closed") => {
@@ -158,9 +162,9 @@ export async function handleSse(req: Request, server: TickgateServer, remoteAddr
       start(controller) {
         writer.attach(controller);
         server.onOpen(socket, session);
-        for (const topic of topics) {
+        for (const [i, topic] of topics.entries()) {
           try {
-            const plan = server.broker.prepareSubscribe(session, topic, recoverFor(topic, cursor));
+            const plan = server.broker.prepareSubscribe(session, topic, positions[i]);
             session.send(encodeFrame({ t: "ack", id: topic, topic, ...plan.ack }, true));
             server.broker.join(session, plan);
           } catch (e) {

@@ -11,6 +11,7 @@ import { Packr, Unpackr } from "msgpackr";
 import { ErrorCode } from "./codes.ts";
 import { clientFrameSchemas, type ClientFrame, type Payload, type ServerFrame } from "./frames.ts";
 import { ScanError, readKey, readMapHeader, skipValue } from "./msgpack-scan.ts";
+import { valueProblem } from "./value-check.ts";
 
 /** Plain MessagePack maps, no msgpackr extensions, so any client can read it. */
 export const packr = new Packr({ useRecords: false, variableMapSize: true, useFloat32: 0 });
@@ -149,7 +150,14 @@ export function decodeText(text: string): Decoded {
   try {
     obj = JSON.parse(text);
   } catch (e) {
-    throw new DecodeError(ErrorCode.BAD_FRAME, `invalid JSON: ${(e as Error).message.slice(0, 120)}`);
+    throw new DecodeError(ErrorCode.BAD_FRAME, `invalid JSON: ${(e as Error).message.slice(0, 120).toWellFormed()}`);
+  }
+  const problem = valueProblem(obj);
+  if (problem) {
+    const rec = typeof obj === "object" && obj !== null ? (obj as Record<string, unknown>) : {};
+    const id = pickId(rec.id);
+    const cleanId = typeof id === "string" && !id.isWellFormed() ? undefined : id;
+    throw new DecodeError(rec.t === "pub" ? ErrorCode.BAD_PAYLOAD : ErrorCode.BAD_FRAME, `frame cannot be carried: ${problem}`, cleanId);
   }
   const frame = validate(obj);
   if (frame.t === "pub") {

@@ -9,8 +9,9 @@ import { bench } from "./bench.ts";
 import { pub } from "./pub.ts";
 import { serve } from "./serve.ts";
 import { sub } from "./sub.ts";
+import { token } from "./token.ts";
 
-export const COMMANDS: readonly Command[] = [serve, pub, sub, bench];
+export const COMMANDS: readonly Command[] = [serve, pub, sub, token, bench];
 
 /** The command run when the first argument is a flag or missing (`tickgate --port 0`). */
 export const DEFAULT_COMMAND = "serve";

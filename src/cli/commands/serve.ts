@@ -7,7 +7,7 @@ import pino from "pino";
 import { serve as startServer } from "../../bun.ts";
 import { DEMO_POLICIES, startDemo, type DemoOptions } from "../../feeds/demo.ts";
 import { EXIT_CODES_HELP, Exit, UsageError, intFlag, numberFlag, parseFlags, type Command } from "../command.ts";
-import { optionsFromEnv, optionsFromFlags, readConfigFile } from "../config.ts";
+import { authFromEnv, optionsFromEnv, optionsFromFlags, readConfigFile, resolveAuthFiles } from "../config.ts";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
@@ -74,6 +74,9 @@ async function run(argv: string[]): Promise<number> {
   const configPath = values.config ?? env.TICKGATE_CONFIG;
   const fromFile = configPath ? readConfigFile(configPath) : {};
   const options: Record<string, unknown> = { ...fromFile, ...optionsFromEnv(env), ...optionsFromFlags(values) };
+  const fileAuth = (fromFile.auth ?? {}) as Record<string, unknown>;
+  const envAuth = authFromEnv(env);
+  if (fromFile.auth !== undefined || Object.keys(envAuth).length > 0) options.auth = resolveAuthFiles({ ...fileAuth, ...envAuth });
   // Demo rules go last: a config's own rules for the same topics win.
   if (demo) options.policies = [...((options.policies as unknown[]) ?? []), ...DEMO_POLICIES];
 
@@ -83,7 +86,10 @@ async function run(argv: string[]): Promise<number> {
   const host = server.options.host.includes(":") ? `[${server.options.host}]` : server.options.host;
   const url = `http://${host}:${server.port}`;
   const ws = `${url.replace("http", "ws")}${server.options.path}`;
-  log.info({ event: "listening", url, ws, demo }, "tickgate listening");
+  log.info({ event: "listening", url, ws, demo, auth: server.options.auth.required }, "tickgate listening");
+  if (!server.options.auth.required && !/^(127\.|::1$|localhost$)/.test(server.options.host)) {
+    log.warn({ event: "insecure", host: server.options.host }, "listening beyond loopback with auth off: anyone who can reach this port may subscribe and publish; set auth.required (see README, Securing tickgate)");
+  }
   // Tests and scripts read the port from this line.
   process.stdout.write(`tickgate listening on ${url}  (WebSocket ${ws})${demo ? " — open it for live demo ticks" : ""}\n`);
 

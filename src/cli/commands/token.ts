@@ -6,8 +6,9 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { SignJWT, importPKCS8 } from "jose";
-import { CLIENT_TYPES } from "../protocol/frames.ts";
-import { topicError } from "../protocol/topic.ts";
+import { CLIENT_TYPES } from "../../protocol/frames.ts";
+import { topicError } from "../../protocol/topic.ts";
+import type { Command } from "../command.ts";
 
 export const TOKEN_HELP = `tickgate token — mint a development JWT
 
@@ -19,7 +20,9 @@ Usage:
 
 Patterns may be repeated or comma-separated and may use {claim} templates,
 e.g. --publish 'devices.{sub}.>'. The token is printed on stdout.
-Exit codes: 0 ok, 2 bad usage.
+Exit codes:
+  0  ok
+  2  bad usage (missing --sub, no key, bad pattern or duration)
 `;
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -100,3 +103,10 @@ export async function tokenCommand(argv: string[], env: Record<string, string | 
     return 2;
   }
 }
+
+export const token: Command = {
+  name: "token",
+  summary: "mint a development token (there is no endpoint that hands tokens out)",
+  help: TOKEN_HELP,
+  run: (argv) => tokenCommand(argv),
+};

@@ -1,0 +1,632 @@
+/**
+ * The tickgate client: one logical connection over WebSocket (or, where
+ * WebSockets cannot get through, SSE + HTTP), reconnecting on its own and
+ * resuming every subscription where it left off.
+ * @module
+ */
+import { ErrorCode } from "../protocol/codes.ts";
+import type { AckFrame, Encoding, ErrorFrame, GapFrame, PublicationFrame, RecoverPosition, WelcomeFrame } from "../protocol/frames.ts";
+import { topicError } from "../protocol/topic.ts";
+import type { Backoff } from "./backoff.ts";
+import type { IncomingFrame } from "./codec.ts";
+import { Emitter } from "./emitter.ts";
+import { ClientErrorCode, TickgateClientError } from "./errors.ts";
+import { httpPublish } from "./http.ts";
+import { resolveOptions, type ClientOptions, type ResolvedOptions } from "./options.ts";
+import { PendingCalls, type Pending } from "./pending.ts";
+import { RateMeter } from "./rate.ts";
+import { SseLink } from "./sse-link.ts";
+import { SubscriptionRegistry } from "./registry.ts";
+import type { GapInfo, HandlerEntry, MessageMeta, SubscriptionState } from "./subscription.ts";
+import type { ClientEvents, ClientMode, ClientState, ClientStats, PublishOptions, RequestOptions, SubscribeOptions, Subscription } from "./types.ts";
+import { WsLink, type LinkClosed } from "./ws-link.ts";
+
+interface Queued {
+  frame: Record<string, unknown>;
+  pending?: Pending;
+}
+
+type Link = WsLink | SseLink;
+
+/**
+ * A stream is dead after this long without a byte, at the least: the
+ * server's `: ping` comes every 5 s and does not say so on the wire.
+ */
+const SSE_MIN_IDLE_MS = 12_000;
+/** Budget for a pattern's topic list in a recover frame, when the server's frame limit is unknown. */
+const DEFAULT_MAX_FRAME = 1024 * 1024;
+
+/**
+ * A tickgate client. Several can live in one process; they share nothing.
+ * @example
+ * import { TickgateClient } from "tickgate/client";
+ *
+ * const client = new TickgateClient("wss://example.com/ws", { encoding: "json" });
+ * client.on("gap", (g) => console.warn("missed publications", g));
+ * client.connect();
+ * await client.ready(5000);
+ * const stop = client.subscribe<{ bid: number }>("prices.*", (tick, meta) => console.log(meta.topic, meta.seq, tick.bid));
+ * const seq = await client.publish("chat.room1", { text: "hi" });
+ * const quote = await client.request("quote", { symbol: "BTC" }, { timeoutMs: 2000 });
+ * stop();
+ * client.close();
+ */
+export class TickgateClient {
+  readonly url: string;
+  readonly httpUrl: string;
+  readonly encoding: Encoding;
+  readonly #o: ResolvedOptions;
+  readonly #backoff: Backoff;
+  readonly #calls: PendingCalls;
+  readonly #events: Emitter<ClientEvents>;
+
+  #state: ClientState = "disconnected";
+  #mode: ClientMode;
+  #link: Link | undefined;
+  #connectTimer: ReturnType<typeof setTimeout> | undefined;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #closedByUser = true;
+  #everConnected = false;
+  #wsEverOpened = false;
+  /** A connection was lost since the last `connected`: the next one is a reconnect. */
+  #lost = false;
+  #welcome: WelcomeFrame | undefined;
+  #nextId = 0;
+
+  readonly #subs: SubscriptionRegistry;
+  /** Subscribe frames awaiting their ack on the current connection, by id. */
+  readonly #subAcks = new Map<number, { sub: SubscriptionState; truncated: boolean }>();
+  /** Frames whose answer nobody waits for (unsub): their acks and errors are dropped. */
+  readonly #quiet = new Set<number>();
+  #outbox: Queued[] = [];
+  #sseReopen = false;
+
+  #messages = 0;
+  #reconnects = 0;
+  #gaps = 0;
+  #recovered = 0;
+  readonly #rate = new RateMeter();
+
+  constructor(url: string, options: ClientOptions = {}) {
+    const o = resolveOptions(url, options);
+    this.url = o.url;
+    this.httpUrl = o.httpUrl;
+    this.encoding = o.encoding;
+    this.#o = o;
+    this.#backoff = o.backoff;
+    this.#calls = new PendingCalls();
+    this.#subs = new SubscriptionRegistry((where, e) => this.#reportError(listenerError(where, e)));
+    this.#mode = o.WebSocket ? "websocket" : "sse";
+    this.#events = new Emitter<ClientEvents>((event, e) => {
+      if (event === "error") reportUnheard(e);
+      else this.#reportError(listenerError(`'${String(event)}' listener`, e));
+    });
+  }
+
+  /** Current state; changes are announced by the `state` event. */
+  get state(): ClientState {
+    return this.#state;
+  }
+
+  /** `"websocket"`, or `"sse"` once the fallback kicked in (it stays until `close()`). */
+  get mode(): ClientMode {
+    return this.#mode;
+  }
+
+  /** The last welcome frame received, if any. */
+  get welcome(): WelcomeFrame | undefined {
+    return this.#welcome;
+  }
+
+  /**
+   * Starts connecting (and reconnecting, until `close()`). Idempotent.
+   * @example
+   * const client = new TickgateClient("ws://127.0.0.1:8080/ws").connect();
+   */
+  connect(): this {
+    if (this.#state !== "disconnected") return this;
+    this.#closedByUser = false;
+    this.#backoff.reset();
+    this.#setState("connecting");
+    this.#open();
+    return this;
+  }
+
+  /**
+   * Resolves when connected; rejects with `TIMEOUT` after `timeoutMs`, or
+   * `CLOSED` if the client is or becomes disconnected first.
+   * @example
+   * client.connect();
+   * await client.ready(5000);
+   */
+  ready(timeoutMs = this.#o.timeoutMs): Promise<void> {
+    if (this.#state === "connected") return Promise.resolve();
+    if (this.#state === "disconnected") return Promise.reject(closedError("the client is not connecting; call connect() first"));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new TickgateClientError(ClientErrorCode.TIMEOUT, `not connected within ${timeoutMs} ms (state: ${this.#state})`));
+      }, timeoutMs);
+      const off = this.on("state", (s) => {
+        if (s === "connected") resolve();
+        else if (s === "disconnected") reject(closedError("the client disconnected before it was ready"));
+        else return;
+        clearTimeout(timer);
+        off();
+      });
+    });
+  }
+
+  /**
+   * Subscribes `handler` to a topic or pattern (`*` one token, `>` the rest).
+   * Each publication reaches the handler once, in seq order per topic, across
+   * reconnects (see docs/client.md for what is guaranteed when).
+   * @throws TickgateClientError `BAD_TOPIC` for an invalid topic or pattern.
+   * @example
+   * const unsubscribe = client.subscribe<{ bid: number }>("prices.*", (tick, { topic, seq }) => {
+   *   console.log(topic, seq, tick.bid);
+   * }, { onGap: () => reloadSnapshot() });
+   * await unsubscribe.ready();
+   * unsubscribe();
+   */
+  subscribe<T = unknown>(topic: string, handler: (data: T, meta: Readonly<MessageMeta>) => void, options: SubscribeOptions = {}): Subscription {
+    const bad = topicError(topic, true);
+    if (bad) throw new TickgateClientError(ErrorCode.BAD_TOPIC, `bad topic '${topic}': ${bad}`);
+    const { sub, created } = this.#subs.obtain(topic);
+    if (created) this.#subscribeNow(sub);
+    const entry: HandlerEntry = { fn: handler as HandlerEntry["fn"], onGap: options.onGap };
+    sub.handlers.add(entry);
+    const unsubscribe = (() => this.#unsubscribe(sub, entry)) as Subscription;
+    Object.defineProperty(unsubscribe, "topic", { value: topic });
+    unsubscribe.ready = (timeoutMs = this.#o.timeoutMs) => this.#subs.waitReady(sub, entry, timeoutMs);
+    return unsubscribe;
+  }
+
+  /**
+   * Publishes to a concrete topic. With `ack` (the default) resolves to the
+   * publication's seq; rejects with the server's code (`FORBIDDEN`,
+   * `PAYLOAD_TOO_LARGE`, ...), `TIMEOUT`, `CONNECTION_LOST` (it may or may
+   * not have been published), `QUEUE_FULL` or `CLOSED`. While not connected,
+   * publications wait in a queue of `maxQueued` and go out on connect.
+   * With `ack: false` nothing is returned and failures go to the `error` event.
+   * @example
+   * const seq = await client.publish("chat.room1", { text: "hi" });
+   * client.publish("prices.BTC", { bid: 1 }, { key: "BTC", ack: false });
+   */
+  publish(topic: string, data: unknown, options: PublishOptions & { ack: false }): void;
+  publish(topic: string, data: unknown, options?: PublishOptions): Promise<number>;
+  publish(topic: string, data: unknown, options: PublishOptions = {}): Promise<number> | void {
+    const ack = options.ack !== false;
+    const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs;
+    const frame: Record<string, unknown> = { t: "pub", topic, data: data === undefined ? null : data };
+    if (options.key !== undefined) frame.key = options.key;
+    if (!ack) {
+      if (this.#state === "disconnected") return this.#reportError(closedError("publish on a disconnected client"));
+      if (this.#mode === "sse") return void this.#httpPublish(frame, timeoutMs).catch((e) => this.#reportError(e));
+      return this.#dispatch(frame);
+    }
+    if (this.#state === "disconnected") return Promise.reject(closedError("publish on a disconnected client"));
+    if (this.#mode === "sse") return this.#httpPublish(frame, timeoutMs);
+    return this.#call(frame, timeoutMs) as Promise<number>;
+  }
+
+  /**
+   * Calls a request handler registered on the server (`server.handle(method, fn)`).
+   * Rejects with the server's code (`NO_HANDLER`, `HANDLER_ERROR`,
+   * `REQUEST_TIMEOUT`, ...), `TIMEOUT`, `CONNECTION_LOST`, or `UNSUPPORTED` over SSE.
+   * @example
+   * const quote = await client.request<{ bid: number }>("quote", { symbol: "BTC" }, { timeoutMs: 2000 });
+   */
+  request<R = unknown>(method: string, data?: unknown, options: RequestOptions = {}): Promise<R> {
+    if (this.#state === "disconnected") return Promise.reject(closedError("request on a disconnected client"));
+    if (this.#mode === "sse") return Promise.reject(unsupported("request"));
+    const frame: Record<string, unknown> = { t: "req", method };
+    if (data !== undefined) frame.data = data;
+    return this.#call(frame, options.timeoutMs ?? this.#o.timeoutMs) as Promise<R>;
+  }
+
+  /**
+   * Listens to an event; returns a function that stops listening. Listeners
+   * that throw are reported on `error` and never disturb the client.
+   * @example
+   * const off = client.on("state", (s, prev) => console.log(prev, "→", s));
+   */
+  on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  off<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): void {
+    this.#events.off(event, listener);
+  }
+
+  /**
+   * Counters since the client was created.
+   * @example
+   * const { messagesPerSec, reconnects } = client.stats();
+   */
+  stats(): ClientStats {
+    return {
+      messages: this.#messages,
+      messagesPerSec: this.#rate.perSecond(),
+      reconnects: this.#reconnects,
+      gaps: this.#gaps,
+      recovered: this.#recovered,
+      mode: this.#mode,
+      state: this.#state,
+    };
+  }
+
+  /**
+   * Closes the connection and stops reconnecting. Pending acks, requests and
+   * queued frames reject with `CLOSED`. Subscriptions are kept: `connect()`
+   * again resumes them where they left off.
+   * @example
+   * client.close();
+   */
+  close(): void {
+    if (this.#state === "disconnected" && this.#closedByUser) return;
+    this.#closedByUser = true;
+    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#connectTimer);
+    this.#calls.failAll(closedError("the client was closed"));
+    this.#outbox = [];
+    const link = this.#link;
+    this.#link = undefined;
+    link?.abandon("client closed", 1000);
+    this.#linkLost();
+    this.#setState("disconnected");
+  }
+
+  // ---- connection lifecycle ----
+
+  #open(): void {
+    if (this.#mode === "sse") return this.#openSse();
+    const link: WsLink = new WsLink(this.url, this.#o.WebSocket!, this.encoding, this.#o.heartbeatMs, {
+      onOpen: () => {
+        clearTimeout(this.#connectTimer);
+        this.#wsEverOpened = true;
+      },
+      onFrame: (f) => {
+        if (this.#link === link) this.#onFrame(f);
+      },
+      onClose: (info) => this.#onClosed(link, info),
+    });
+    this.#link = link;
+    clearTimeout(this.#connectTimer);
+    this.#connectTimer = setTimeout(() => {
+      if (this.#link !== link || link.opened) return;
+      if (this.#o.fallback === "sse" && !this.#wsEverOpened) {
+        // WebSockets never got through on this client: switch for good.
+        this.#link = undefined;
+        link.abandon("connect timeout; falling back to SSE");
+        this.#mode = "sse";
+        this.#events.emit("mode", "sse");
+        this.#flushOutboxOverHttp();
+        this.#openSse();
+      } else link.abandon(`WebSocket not open within ${this.#o.connectTimeoutMs} ms`);
+    }, this.#o.connectTimeoutMs);
+  }
+
+  #openSse(): void {
+    if (this.#subs.size === 0) {
+      // Nothing to stream: publishes are plain HTTP requests.
+      this.#link = undefined;
+      this.#connected();
+      return;
+    }
+    this.#subs.setStatus("pending");
+    const idleMs = this.#o.heartbeatMs > 0 ? Math.max(2 * this.#o.heartbeatMs, SSE_MIN_IDLE_MS) : 0;
+    const link: SseLink = new SseLink(this.#sseUrl(), this.#o.fetch, idleMs, {
+      onOpen: () => {},
+      onFrame: (f) => {
+        if (this.#link === link) this.#onFrame(f);
+      },
+      onClose: (info) => this.#onClosed(link, info),
+    });
+    this.#link = link;
+  }
+
+  /** The SSE URL: every subscription, and where to resume each topic from. */
+  #sseUrl(): string {
+    const q = new URLSearchParams();
+    for (const sub of this.#subs.values()) q.append("topic", sub.topic);
+    const client = new URL(this.url).searchParams.get("client");
+    if (client) q.set("client", client);
+    const cursor = this.#subs.cursor();
+    if (cursor) q.set("lastEventId", cursor);
+    return `${this.httpUrl}/sse?${q}`;
+  }
+
+  /** The set of subscriptions changed while on SSE: reopen the stream once, after the current turn. */
+  #reopenSse(): void {
+    if (this.#sseReopen || this.#closedByUser || this.#state === "disconnected") return;
+    this.#sseReopen = true;
+    queueMicrotask(() => {
+      this.#sseReopen = false;
+      // A scheduled retry opens with the set as it is then.
+      if (this.#closedByUser || this.#mode !== "sse" || this.#retryTimer !== undefined) return;
+      const old = this.#link;
+      this.#link = undefined;
+      old?.abandon("subscriptions changed");
+      this.#linkLost();
+      this.#openSse();
+    });
+  }
+
+  #connected(): void {
+    clearTimeout(this.#connectTimer);
+    if (this.#lost) this.#reconnects++;
+    this.#lost = false;
+    this.#everConnected = true;
+    this.#backoff.reset();
+    this.#setState("connected");
+  }
+
+  #onWelcome(w: WelcomeFrame): void {
+    this.#welcome = w;
+    const link = this.#link;
+    if (link?.mode === "websocket") {
+      for (const sub of this.#subs.values()) this.#sendSub(link, sub);
+      const queued = this.#outbox;
+      this.#outbox = [];
+      for (const q of queued) this.#write(link, q.frame, q.pending);
+    }
+    this.#connected();
+    this.#events.emit("welcome", w);
+  }
+
+  #onClosed(link: Link, info: LinkClosed): void {
+    if (this.#link !== link) return;
+    this.#link = undefined;
+    clearTimeout(this.#connectTimer);
+    this.#linkLost();
+    if (info.error) this.#reportError(info.error instanceof TickgateClientError ? info.error : new TickgateClientError(ClientErrorCode.HTTP, info.error.message));
+    if (this.#closedByUser) return;
+    if (this.#everConnected) this.#lost = true;
+    this.#setState("reconnecting");
+    const delayMs = this.#backoff.next();
+    if (delayMs === undefined) {
+      this.#closedByUser = true;
+      const err = new TickgateClientError(ClientErrorCode.RECONNECT_FAILED, `gave up after ${this.#backoff.attempts} reconnect attempts (last: ${info.reason || info.code})`);
+      this.#calls.failAll(err);
+      this.#outbox = [];
+      this.#setState("disconnected");
+      this.#reportError(err);
+      return;
+    }
+    this.#events.emit("retry", { attempt: this.#backoff.attempts, delayMs });
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (!this.#closedByUser) this.#open();
+    }, delayMs);
+  }
+
+  /** The connection is gone: its in-flight frames are lost, its subscriptions no longer held. */
+  #linkLost(): void {
+    this.#subAcks.clear();
+    this.#quiet.clear();
+    this.#subs.setStatus("idle");
+    this.#calls.failAll(new TickgateClientError(ClientErrorCode.CONNECTION_LOST, "the connection was lost before the answer came; the frame may or may not have taken effect"), true);
+  }
+
+  #setState(s: ClientState): void {
+    if (s === this.#state) return;
+    const prev = this.#state;
+    this.#state = s;
+    this.#events.emit("state", s, prev);
+  }
+
+  // ---- frames in ----
+
+  #onFrame(f: IncomingFrame): void {
+    switch (f.t) {
+      case "msg":
+        return this.#onMessage(f);
+      case "ack":
+        return this.#onAck(f);
+      case "error":
+        return this.#onError(f);
+      case "res":
+        return void this.#calls.answer(f.id as number, f.data);
+      case "gap":
+        return this.#onGap(f);
+      case "welcome":
+        return this.#onWelcome(f);
+      default:
+        return; // pong, stats: nothing asked for them
+    }
+  }
+
+  #onMessage(f: PublicationFrame): void {
+    if (this.#subs.deliver(f)) {
+      this.#messages++;
+      this.#rate.add();
+    }
+  }
+
+  #onAck(f: AckFrame & { topic?: string }): void {
+    // Over SSE acks name their subscription instead of an id.
+    if (typeof f.topic === "string" && this.#mode === "sse") {
+      const sub = this.#subs.get(f.topic);
+      if (sub) this.#subAcked(sub, f, false);
+      return;
+    }
+    const id = f.id as number;
+    const s = this.#subAcks.get(id);
+    if (s) {
+      this.#subAcks.delete(id);
+      // Unsubscribed while the ack was on its way: nothing to do.
+      if (this.#subs.holds(s.sub)) this.#subAcked(s.sub, f, s.truncated);
+      return;
+    }
+    if (this.#quiet.delete(id)) return;
+    this.#calls.answer(id, f.seq);
+  }
+
+  #subAcked(sub: SubscriptionState, ack: AckFrame, truncated: boolean): void {
+    sub.acked(ack);
+    const r = ack.recovery;
+    if (r) this.#recovered += r.replayed;
+    const epoch = ack.epoch ?? sub.epoch ?? "";
+    const seq = ack.seq === undefined ? {} : { seq: ack.seq };
+    if (r && !r.ok) this.#gap(sub, { type: "recovery-failed", subscription: sub.topic, reason: r.reason ?? "window", epoch, ...seq, replayed: r.replayed });
+    else if (truncated) this.#gap(sub, { type: "recovery-failed", subscription: sub.topic, reason: "truncated", epoch, ...seq, replayed: r?.replayed ?? 0 });
+    this.#subs.acknowledged(sub);
+  }
+
+  #onError(f: ErrorFrame): void {
+    const err = TickgateClientError.fromWire(f);
+    if (f.id === undefined) return this.#reportError(err);
+    // Over SSE a refused subscription's error carries its topic as the id.
+    if (this.#mode === "sse" && typeof f.id === "string") {
+      const sub = this.#subs.get(f.id);
+      if (sub) {
+        this.#subs.remove(sub, err);
+        this.#reportError(new TickgateClientError(err.code, `subscription to '${sub.topic}' refused: ${err.message}`, { details: err.details }));
+        this.#reopenSse();
+        return;
+      }
+    }
+    const id = f.id as number;
+    const s = this.#subAcks.get(id);
+    if (s) {
+      this.#subAcks.delete(id);
+      // The server refused the subscription (too many, bad topic): it is dead.
+      if (this.#subs.holds(s.sub)) {
+        this.#subs.remove(s.sub, err);
+        this.#reportError(new TickgateClientError(err.code, `subscription to '${s.sub.topic}' refused: ${err.message}`, { details: err.details }));
+      }
+      return;
+    }
+    if (this.#quiet.delete(id)) return;
+    if (!this.#calls.fail(id, err)) this.#reportError(err);
+  }
+
+  #onGap(f: GapFrame): void {
+    const sub = this.#subs.get(f.topic);
+    if (sub) this.#gap(sub, { type: "gap", subscription: f.topic, reason: f.reason, count: f.count });
+  }
+
+  #gap(sub: SubscriptionState, info: GapInfo): void {
+    this.#gaps++;
+    this.#subs.gap(sub, info);
+    this.#events.emit("gap", info);
+  }
+
+  // ---- frames out ----
+
+  #subscribeNow(sub: SubscriptionState): void {
+    if (this.#mode === "sse") return this.#reopenSse();
+    const link = this.#link;
+    if (this.#state === "connected" && link?.mode === "websocket") this.#sendSub(link, sub);
+  }
+
+  #sendSub(link: WsLink, sub: SubscriptionState): void {
+    const id = ++this.#nextId;
+    const frame: { t: "sub"; id: number; topic: string; recover?: RecoverPosition } = { t: "sub", id, topic: sub.topic };
+    const budget = ((this.#welcome?.limits.maxFrameBytes ?? DEFAULT_MAX_FRAME) >> 1) - sub.topic.length - 64;
+    const r = sub.recoverPosition(budget);
+    if (r) frame.recover = r.recover;
+    sub.status = "pending";
+    this.#subAcks.set(id, { sub, truncated: r?.truncated ?? false });
+    try {
+      link.send(frame);
+    } catch (e) {
+      this.#subAcks.delete(id);
+      this.#reportError(new TickgateClientError(ClientErrorCode.CONNECTION_LOST, `subscribe '${sub.topic}' not sent: ${(e as Error).message}`));
+    }
+  }
+
+  #unsubscribe(sub: SubscriptionState, entry: HandlerEntry): void {
+    if (!sub.handlers.delete(entry) || sub.handlers.size > 0) return;
+    if (!this.#subs.holds(sub)) return;
+    const held = sub.status !== "idle";
+    this.#subs.remove(sub, closedError(`unsubscribed from '${sub.topic}'`));
+    if (this.#mode === "sse") return this.#reopenSse();
+    const link = this.#link;
+    if (held && link?.mode === "websocket" && this.#state === "connected") {
+      const id = ++this.#nextId;
+      this.#quiet.add(id);
+      try {
+        link.send({ t: "unsub", id, topic: sub.topic });
+      } catch {
+        // the connection is going away; so is the subscription with it
+      }
+    }
+  }
+
+  /** Sends a frame that expects an answer (`pub` with ack, `req`). */
+  #call(frame: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
+    const id = ++this.#nextId;
+    frame.id = id;
+    const { pending, promise } = this.#calls.add(id, String(frame.t), timeoutMs, (p) => {
+      this.#outbox = this.#outbox.filter((q) => q.pending !== p);
+    });
+    this.#dispatch(frame, pending);
+    return promise;
+  }
+
+  /** Writes now when connected, else queues (bounded). */
+  #dispatch(frame: Record<string, unknown>, pending?: Pending): void {
+    const link = this.#link;
+    if (this.#state === "connected" && link?.mode === "websocket") return this.#write(link, frame, pending);
+    if (this.#outbox.length >= this.#o.maxQueued) {
+      const err = new TickgateClientError(ClientErrorCode.QUEUE_FULL, `${this.#o.maxQueued} frames are queued already while not connected`);
+      if (!pending || !this.#calls.fail(pending, err)) this.#reportError(err);
+      return;
+    }
+    this.#outbox.push(pending ? { frame, pending } : { frame });
+  }
+
+  #write(link: WsLink, frame: Record<string, unknown>, pending?: Pending): void {
+    try {
+      link.send(frame);
+      if (pending) pending.sent = true;
+    } catch (e) {
+      // Unencodable data, or a socket that is closing.
+      const err = e instanceof TickgateClientError ? e : new TickgateClientError(ClientErrorCode.CONNECTION_LOST, `'${frame.t}' not sent: ${(e as Error)?.message ?? e}`, { cause: e });
+      if (!pending || !this.#calls.fail(pending, err)) this.#reportError(err);
+    }
+  }
+
+  /** After switching to SSE, queued publishes go over HTTP; requests cannot. */
+  #flushOutboxOverHttp(): void {
+    const queued = this.#outbox;
+    this.#outbox = [];
+    for (const q of queued) {
+      if (q.frame.t !== "pub") {
+        if (q.pending) this.#calls.fail(q.pending, unsupported(String(q.frame.t)));
+        continue;
+      }
+      const sent = this.#httpPublish(q.frame, this.#o.timeoutMs);
+      if (q.pending) this.#calls.transfer(q.pending, sent);
+      else sent.catch((e) => this.#reportError(e));
+    }
+  }
+
+  #httpPublish(frame: Record<string, unknown>, timeoutMs: number): Promise<number> {
+    return httpPublish(this.#o.fetch, this.httpUrl, { topic: frame.topic, data: frame.data, key: frame.key }, timeoutMs);
+  }
+
+  #reportError(err: TickgateClientError): void {
+    if (this.#events.has("error")) this.#events.emit("error", err);
+    else reportUnheard(err);
+  }
+}
+
+function closedError(message: string): TickgateClientError {
+  return new TickgateClientError(ClientErrorCode.CLOSED, message);
+}
+
+function unsupported(what: string): TickgateClientError {
+  return new TickgateClientError(ClientErrorCode.UNSUPPORTED, `'${what}' needs the WebSocket transport; the client is on the SSE fallback`);
+}
+
+function listenerError(where: string, e: unknown): TickgateClientError {
+  return new TickgateClientError(ClientErrorCode.LISTENER_ERROR, `${where} threw: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+}
+
+/** Nobody listens for errors: say so on the console rather than lose them. */
+function reportUnheard(e: unknown): void {
+  console.error("tickgate client:", e);
+}

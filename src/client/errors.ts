@@ -1,0 +1,67 @@
+/**
+ * Client errors. Every rejection and every `error` event carries a
+ * {@link TickgateClientError} whose `code` is either a wire code from the
+ * server (`protocol/codes.ts`, e.g. `PAYLOAD_TOO_LARGE`) or one of the
+ * client-side codes below.
+ * @module
+ */
+
+/**
+ * Codes for failures the client detects itself (never sent by a server).
+ * @example
+ * client.request("slow").catch((e) => {
+ *   if (e.code === ClientErrorCode.TIMEOUT) retryLater();
+ * });
+ */
+export const ClientErrorCode = {
+  /** No answer (ack, response, connection) within the allowed time. */
+  TIMEOUT: "TIMEOUT",
+  /** The connection dropped while the frame was in flight; it may or may not have taken effect. */
+  CONNECTION_LOST: "CONNECTION_LOST",
+  /** `close()` was called, or the client was never connected. */
+  CLOSED: "CLOSED",
+  /** The outgoing queue kept while disconnected is full (`maxQueued`). */
+  QUEUE_FULL: "QUEUE_FULL",
+  /** The operation is not available in the current mode (e.g. `request` over SSE). */
+  UNSUPPORTED: "UNSUPPORTED",
+  /** A subscription handler or event listener threw; the original error is the `cause`. */
+  LISTENER_ERROR: "LISTENER_ERROR",
+  /** `reconnect.maxAttempts` consecutive attempts failed; the client is disconnected. */
+  RECONNECT_FAILED: "RECONNECT_FAILED",
+  /** An HTTP request (SSE stream or publish) failed without a tickgate error body. */
+  HTTP: "HTTP",
+  /** A constructor option is invalid. */
+  INVALID_OPTION: "INVALID_OPTION",
+} as const;
+export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
+
+/**
+ * The error type of every rejection and `error` event.
+ * @example
+ * try {
+ *   await client.publish("srv.only", 1);
+ * } catch (e) {
+ *   if (e instanceof TickgateClientError && e.code === "FORBIDDEN") console.warn("read-only topic");
+ * }
+ */
+export class TickgateClientError extends Error {
+  /** A wire error code (`ErrorCode`) or a {@link ClientErrorCode}. */
+  readonly code: string;
+  /** Structured context from the server's error frame, e.g. `{size, limit}`. */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: string, message: string, options?: ErrorOptions & { details?: Record<string, unknown> | undefined }) {
+    super(message, options);
+    this.name = "TickgateClientError";
+    this.code = code;
+    this.details = options?.details;
+  }
+
+  /** Builds the error for a server `error` frame (or an HTTP `{error: {code, message}}` body). */
+  static fromWire(e: { code?: unknown; message?: unknown; details?: unknown }): TickgateClientError {
+    const code = typeof e.code === "string" ? e.code : "INTERNAL";
+    const message = typeof e.message === "string" ? e.message : code;
+    const details = e.details && typeof e.details === "object" ? (e.details as Record<string, unknown>) : undefined;
+    return new TickgateClientError(code, message, { details });
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * One WebSocket connection attempt and its lifetime: open, decode frames,
+ * app-level heartbeat, and exactly one `onClose` however it ends (server
+ * close, network drop, dead heartbeat, or abandoned by the client).
+ * @internal
+ * @module
+ */
+import type { Encoding } from "../protocol/frames.ts";
+import { decodeServerMessage, encodeClientFrame, type IncomingFrame } from "./codec.ts";
+
+/**
+ * The members of a WebSocket the client uses: the browser/Bun/Node 22
+ * global, or e.g. the `ws` package on Node 20.
+ */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  send(data: string | ArrayBufferView | ArrayBuffer): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: any) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: any) => void) | null;
+}
+
+/** A WebSocket constructor: `globalThis.WebSocket`, or an injected one. */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+
+/** How a link ended. @internal */
+export interface LinkClosed {
+  code: number;
+  reason: string;
+  /** The transport had opened (WebSocket open / HTTP 200) before it ended. */
+  opened: boolean;
+  /** An error worth reporting (e.g. an HTTP error body), beside the plain close. */
+  error?: Error;
+}
+
+/** @internal */
+export interface LinkCallbacks {
+  onOpen(): void;
+  onFrame(frame: IncomingFrame): void;
+  onClose(info: LinkClosed): void;
+}
+
+const HB_PREFIX = "hb:";
+/**
+ * `SUBPROTOCOL` of protocol/frames.ts, restated: importing a value from
+ * frames.ts would pull zod (its client-frame schemas) into every browser
+ * bundle. A test keeps the two equal.
+ * @internal
+ */
+export const SUBPROTOCOLS: Readonly<Record<Encoding, string>> = { msgpack: "tickgate.msgpack", json: "tickgate.json" };
+const noop = () => {};
+
+/** @internal */
+export class WsLink {
+  readonly mode = "websocket" as const;
+  readonly #ws: WebSocketLike;
+  readonly #encoding: Encoding;
+  readonly #cb: LinkCallbacks;
+  #opened = false;
+  #ended = false;
+  #hbTimer: ReturnType<typeof setInterval> | undefined;
+  #pingSeq = 0;
+  #pingOutstanding = false;
+  #pingSentAt = 0;
+  #lastRx = 0;
+
+  constructor(url: string, WS: WebSocketConstructor, encoding: Encoding, readonly heartbeatMs: number, cb: LinkCallbacks) {
+    this.#encoding = encoding;
+    this.#cb = cb;
+    const ws = new WS(url, [SUBPROTOCOLS[encoding]]);
+    this.#ws = ws;
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => {
+      if (this.#ended) return;
+      this.#opened = true;
+      this.#lastRx = Date.now();
+      if (heartbeatMs > 0) this.#hbTimer = setInterval(() => this.#beat(), heartbeatMs);
+      cb.onOpen();
+    };
+    ws.onmessage = (ev) => {
+      if (this.#ended) return;
+      this.#lastRx = Date.now();
+      let f: IncomingFrame | null;
+      try {
+        f = decodeServerMessage(ev.data);
+      } catch {
+        f = null; // undecodable: not ours to answer; the heartbeat still counts it as life
+      }
+      if (f === null) return;
+      if (f.t === "pong" && typeof f.id === "string" && f.id.startsWith(HB_PREFIX)) {
+        this.#pingOutstanding = false;
+        return;
+      }
+      cb.onFrame(f);
+    };
+    ws.onclose = (ev) => this.#end(ev.code, ev.reason || "");
+    ws.onerror = () => {
+      // Always followed by close, which carries what there is to know.
+    };
+  }
+
+  get opened(): boolean {
+    return this.#opened;
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  send(frame: Record<string, unknown>): void {
+    const data = encodeClientFrame(frame, this.#encoding);
+    this.#ws.send(data);
+  }
+
+  /**
+   * Ends the link now, without waiting for a close handshake a dead peer
+   * would never finish; `onClose` runs before this returns.
+   */
+  abandon(reason: string, code = 1006): void {
+    if (this.#ended) return;
+    try {
+      this.#ws.close(1000, reason.slice(0, 120));
+    } catch {
+      // close() on a socket still connecting throws in some implementations
+    }
+    this.#end(code, reason);
+  }
+
+  #beat(): void {
+    // Dead: the last ping got no pong, and nothing else came either (a
+    // busy stream can hold the pong behind data, which is proof of life too).
+    if (this.#pingOutstanding && this.#lastRx < this.#pingSentAt) {
+      this.abandon(`no answer to heartbeat within ${this.heartbeatMs} ms`);
+      return;
+    }
+    this.#pingOutstanding = true;
+    this.#pingSentAt = Date.now();
+    try {
+      this.send({ t: "ping", id: `${HB_PREFIX}${++this.#pingSeq}` });
+    } catch {
+      // the socket is closing; onclose follows
+    }
+  }
+
+  #end(code: number, reason: string): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    clearInterval(this.#hbTimer);
+    const ws = this.#ws;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    // Not null: an EventEmitter-based WebSocket (the `ws` package) throws on an unheard 'error'.
+    ws.onerror = noop;
+    this.#cb.onClose({ code, reason, opened: this.#opened });
+  }
+}
