@@ -87,8 +87,19 @@ export class TickgateClient {
   #recovered = 0;
   readonly #rate = new RateMeter();
 
+  #token: string | undefined;
+
   constructor(url: string, options: ClientOptions = {}) {
     const o = resolveOptions(url, options);
+    this.#token = options.token;
+    // Every HTTP request (SSE, publish) carries the current token.
+    const baseFetch = o.fetch;
+    o.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
+      if (!this.#token) return baseFetch(input, init);
+      const headers = new Headers(init?.headers);
+      headers.set("authorization", `Bearer ${this.#token}`);
+      return baseFetch(input, { ...init, headers });
+    }) as typeof fetch;
     this.url = o.url;
     this.httpUrl = o.httpUrl;
     this.encoding = o.encoding;
@@ -281,7 +292,7 @@ export class TickgateClient {
 
   #open(): void {
     if (this.#mode === "sse") return this.#openSse();
-    const link: WsLink = new WsLink(this.url, this.#o.WebSocket!, this.encoding, this.#o.heartbeatMs, {
+    const link: WsLink = new WsLink(this.#connectUrl(), this.#o.WebSocket!, this.encoding, this.#o.heartbeatMs, {
       onOpen: () => {
         clearTimeout(this.#connectTimer);
         this.#wsEverOpened = true;
@@ -324,6 +335,26 @@ export class TickgateClient {
       onClose: (info) => this.#onClosed(link, info),
     });
     this.#link = link;
+  }
+
+  /** The WebSocket URL for the next connect, with the current token. */
+  #connectUrl(): string {
+    if (!this.#token) return this.url;
+    const u = new URL(this.url);
+    u.searchParams.set("token", this.#token);
+    return u.toString();
+  }
+
+  /**
+   * Replaces the token: used by every later connect and HTTP request, and
+   * sent at once on a live WebSocket as an `auth` frame so the server extends
+   * the connection (the token must have the same subject).
+   * @example
+   * setInterval(async () => client.setToken(await fetchFreshToken()), 50 * 60_000);
+   */
+  async setToken(token: string): Promise<void> {
+    this.#token = token;
+    if (this.#state === "connected" && this.#link?.mode === "websocket") await this.#call({ t: "auth", token }, this.#o.timeoutMs);
   }
 
   /** The SSE URL: every subscription, and where to resume each topic from. */

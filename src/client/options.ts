@@ -37,6 +37,13 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Frames (publishes, requests) kept while not connected; past it they are refused with `QUEUE_FULL`. Default 1 000. */
   maxQueued?: number;
+  /**
+   * A JWT for servers with auth on (see the README, "Securing tickgate").
+   * Sent as `?token=` on WebSocket connects (browsers cannot set headers on
+   * a WebSocket) and as `Authorization: Bearer` for SSE and HTTP publish.
+   * Replace it before it expires with {@link TickgateClient.setToken}.
+   */
+  token?: string;
 }
 
 const DEFAULTS = { heartbeatMs: 15_000, connectTimeoutMs: 5_000, timeoutMs: 10_000, maxQueued: 1_000 };
