@@ -131,6 +131,8 @@ export const OptionsSchema = z.strictObject({
   policies: z.array(PolicyRule),
   /** Graceful shutdown waits this long for sockets to close. */
   shutdownGraceMs: z.number().int().min(0),
+  /** Topics (or patterns) to list in the welcome frame, so clients can discover what to subscribe to. */
+  topics: z.array(pattern).max(1000),
   auth: AuthSchema,
   limits: LimitsSchema,
   devices: DevicesSchema,
@@ -162,6 +164,7 @@ export function defaultOptions(): Options {
     defaultPolicy: DEFAULT_POLICY,
     policies: [],
     shutdownGraceMs: 2000,
+    topics: [],
     auth: {
       required: false,
       publicKeyAlgorithm: "RS256",

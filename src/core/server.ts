@@ -278,6 +278,7 @@ export class TickgateServer implements TransportHost<Session> {
       limits: { maxFrameBytes: o.maxFrameBytes, maxPayload: o.defaultPolicy.maxPayload, maxSubscriptions: o.maxSubscriptions },
       commands: COMMANDS,
       methods: this.requests.methods(),
+      ...(o.topics.length > 0 ? { topics: [...o.topics] } : {}),
     });
     if (s.awaitingAuth) {
       s.authTimer = setTimeout(() => {

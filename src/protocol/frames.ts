@@ -120,6 +120,8 @@ export interface WelcomeFrame {
   commands: ClientFrameType[];
   /** Request methods registered on the server. */
   methods: string[];
+  /** Topics the server advertises (option `topics`); absent when none. */
+  topics?: string[];
 }
 export interface PublicationFrame {
   t: "msg";
