@@ -14,7 +14,8 @@ import { startMarketFeed, startSystemStatsFeed, type MarketFeedOptions } from ".
  * published by the server only.
  */
 export const DEMO_POLICIES = [
-  { match: "prices.>", action: "conflate", retain: true, publish: "server", limitBytes: 256 * 1024 },
+  // History lets a reconnecting client recover the ticks it missed (about a minute at the default rate).
+  { match: "prices.>", action: "conflate", retain: true, publish: "server", limitBytes: 256 * 1024, historySize: 1000, historyTtlMs: 120_000 },
   { match: "devices.*.telemetry", action: "conflate", retain: true, publish: "server", limitBytes: 256 * 1024 },
   { match: "devices.*.status", action: "conflate", retain: true, publish: "server" },
   { match: "system.>", retain: true, publish: "server" },
