@@ -7,14 +7,22 @@
  * @module
  */
 import { TickgateServer, type ServerDeps } from "./core/server.ts";
+import { dashboardScript } from "./dashboard/build.ts";
+import { provideDashboard } from "./http/dashboard.ts";
 import { httpRoutes } from "./http/routes.ts";
 import { bunTransport } from "./transport/bun.ts";
 
 export { bunTransport, BunTransport } from "./transport/bun.ts";
 
-/** Creates a server on the Bun transport with the standard HTTP routes (not yet listening). */
+/**
+ * Creates a server on the Bun transport with the standard HTTP routes (not
+ * yet listening). Its dashboard script (`/dashboard.js`) is bundled by
+ * `Bun.build` on first request.
+ */
 export function createServer(options: unknown = {}, deps: Partial<ServerDeps> = {}): TickgateServer {
-  return new TickgateServer(options, { transport: bunTransport(), http: httpRoutes, ...deps });
+  const server = new TickgateServer(options, { transport: bunTransport(), http: httpRoutes, ...deps });
+  provideDashboard(server, { script: dashboardScript });
+  return server;
 }
 
 /** Creates and starts a server. */

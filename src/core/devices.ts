@@ -58,9 +58,14 @@ export class DeviceRegistry {
     (this.#timer as { unref?: () => void }).unref?.();
   }
 
+  /** Stops redelivery; commands still waiting are rejected with SHUTTING_DOWN. */
   stop(): void {
     clearInterval(this.#timer);
-    for (const q of this.#queues.values()) for (const p of q) clearTimeout(p.timer);
+    for (const q of this.#queues.values())
+      for (const p of q) {
+        clearTimeout(p.timer);
+        p.reject(new ProtocolError(ErrorCode.SHUTTING_DOWN, "server is shutting down; the command was not acknowledged"));
+      }
     this.#queues.clear();
   }
 
@@ -76,7 +81,7 @@ export class DeviceRegistry {
     const id = s.deviceId;
     if (id === undefined || this.#online.get(id) !== s) return;
     this.#online.delete(id);
-    const abnormal = code !== 1000 && code !== 1001;
+    const abnormal = code !== 1000 && code !== 1001 && code !== 1005;
     if (this.options.presence) this.hooks.publish(presenceTopic(id), { state: "offline", reason: abnormal ? "abnormal" : "normal", code, detail: reason.slice(0, 120), ts: Date.now() }, id);
   }
 

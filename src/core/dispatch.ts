@@ -152,6 +152,8 @@ export class Dispatcher {
         if (identity.client && identity.client !== s.client) this.server.reclassify(s, identity.client);
         if (s.client === "device" && s.deviceId === undefined && isDeviceId(identity.sub)) s.deviceId = identity.sub;
         this.#dropUngranted(s);
+        // A will the new grants no longer allow goes too.
+        if (s.will && !mayPublish(s.grants, s.will.topic)) s.will = undefined;
         this.server.log.info({ event: first ? "auth" : "auth_refresh", session: s.id, who: identity.sub, ip: s.remoteAddress }, "authenticated");
         this.#ack(s, f.id);
         this.server.authenticated(s);

@@ -72,6 +72,8 @@ export const AuthSchema = z.strictObject({
   issuer: z.string().min(1).optional(),
   audience: z.string().min(1).optional(),
   clockToleranceSec: z.number().int().min(0).max(300),
+  /** Refuse tokens without `exp`: a token that never expires cannot be taken back. */
+  requireExp: z.boolean(),
   /** A connection without a token must send its `auth` frame within this time. */
   timeoutMs: z.number().int().positive(),
   /** Accept `?token=` on the upgrade URL (devices and EventSource cannot set headers). */
@@ -169,6 +171,7 @@ export function defaultOptions(): Options {
       required: false,
       publicKeyAlgorithm: "RS256",
       clockToleranceSec: 5,
+      requireExp: true,
       timeoutMs: 5000,
       queryToken: true,
       anonymous: { subscribe: [], publish: [], request: [] },

@@ -66,6 +66,8 @@ const CLIENT_FAULTS = new Set<string>([
 ]);
 const ENCODING_BY_PROTOCOL = new Map<string, Encoding>(Object.entries(SUBPROTOCOL).map(([e, p]) => [p, e as Encoding]));
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Closes that are not failures: normal, going away, and no status (browsers' default `close()`). */
+export const NORMAL_CLOSE = new Set([1000, 1001, 1005]);
 
 function isDeviceId(id: string): boolean {
   return id.length <= 128 && !id.includes(".") && /^[A-Za-z0-9_\-:@~+=]+$/.test(id);
@@ -207,11 +209,11 @@ export class TickgateServer implements TransportHost<Session> {
    * What an HTTP request may do, from its bearer token; a Response when it
    * is refused. With auth off, everything is allowed.
    */
-  async authorize(req: Request): Promise<RequestAuth | Response> {
+  async authorize(req: Request, remoteAddress?: string): Promise<RequestAuth | Response> {
     const token = bearerToken(req.headers, new URL(req.url), this.options.auth.queryToken);
     const r = await this.admission.admit(token);
     if (isRefusal(r)) {
-      this.log.warn({ event: "auth_failed", via: "http", reason: r.message }, "token refused");
+      this.log.warn({ event: "auth_failed", via: "http", ip: remoteAddress, reason: r.message }, "token refused");
       return jsonError(r.status, r.code, r.message);
     }
     if (r.awaitingAuth) return jsonError(401, ErrorCode.UNAUTHORIZED, "a bearer token is required");
@@ -227,6 +229,23 @@ export class TickgateServer implements TransportHost<Session> {
       this.log.warn({ event: "limit", code: refused.code, ip: info.remoteAddress, origin: info.headers.get("origin") ?? undefined }, refused.message);
       return jsonError(refused.status, refused.code, refused.message);
     }
+    // The slot is taken now, before any await, so concurrent upgrades cannot
+    // all pass the limit; every refusal below gives it back.
+    this.admission.opened(info.remoteAddress);
+    const r = await this.#upgradeAdmitted(info);
+    if (r instanceof Response) this.admission.closed(info.remoteAddress);
+    return r;
+  }
+
+  /** @internal The transport could not complete an upgrade it was granted: give the slot back. */
+  abandon(s: Session): void {
+    if (s.socket === null && !s.closed) {
+      s.closed = true;
+      this.admission.closed(s.remoteAddress);
+    }
+  }
+
+  async #upgradeAdmitted(info: UpgradeInfo): Promise<{ state: Session; protocol?: string } | Response> {
     let encoding: Encoding = this.options.defaultEncoding;
     let protocol: string | undefined;
     if (info.protocols.length > 0) {
@@ -265,7 +284,6 @@ export class TickgateServer implements TransportHost<Session> {
     this.#sessions.add(s);
     this.#conns.connections++;
     this.#conns.byClient[s.client]++;
-    this.admission.opened(s.remoteAddress);
     this.log.info({ event: "connect", session: s.id, ip: s.remoteAddress, client: s.client, encoding: s.encoding, who: s.identity?.sub }, "connection opened");
     const o = this.options;
     this.send(s, {
@@ -335,7 +353,7 @@ export class TickgateServer implements TransportHost<Session> {
     this.admission.closed(s.remoteAddress);
     this.broker.detach(s);
     this.devices.detach(s, code, reason);
-    const abnormal = code !== 1000 && code !== 1001;
+    const abnormal = !NORMAL_CLOSE.has(code);
     if (abnormal && s.will) {
       // As the client, so the will obeys the same policies as its publishes.
       try {
@@ -345,7 +363,7 @@ export class TickgateServer implements TransportHost<Session> {
         this.log.warn({ event: "will_failed", session: s.id, topic: s.will.topic, err: String(e) }, "last will not published");
       }
     }
-    this.log.info({ event: "disconnect", session: s.id, ip: s.remoteAddress, who: s.identity?.sub, code, reason, abnormal: code !== 1000 && code !== 1001 }, "connection closed");
+    this.log.info({ event: "disconnect", session: s.id, ip: s.remoteAddress, who: s.identity?.sub, code, reason, abnormal }, "connection closed");
   }
 
   /** @internal Moves a session between client-type counters. */
@@ -427,8 +445,34 @@ export class TickgateServer implements TransportHost<Session> {
 
   /** @internal An audit line for every refused action: who, from where, what. */
   audit(s: Session, action: string, target: string): void {
+    this.auditRequest(s.identity?.sub, s.remoteAddress, action, target, s.id);
+  }
+
+  /** @internal The same audit line for requests that have no session (HTTP). */
+  auditRequest(who: string | undefined, ip: string, action: string, target: string, session?: string): void {
     this.admission.counters.forbidden++;
-    this.log.warn({ event: "forbidden", who: s.identity?.sub ?? "anonymous", session: s.id, ip: s.remoteAddress, action, target }, "permission denied");
+    this.log.warn({ event: "forbidden", who: who ?? "anonymous", session, ip, action, target }, "permission denied");
+  }
+
+  readonly #httpBuckets = new Map<string, TokenBucket>();
+
+  /**
+   * @internal HTTP publishes share the per-connection publish limit, keyed by
+   * the token's subject or else the address, so HTTP is no way around it.
+   */
+  takeHttpPublish(who: string | undefined, ip: string): boolean {
+    const key = who === undefined ? `ip:${ip}` : `sub:${who}`;
+    let b = this.#httpBuckets.get(key);
+    if (!b) {
+      // Bounded: a flood of distinct keys resets the table rather than growing it.
+      if (this.#httpBuckets.size >= 10_000) this.#httpBuckets.clear();
+      b = new TokenBucket(this.options.limits.publishBurst, this.options.limits.publishPerSecond);
+      this.#httpBuckets.set(key, b);
+    }
+    if (b.take()) return true;
+    this.admission.counters.rateLimited++;
+    this.log.warn({ event: "limit", code: ErrorCode.RATE_LIMITED, via: "http", who, ip }, "publish rate limit hit");
+    return false;
   }
 }
 

@@ -38,6 +38,8 @@ export interface TransportHost<S = unknown> {
    */
   upgrade(info: UpgradeInfo): { state: S; protocol?: string } | Response | Promise<{ state: S; protocol?: string } | Response>;
   onOpen(socket: ServerSocket, state: S): void;
+  /** An upgrade that `upgrade` granted did not complete; the connection never opened. */
+  abandon?(state: S): void;
   onMessage(state: S, data: Uint8Array | string): void;
   /** The socket's send buffer drained after backpressure. */
   onDrain(state: S): void;

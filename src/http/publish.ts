@@ -8,7 +8,8 @@ import { z } from "zod";
 import type { TickgateServer } from "../core/server.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import { unpackr } from "../protocol/codec.ts";
-import { mayPublish, type Grants } from "../core/auth/grants.ts";
+import { mayPublish } from "../core/auth/grants.ts";
+import type { RequestAuth } from "../core/server.ts";
 import { topicError } from "../protocol/topic.ts";
 import { httpError, json } from "./errors.ts";
 
@@ -30,8 +31,8 @@ async function readBody(req: Request, limit: number): Promise<Uint8Array | Respo
   return buf;
 }
 
-export async function handlePublish(req: Request, server: TickgateServer): Promise<Response> {
-  const auth = await server.authorize(req);
+export async function handlePublish(req: Request, server: TickgateServer, remoteAddress = ""): Promise<Response> {
+  const auth = await server.authorize(req, remoteAddress);
   if (auth instanceof Response) return auth;
   const type = (req.headers.get("content-type") ?? "application/json").split(";")[0]!.trim().toLowerCase();
   if (type !== "application/json" && type !== "application/msgpack" && type !== "application/x-msgpack") {
@@ -51,19 +52,24 @@ export async function handlePublish(req: Request, server: TickgateServer): Promi
     return httpError(ErrorCode.INVALID_FRAME, `${issue.path.join(".") || "body"}: ${issue.message}`);
   }
   if (!Array.isArray(parsed.data)) {
-    const r = await publishOne(server, auth.grants, parsed.data);
+    const r = await publishOne(server, auth, remoteAddress, parsed.data);
     return "seq" in r ? json(200, r) : httpError(r.error.code, r.error.message, r.error.details);
   }
   const results = [];
-  for (const p of parsed.data) results.push(await publishOne(server, auth.grants, p));
+  for (const p of parsed.data) results.push(await publishOne(server, auth, remoteAddress, p));
   return json(200, { results });
 }
 
 type Result = { seq: number } | { error: { code: string; message: string; details?: Record<string, unknown> } };
 
-async function publishOne(server: TickgateServer, grants: Grants, p: z.infer<typeof One>): Promise<Result> {
-  if (topicError(p.topic, false) === null && !mayPublish(grants, p.topic)) {
+async function publishOne(server: TickgateServer, auth: RequestAuth, ip: string, p: z.infer<typeof One>): Promise<Result> {
+  const who = auth.identity?.sub;
+  if (topicError(p.topic, false) === null && !mayPublish(auth.grants, p.topic)) {
+    server.auditRequest(who, ip, "publish", p.topic);
     return { error: { code: ErrorCode.FORBIDDEN, message: `not allowed to publish to '${p.topic}'` } };
+  }
+  if (!server.takeHttpPublish(who, ip)) {
+    return { error: { code: ErrorCode.RATE_LIMITED, message: `publishing too fast on '${p.topic}'` } };
   }
   try {
     const seq = await server.broker.publish(p.topic, { value: p.data ?? null }, p.key, "client", p.tags);

@@ -7,7 +7,7 @@
  */
 import type { TickgateServer } from "../core/server.ts";
 import { ErrorCode } from "../protocol/codes.ts";
-import { DEMO_PAGE } from "./demo-page.ts";
+import { handleDashboardPage, handleDashboardScript } from "./dashboard.ts";
 import { httpError, json } from "./errors.ts";
 import { handleMetrics } from "./metrics.ts";
 import { handlePublish } from "./publish.ts";
@@ -27,9 +27,10 @@ export const ROUTES: Record<string, Record<string, Handler>> = {
   },
   "/metrics": { GET: adminOnly((_req, server) => handleMetrics(server)) },
   "/api/topics": { GET: adminOnly((_req, server, url) => listTopics(server, url)) },
-  "/api/publish": { POST: (req, server) => handlePublish(req, server) },
+  "/api/publish": { POST: (req, server, _url, ip) => handlePublish(req, server, ip) },
   "/sse": { GET: (req, server, _url, remoteAddress) => handleSse(req, server, remoteAddress) },
-  "/": { GET: () => new Response(DEMO_PAGE, { headers: { "content-type": "text/html; charset=utf-8" } }) },
+  "/": { GET: (_req, server) => handleDashboardPage(server) },
+  "/dashboard.js": { GET: (_req, server) => handleDashboardScript(server) },
 };
 
 /**
@@ -39,7 +40,7 @@ export const ROUTES: Record<string, Record<string, Handler>> = {
 function adminOnly(h: Handler): Handler {
   return async (req, server, url, ip) => {
     if (!server.options.auth.required) return h(req, server, url, ip);
-    const auth = await server.authorize(req);
+    const auth = await server.authorize(req, ip);
     if (auth instanceof Response) return auth;
     if (!auth.grants.admin) return httpError(ErrorCode.FORBIDDEN, "this route needs a token with tg.admin");
     return h(req, server, url, ip);

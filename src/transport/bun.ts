@@ -53,6 +53,7 @@ export class BunTransport implements Transport {
           if (r instanceof Response) return r;
           const headers = r.protocol ? { "Sec-WebSocket-Protocol": r.protocol } : undefined;
           if (server.upgrade(req, { data: { state: r.state, socket: null }, headers })) return undefined;
+          host.abandon?.(r.state);
           return new Response("WebSocket upgrade failed", { status: 400 });
         }
         return host.fetch(req, ip);

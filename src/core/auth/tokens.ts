@@ -83,6 +83,9 @@ export class TokenVerifier {
     } catch (e) {
       throw toTokenError(e);
     }
+    if (this.options.requireExp && typeof payload.exp !== "number") {
+      throw new TokenError("claims", "token has no 'exp' claim");
+    }
     if (typeof payload.sub !== "string" || payload.sub.length === 0 || payload.sub.length > 128) {
       throw new TokenError("claims", "token has no usable 'sub' claim");
     }

@@ -1,0 +1,82 @@
+/**
+ * The status bar: connection dot and state, transport mode and encoding,
+ * plus the notice line for trouble (connection lost, client errors).
+ * @module
+ */
+import type { ClientMode, ClientState, ClientStats, Encoding, WelcomeFrame } from "../client/index.ts";
+import { byId, fmt, setText } from "./dom.ts";
+
+const LABEL: Record<ClientState, string> = {
+  connecting: "connecting…",
+  connected: "connected",
+  reconnecting: "reconnecting…",
+  disconnected: "disconnected",
+};
+
+export class StatusBar {
+  #retry: { attempt: number; at: number } | undefined;
+  /** Shown whenever there is nothing more pressing to say. */
+  #note = "";
+
+  constructor(encoding: Encoding) {
+    setText(byId("encoding"), encoding);
+    byId(`enc-${encoding}`).classList.add("on");
+  }
+
+  state(s: ClientState): void {
+    byId("dot").className = `dot ${s}`;
+    setText(byId("state"), LABEL[s]);
+    document.body.classList.toggle("stale", s !== "connected");
+    document.title = s === "connected" ? "tickgate — live" : `tickgate — ${LABEL[s]}`;
+    if (s === "connected") {
+      this.#retry = undefined;
+      this.notice("");
+    } else if (s === "disconnected") this.notice("Disconnected. Reload the page to try again.", true);
+    else if (s === "reconnecting") this.#reconnectNotice();
+  }
+
+  /** The server's welcome: the encoding it actually negotiated, its version, our session. */
+  welcome(w: WelcomeFrame, url: string): void {
+    setText(byId("encoding"), w.encoding);
+    for (const e of ["msgpack", "json"]) byId(`enc-${e}`).classList.toggle("on", e === w.encoding);
+    setText(byId("footer"), `${w.server.name} ${w.server.version} · ${url} · session ${w.session} as ${w.client}`);
+  }
+
+  mode(m: ClientMode): void {
+    setText(byId("mode"), m === "sse" ? "sse (fallback)" : m);
+  }
+
+  /** A reconnect attempt is scheduled. */
+  retry(attempt: number, delayMs: number): void {
+    this.#retry = { attempt, at: Date.now() + delayMs };
+    this.#reconnectNotice();
+  }
+
+  /** Once a second: the message rate, the client's counters, the retry countdown. */
+  tick(stats: ClientStats): void {
+    setText(byId("msgrate"), fmt.rate(stats.messagesPerSec));
+    setText(byId("client-stats"), `this page: ${fmt.int(stats.messages)} received · ${stats.reconnects} reconnects · ${stats.gaps} gaps`);
+    if (stats.state === "reconnecting") this.#reconnectNotice();
+  }
+
+  /** A standing remark (e.g. a bad query parameter), shown when no other notice is. */
+  note(text: string): void {
+    this.#note = text;
+    this.notice("");
+  }
+
+  /** Shows `text` on the notice line; `""` goes back to the standing note, if any. */
+  notice(text: string, error = false): void {
+    const n = byId("notice");
+    const shown = text || this.#note;
+    n.hidden = !shown;
+    n.className = error ? "error" : "";
+    setText(n, shown);
+  }
+
+  #reconnectNotice(): void {
+    const r = this.#retry;
+    const when = r ? `attempt ${r.attempt}, next in ${Math.max(0, (r.at - Date.now()) / 1000).toFixed(1)} s` : "retrying";
+    this.notice(`Connection lost — showing the last known values while reconnecting (${when}).`);
+  }
+}
