@@ -237,6 +237,19 @@ export class TickgateClient {
   }
 
   /**
+   * Asks the server for its stats (`{t: "stats"}`): connections, sessions by
+   * client type and, for admins or with auth off, per-topic counts; plus
+   * this connection's own counters under `session`.
+   * @example
+   * const { connections, sessions } = await client.serverStats();
+   */
+  serverStats<S = Record<string, unknown>>(options: RequestOptions = {}): Promise<S> {
+    if (this.#state === "disconnected") return Promise.reject(closedError("stats on a disconnected client"));
+    if (this.#mode === "sse") return Promise.reject(unsupported("stats"));
+    return this.#call({ t: "stats" }, options.timeoutMs ?? this.#o.timeoutMs) as Promise<S>;
+  }
+
+  /**
    * Listens to an event; returns a function that stops listening. Listeners
    * that throw are reported on `error` and never disturb the client.
    * @example
@@ -459,12 +472,15 @@ export class TickgateClient {
         return this.#onError(f);
       case "res":
         return void this.#calls.answer(f.id as number, f.data);
+      case "stats":
+        if (typeof f.id === "number") this.#calls.answer(f.id, f.data);
+        return;
       case "gap":
         return this.#onGap(f);
       case "welcome":
         return this.#onWelcome(f);
       default:
-        return; // pong, stats: nothing asked for them
+        return; // pong: the heartbeat only needs traffic
     }
   }
 

@@ -49,7 +49,7 @@ function counted<T>(fn: (data: T, meta: Readonly<MessageMeta>) => void) {
 client.subscribe<Tick>("prices.*", counted((t) => prices.update(t)));
 client.subscribe<Telemetry>("devices.*.telemetry", counted((t, m) => devices.telemetry(deviceId(m.topic), t)));
 client.subscribe<DeviceStatus>("devices.*.status", counted((s, m) => devices.status(deviceId(m.topic), s)));
-client.subscribe<SystemStats>("system.stats", counted((s) => server.update(s)));
+client.subscribe<SystemStats>("system.stats", counted((s, m) => server.update(s, m.ts)));
 
 if (asked !== null && asked !== encoding) bar.note(`Unknown encoding '${asked}': using msgpack (try ?encoding=json or ?encoding=msgpack).`);
 bar.mode(client.mode);

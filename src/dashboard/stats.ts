@@ -22,7 +22,8 @@ export interface SystemStats {
 export class ServerPanel {
   #prev: { at: number; publications: number; deliveries: number } | undefined;
 
-  update(s: SystemStats, at = Date.now()): void {
+  /** `at`: when the sample was published (the server's clock), so a retained, older sample gives no false rate. */
+  update(s: SystemStats, at: number): void {
     setText(byId("srv-connections"), fmt.int(s.connections));
     setText(byId("srv-cpu"), `${s.cpu.toFixed(1)} %`);
     setText(byId("srv-rss"), fmt.bytes(s.rss));

@@ -38,7 +38,7 @@ th{font-weight:500;color:var(--dim);font-size:11.5px;text-align:left;padding:0 8
 td{padding:4px 8px;border-bottom:1px solid #151d26;white-space:nowrap}
 tr:last-child td{border-bottom:0}
 th:first-child,td:first-child{padding-left:2px}
-body.stale main table,body.stale .tiles,body.stale #rates{opacity:.45;transition:opacity .3s}
+body.stale main table,body.stale .tiles,body.stale #rates,body.stale #online,body.stale #sessions,body.stale #msgrate{opacity:.45;transition:opacity .3s}
 #prices td{padding-top:5px;padding-bottom:5px}
 .sym{font-weight:600}.sym small{color:var(--dim);font-weight:400;margin-left:3px}
 .last{font-weight:600;font-family:var(--mono);font-size:13.5px}

@@ -275,3 +275,15 @@ describe("TickgateClient: several in one process", () => {
     expect(new TickgateClient("ws://h/ws", { clientType: "mobile" }).url).toBe("ws://h/ws?client=mobile");
   });
 });
+
+describe("client: server stats", () => {
+  test("serverStats() answers with the server's counts and this session's", async () => {
+    await using server = await startServer();
+    await using w = startClient(server.wsUrl, { clientType: "mobile" });
+    await w.until("connected");
+    const s = await w.client.serverStats<{ connections: number; sessions: Record<string, number>; session: { client: string } }>();
+    expect(s.connections).toBe(1);
+    expect(s.sessions.mobile).toBe(1);
+    expect(s.session.client).toBe("mobile");
+  });
+});

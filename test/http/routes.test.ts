@@ -31,6 +31,6 @@ describe("HTTP routes", () => {
     await using server = await startServer();
     const res = await fetch(server.wsUrl.replace("ws:", "http:").replace("/ws", "/"));
     expect(res.headers.get("content-type")).toContain("text/html");
-    expect(await res.text()).toContain("tickgate.json");
+    expect(await res.text()).toContain("/dashboard.js");
   });
 });
