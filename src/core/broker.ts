@@ -185,6 +185,7 @@ export class Broker implements BusNode {
       throw new ProtocolError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `a connection may hold ${this.options.maxSubscriptions} subscriptions`);
     }
     const recovered = new Set<string>();
+    const pass = filter ? compileFilter(filter) : null;
     if (recover) {
       const wanted: [string, number][] = pattern
         ? Object.entries(recover.topics ?? {}).filter(([t]) => matches(key, t))
@@ -195,8 +196,12 @@ export class Broker implements BusNode {
         const r = this.#recover(topic, pos, recover.epoch);
         if (r.ok) {
           recovered.add(topic);
-          replayed += r.pubs.length;
-          for (const p of r.pubs) plan.backlog.push(p);
+          // Counted after the filter: `replayed` is what the subscriber will receive.
+          for (const p of r.pubs) {
+            if (pass && !pass(p.tags)) continue;
+            plan.backlog.push(p);
+            replayed++;
+          }
         } else reason ??= r.reason;
       }
       // Replay goes topic by topic: order is guaranteed within a topic, not across topics.
@@ -205,11 +210,7 @@ export class Broker implements BusNode {
     // Retained values are the snapshot for every topic not recovered.
     for (const t of pattern ? this.topics.values() : [this.topics.get(key)]) {
       if (!t?.retained || recovered.has(t.name) || (pattern && !matches(key, t.name))) continue;
-      for (const pub of t.retained.values()) plan.backlog.push(pub);
-    }
-    if (filter) {
-      const pass = compileFilter(filter);
-      plan.backlog = plan.backlog.filter((p) => pass(p.tags));
+      for (const pub of t.retained.values()) if (!pass || pass(pub.tags)) plan.backlog.push(pub);
     }
     return plan;
   }

@@ -103,7 +103,8 @@ export class TickgateServer implements TransportHost<Session> {
     this.guard = new SlowConsumerGuard(this.options.slowConsumer.nativeLimitBytes, {
       disconnect: (s, ch, buffered) => {
         this.log.warn({ event: "slow_consumer", action: "disconnect", session: s.id, ip: s.remoteAddress, topic: ch.key, buffered }, "slow consumer disconnected");
-        s.socket?.close(CloseCode.SLOW_CONSUMER, `slow consumer on '${ch.key}'`);
+        // Close reasons are capped at 123 bytes; topic names are ASCII, so cut there.
+        s.socket?.close(CloseCode.SLOW_CONSUMER, `slow consumer on '${ch.base}'`.slice(0, 120));
       },
       lagged: (s, ch, buffered) => {
         this.log.info({ event: "slow_consumer", action: ch.policy.action, session: s.id, ip: s.remoteAddress, topic: ch.key, buffered }, "slow consumer lagging");
@@ -354,7 +355,9 @@ export class TickgateServer implements TransportHost<Session> {
     this.broker.detach(s);
     this.devices.detach(s, code, reason);
     const abnormal = !NORMAL_CLOSE.has(code);
-    if (abnormal && s.will) {
+    // A device connection replaced by a newer one has no will left to give: the device is back.
+    const replaced = s.deviceId !== undefined && s.deviceAttached && this.devices.isOnline(s.deviceId);
+    if (abnormal && s.will && !replaced) {
       // As the client, so the will obeys the same policies as its publishes.
       try {
         const r = this.broker.publish(s.will.topic, { value: s.will.data }, s.will.key, "client");

@@ -14,6 +14,8 @@ export interface TopicStats {
   published: number;
   dropped: number;
   conflated: number;
+  /** A filtered subscription to `topic` (each distinct filter is listed on its own). */
+  filtered?: boolean;
 }
 
 export interface StatsSnapshot {
@@ -74,7 +76,9 @@ export class StatsCollector {
     const chans: TopicStats[] = [];
     for (const ch of b.index.values()) {
       subscriptions += ch.members.size;
-      chans.push({ topic: ch.key, subscribers: ch.members.size, published: ch.published, dropped: ch.dropped, conflated: ch.conflated });
+      const entry: TopicStats = { topic: ch.base, subscribers: ch.members.size, published: ch.published, dropped: ch.dropped, conflated: ch.conflated };
+      if (ch.filter !== null) entry.filtered = true;
+      chans.push(entry);
     }
     chans.sort((x, y) => y.subscribers - x.subscribers || y.published - x.published);
     const mem = process.memoryUsage();

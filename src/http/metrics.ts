@@ -213,7 +213,7 @@ export class ServerMetrics {
    */
   #refreshChannels(channels: Iterable<Channel>): void {
     const subscribers = new Map<string, number>();
-    const labelOf = (ch: Channel) => this.classes.label(topicClass(ch.key));
+    const labelOf = (ch: Channel) => this.classes.label(topicClass(ch.base));
     for (const ch of channels) {
       const label = labelOf(ch);
       subscribers.set(label, (subscribers.get(label) ?? 0) + ch.members.size);

@@ -32,6 +32,12 @@ async function readBody(req: Request, limit: number): Promise<Uint8Array | Respo
 }
 
 export async function handlePublish(req: Request, server: TickgateServer, remoteAddress = ""): Promise<Response> {
+  // A page on another site must not publish through a visitor's browser; and
+  // a body without a content type (sent cross-site without a preflight) is refused.
+  if (!server.admission.originAllowed(req.headers)) {
+    return httpError(ErrorCode.ORIGIN_NOT_ALLOWED, `origin '${(req.headers.get("origin") ?? "").slice(0, 100)}' is not allowed`);
+  }
+  if (!req.headers.has("content-type")) return httpError(ErrorCode.UNSUPPORTED_ENCODING, "set content-type: application/json or application/msgpack");
   const auth = await server.authorize(req, remoteAddress);
   if (auth instanceof Response) return auth;
   const type = (req.headers.get("content-type") ?? "application/json").split(";")[0]!.trim().toLowerCase();

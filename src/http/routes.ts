@@ -104,19 +104,28 @@ function listTopics(server: TickgateServer, url: URL): Response {
     return httpError(ErrorCode.INVALID_FRAME, `limit must be an integer from 1 to ${TOPICS_MAX_LIMIT}, got '${String(rawLimit).slice(0, 32)}'`);
   }
   const { broker } = server;
+  // Filtered subscriptions are counted under their topic or pattern: a
+  // filter's spelling is the subscriber's business, not an operator listing.
+  const exactSubs = new Map<string, number>();
+  const patternMap = new Map<string, PatternEntry>();
+  for (const ch of broker.index.values()) {
+    if (!ch.base.startsWith(prefix)) continue;
+    if (!ch.isPattern) exactSubs.set(ch.base, (exactSubs.get(ch.base) ?? 0) + ch.members.size);
+    else {
+      const p = patternMap.get(ch.base) ?? { pattern: ch.base, subscribers: 0, published: 0 };
+      p.subscribers += ch.members.size;
+      p.published = Math.max(p.published, ch.published);
+      patternMap.set(ch.base, p);
+    }
+  }
   const topics = new Map<string, TopicEntry>();
   for (const t of broker.topics.values()) {
     if (!t.name.startsWith(prefix)) continue;
-    const subscribers = broker.index.get(t.name)?.members.size ?? 0;
-    topics.set(t.name, { topic: t.name, subscribers, published: t.published, seq: t.seq, retained: t.retained?.size ?? 0 });
+    topics.set(t.name, { topic: t.name, subscribers: exactSubs.get(t.name) ?? 0, published: t.published, seq: t.seq, retained: t.retained?.size ?? 0 });
   }
-  const patterns: PatternEntry[] = [];
-  for (const ch of broker.index.values()) {
-    if (!ch.key.startsWith(prefix)) continue;
-    if (ch.isPattern) patterns.push({ pattern: ch.key, subscribers: ch.members.size, published: ch.published });
-    // Subscribed to, never published: no Topic yet.
-    else if (!topics.has(ch.key)) topics.set(ch.key, { topic: ch.key, subscribers: ch.members.size, published: 0, seq: 0, retained: 0 });
-  }
+  // Subscribed to, never published: no Topic yet.
+  for (const [name, n] of exactSubs) if (!topics.has(name)) topics.set(name, { topic: name, subscribers: n, published: 0, seq: 0, retained: 0 });
+  const patterns = [...patternMap.values()];
   const byName = <T>(name: (x: T) => string) => (a: T, b: T) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0);
   const topicList = [...topics.values()].sort(byName((t) => t.topic));
   patterns.sort(byName((p) => p.pattern));

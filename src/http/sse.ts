@@ -135,10 +135,15 @@ export async function handleSse(req: Request, server: TickgateServer, remoteAddr
   if (up instanceof Response) return up;
   const session: Session = up.state;
   // A stream cannot send an auth frame: its token must come with the request.
-  if (session.awaitingAuth) return httpError(ErrorCode.UNAUTHORIZED, "a bearer token (header or ?token=) is required");
+  // Refusals from here on give back the connection slot the upgrade took.
+  if (session.awaitingAuth) {
+    server.abandon(session);
+    return httpError(ErrorCode.UNAUTHORIZED, "a bearer token (header or ?token=) is required");
+  }
   for (const t of topics) {
     if (!maySubscribe(session.grants, t)) {
       server.audit(session, "subscribe", t);
+      server.abandon(session);
       return httpError(ErrorCode.FORBIDDEN, `not allowed to subscribe to '${t}'`);
     }
   }

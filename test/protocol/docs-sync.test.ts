@@ -4,13 +4,23 @@
  * and close-code tables must not name codes the code does not have, the
  * error table must say which codes spend the error budget, and the doc's
  * JSON frame examples must be frames the server would accept / send. The
- * device topics and the SSE cursor format must be the ones the code uses.
+ * device topics, the SSE cursor format, the filter semantics and limits, the
+ * fields of `welcome` and `msg`, and the short `stats` summary must be the
+ * ones the code uses.
+ *
+ * Also keeps `docs/http-api.md` in step with `ROUTES` and the HTTP statuses.
  */
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import { Admission } from "../../src/core/auth/admission.ts";
 import { logTopic, presenceTopic } from "../../src/core/devices.ts";
+import { parseOptions } from "../../src/core/options.ts";
+import { NORMAL_CLOSE, TickgateServer } from "../../src/core/server.ts";
+import { statusFor } from "../../src/http/errors.ts";
+import { ROUTES } from "../../src/http/routes.ts";
 import { formatCursor, parseCursor } from "../../src/http/sse.ts";
 import { CloseCode, ErrorCode, GapReason } from "../../src/protocol/codes.ts";
+import { Filter, Tags, canonicalFilter, compileFilter } from "../../src/protocol/filter.ts";
 import {
   SUBPROTOCOL,
   clientFrameSchemas,
@@ -18,9 +28,11 @@ import {
   type DeviceCommandFrame,
   type PublicationFrame,
   type ServerFrame,
+  type WelcomeFrame,
 } from "../../src/protocol/frames.ts";
 
 const doc = readFileSync(new URL("../../docs/protocol.md", import.meta.url), "utf8");
+const httpDoc = readFileSync(new URL("../../docs/http-api.md", import.meta.url), "utf8");
 
 /**
  * The codes that spend the error budget: `CLIENT_FAULTS` in server.ts. It is
@@ -62,11 +74,28 @@ const SERVER_FRAME_TYPES = Object.keys({
 /** Fields of the server `command` frame; `satisfies` fails the type check when one is added or removed. */
 const DEVICE_COMMAND_FIELDS = Object.keys({ t: true, cid: true, name: true, data: true, ts: true } satisfies Record<keyof DeviceCommandFrame, true>);
 
+/** Fields of the `msg` frame, kept complete by `satisfies` as above. */
+const MSG_FIELDS = Object.keys({ t: true, topic: true, seq: true, epoch: true, ts: true, key: true, tags: true, data: true } satisfies Record<keyof PublicationFrame, true>);
+
+/** Fields of the `welcome` frame, kept complete by `satisfies` as above. */
+const WELCOME_FIELDS = Object.keys({
+  t: true,
+  session: true,
+  ts: true,
+  encoding: true,
+  client: true,
+  server: true,
+  limits: true,
+  commands: true,
+  methods: true,
+  topics: true,
+} satisfies Record<keyof WelcomeFrame, true>);
+
 /** Text of the level-2 section whose heading is exactly `title`, up to the next level-2 heading. */
-function section(title: string): string {
-  const lines = doc.split("\n");
+function section(title: string, text = doc): string {
+  const lines = text.split("\n");
   const start = lines.findIndex((l) => l.trim() === `## ${title}`);
-  if (start < 0) throw new Error(`docs/protocol.md has no '## ${title}' section`);
+  if (start < 0) throw new Error(`the doc has no '## ${title}' section`);
   let end = lines.findIndex((l, i) => i > start && /^## /.test(l));
   if (end < 0) end = lines.length;
   return lines.slice(start + 1, end).join("\n");
@@ -289,5 +318,143 @@ describe("SSE", () => {
   test("the event names and resume inputs are named", () => {
     for (const name of ["welcome", "ack", "error", "msg", "gap", "close"]) expect(sse).toContain(`event: ${name}`);
     for (const s of ["Last-Event-ID", "?lastEventId=", ": ping"]) expect(sse).toContain(s);
+  });
+});
+
+/** Every Markdown table in `text`, each as its body rows of trimmed cells. */
+function allTables(text: string): string[][][] {
+  const out: string[][][] = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i]!.trimStart().startsWith("|")) continue;
+    const start = i;
+    while (i < lines.length && lines[i]!.trimStart().startsWith("|")) i++;
+    out.push(tableRows(lines.slice(start, i).join("\n")));
+  }
+  return out;
+}
+
+/** The first cells of a frame section's field table, without backticks. */
+function fieldNames(text: string): string[] {
+  return tableRows(text).map((r) => r[0]!.replaceAll("`", ""));
+}
+
+/** The largest n in 0..limit for which `ok(n)` holds, assuming ok is true up to some n and false after. */
+function largest(ok: (n: number) => boolean, limit = 10_000): number {
+  let n = 0;
+  while (n < limit && ok(n + 1)) n++;
+  return n;
+}
+
+describe("tags and filters", () => {
+  const tf = section("Tags and filters");
+
+  test("sub and unsub document `filter`; pub and msg document `tags`", () => {
+    expect(fieldNames(subsection(clientSection, "`sub`"))).toContain("filter");
+    expect(fieldNames(subsection(clientSection, "`unsub`"))).toContain("filter");
+    expect(fieldNames(subsection(clientSection, "`pub`"))).toContain("tags");
+    expect(fieldNames(subsection(serverSection, "`msg`"))).toContain("tags");
+    expect(Object.keys(clientFrameSchemas.sub.shape)).toContain("filter");
+    expect(Object.keys(clientFrameSchemas.unsub.shape)).toContain("filter");
+    expect(Object.keys(clientFrameSchemas.pub.shape)).toContain("tags");
+  });
+
+  test("the filter's keys are the schema's", () => {
+    const keys = tableRows(tf).map((r) => r[0]!.replaceAll("`", ""));
+    expect([...keys].sort()).toEqual(Object.keys(Filter.shape).sort());
+  });
+
+  test("the documented limits are the ones the schemas enforce", () => {
+    const maxTags = largest((n) => Tags.safeParse(Array.from({ length: n }, (_, i) => `t${i}`)).success);
+    const maxLen = largest((n) => Tags.safeParse(["a".repeat(n)]).success);
+    const maxList = largest((n) => Filter.safeParse({ any: Array.from({ length: n }, (_, i) => `t${i}`) }).success);
+    expect(Tags.safeParse([""]).success).toBe(false);
+    expect(Filter.safeParse({ any: [] }).success).toBe(false);
+    expect(Filter.safeParse({}).success).toBe(false);
+    expect(tf).toContain(`up to ${maxTags} strings of 1 to ${maxLen}\ncharacters`);
+    expect(tf).toContain(`Each list holds 1 to ${maxList} tags\nof 1 to ${maxLen} characters`);
+  });
+
+  test("the examples table agrees with the server's filter", () => {
+    const examples = allTables(tf)[1];
+    if (!examples || examples.length === 0) throw new Error("the Tags and filters section has no examples table");
+    for (const [f, t, passes] of examples) {
+      const filter = Filter.parse(JSON.parse(f!.replaceAll("`", "")));
+      const tags = t === "none" ? undefined : Tags.parse(JSON.parse(t!.replaceAll("`", "")));
+      if (passes !== "yes" && passes !== "no") throw new Error(`'Passes' must be yes or no: ${passes}`);
+      expect({ f, t, passes: compileFilter(filter)(tags) }).toEqual({ f, t, passes: passes === "yes" });
+    }
+  });
+
+  test("the canonical filter spelling shown is the server's", () => {
+    const m = /`news\.>#(\{.*?\})`/.exec(section("Server → client frames"));
+    if (!m) throw new Error("the stats section shows no filtered subscription key");
+    const f = Filter.parse(JSON.parse(m[1]!));
+    expect(canonicalFilter(f)).toBe(m[1]!);
+  });
+});
+
+describe("frame fields", () => {
+  test("the msg table lists every field of the msg frame", () => {
+    expect(fieldNames(subsection(serverSection, "`msg`")).sort()).toEqual(MSG_FIELDS.filter((f) => f !== "t").sort());
+  });
+
+  test("the welcome table covers every field of the welcome frame", () => {
+    const top = new Set(fieldNames(subsection(serverSection, "`welcome`")).map((f) => f.split(".")[0]!));
+    expect([...top].sort()).toEqual(WELCOME_FIELDS.filter((f) => f !== "t").sort());
+  });
+
+  test("the short stats summary has the fields the server sends", () => {
+    const server = new TickgateServer({}, { transport: {} as never });
+    const summaries = jsonBlocks(subsection(serverSection, "`stats`")).filter((ex) => ex.t === "stats" && !("server" in (ex.data as object)));
+    expect(summaries.length).toBe(1);
+    expect(Object.keys(summaries[0]!.data as object).sort()).toEqual([...Object.keys(server.publicStats()), "session"].sort());
+  });
+});
+
+test("the close codes that count as normal are the server's", () => {
+  const will = subsection(section("Devices"), "Last will");
+  const closes = section("Close codes");
+  const normal = [...NORMAL_CLOSE].sort();
+  const listed = (text: string) => [...text.matchAll(/close codes? other than ([0-9, and]+)/g)].flatMap((m) => m[1]!.match(/\d+/g)!.map(Number));
+  expect(listed(will).sort()).toEqual(normal);
+  for (const c of normal) expect(closes).toContain(String(c));
+});
+
+describe("docs/http-api.md", () => {
+  const routeRows = tableRows(httpDoc).map((r) => ({ method: r[0]!, path: r[1]!.replaceAll("`", "") }));
+  const headings = [...httpDoc.matchAll(/^## ([A-Z]+) (\/\S*)\s*$/gm)].map((m) => ({ method: m[1]!, path: m[2]! }));
+  const routes = Object.entries(ROUTES).flatMap(([path, methods]) => Object.keys(methods).map((method) => ({ method, path })));
+  const byKey = (x: { method: string; path: string }[]) => x.map((r) => `${r.method} ${r.path}`).sort();
+
+  test("the route table lists exactly the routes in ROUTES", () => {
+    expect(byKey(routeRows)).toEqual(byKey(routes));
+  });
+
+  test("every route in ROUTES has its own section, and no other route does", () => {
+    expect(byKey(headings)).toEqual(byKey(routes));
+  });
+
+  test("the status table gives each code the status the server answers with", () => {
+    // Statuses from errors.ts, plus the ones the admission layer sets itself.
+    const pairs = new Set<string>();
+    for (const code of [...Object.values(ErrorCode), "NOT_FOUND", "METHOD_NOT_ALLOWED"]) pairs.add(`${code} ${statusFor(code)}`);
+    const total = new Admission(parseOptions({ limits: { maxConnections: 1 } }), null);
+    total.opened("a");
+    const perIp = new Admission(parseOptions({ limits: { maxConnectionsPerIp: 1 } }), null);
+    perIp.opened("a");
+    const gates = [
+      total.gate(new Headers(), "b"),
+      perIp.gate(new Headers(), "a"),
+      perIp.gate(new Headers({ origin: "https://elsewhere.example", host: "tickgate.example" }), "b"),
+    ];
+    for (const g of gates) pairs.add(`${g!.code} ${g!.status}`);
+    const statusRows = tableRows(section("Errors", httpDoc));
+    const documented = new Set<string>();
+    for (const [status, cell] of statusRows) {
+      for (const m of cell!.matchAll(/`([A-Z_]+)`/g)) documented.add(`${m[1]} ${status}`);
+    }
+    for (const p of pairs) if (!p.endsWith(" 500")) expect(documented).toContain(p);
+    for (const d of documented) expect(pairs).toContain(d);
   });
 });
