@@ -13,6 +13,7 @@ import { httpRoutes } from "./http/routes.ts";
 import { bunTransport } from "./transport/bun.ts";
 
 export { bunTransport, BunTransport } from "./transport/bun.ts";
+export { bundleForBrowser, scriptRoute } from "./transport/bun-bundle.ts";
 
 /**
  * Creates a server on the Bun transport with the standard HTTP routes (not

@@ -6,6 +6,9 @@
 import { matches } from "../protocol/topic.ts";
 import type { Options, Policy } from "./options.ts";
 
+/** Presence is state, not a stream: a dashboard opened later should see who is online. */
+const BUILT_IN: Options["policies"] = [{ match: "devices.*.presence", retain: true, publish: "server" }];
+
 export class PolicyTable {
   readonly #rules: Options["policies"];
   readonly #default: Policy;
@@ -13,7 +16,8 @@ export class PolicyTable {
   readonly #resolved: Policy[];
 
   constructor(opts: Options) {
-    this.#rules = opts.policies;
+    // Built-in rules come after the user's, so any rule of theirs wins.
+    this.#rules = [...opts.policies, ...BUILT_IN];
     this.#default = opts.defaultPolicy;
     this.#resolved = this.#rules.map((r) => {
       const { match: _match, ...fields } = r;

@@ -5,7 +5,7 @@
  */
 import { ErrorCode } from "../protocol/codes.ts";
 import type { ClientType } from "../protocol/frames.ts";
-import { ProtocolError, TimeoutError } from "./errors.ts";
+import { ProtocolError, TickgateError, TimeoutError } from "./errors.ts";
 
 /** What a handler knows about who asked. */
 export interface RequestContext {
@@ -42,7 +42,8 @@ export class RequestRouter {
     try {
       return await Promise.race([Promise.resolve().then(() => h(data, ctx)), timeout]);
     } catch (e) {
-      if (e instanceof TimeoutError || e instanceof ProtocolError) throw e;
+      // A handler's own TickgateError keeps its code (e.g. "NO_SUCH_RELAY"); anything else is HANDLER_ERROR.
+      if (e instanceof TickgateError) throw e;
       throw new ProtocolError(ErrorCode.HANDLER_ERROR, `'${method}' failed: ${(e as Error)?.message ?? String(e)}`);
     } finally {
       clearTimeout(timer);

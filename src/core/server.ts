@@ -34,6 +34,22 @@ export interface ServerDeps {
   http?: (req: Request, server: TickgateServer, remoteAddress: string) => Response | Promise<Response>;
 }
 
+/** What `server.on("open" | "close")` listeners learn about a connection. */
+export interface ConnectionInfo {
+  session: string;
+  client: ClientType;
+  remoteAddress: string;
+  /** The token's subject, when there is one. */
+  who: string | undefined;
+  /** Only on close. */
+  code?: number;
+}
+
+export type ConnectionListener = (info: ConnectionInfo) => void;
+
+/** A route added with {@link TickgateServer.route}. */
+export type RouteHandler = (req: Request, ctx: { server: TickgateServer; remoteAddress: string; url: URL }) => Response | Promise<Response>;
+
 export interface PublishOptions {
   /** Conflation / retention key, e.g. the symbol of a tick. */
   key?: string;
@@ -91,6 +107,8 @@ export class TickgateServer implements TransportHost<Session> {
   readonly #dispatcher: Dispatcher;
   #address: { host: string; port: number } | undefined;
   #closing: Promise<void> | undefined;
+  readonly #routes = new Map<string, RouteHandler>();
+  readonly #listeners = { open: new Set<ConnectionListener>(), close: new Set<ConnectionListener>() };
 
   constructor(options: unknown, deps: ServerDeps) {
     this.options = parseOptions(options);
@@ -115,7 +133,7 @@ export class TickgateServer implements TransportHost<Session> {
     const a = this.options.auth;
     this.admission = new Admission(this.options, a.secret || a.publicKey || a.jwks ? new TokenVerifier(a) : null);
     this.devices = new DeviceRegistry(this.options.devices, {
-      publish: (topic, data, key) => this.#publishQuietly(topic, data, key),
+      publish: (topic, data, key) => void this.tryPublish(topic, data, key === undefined ? {} : { key }),
       sendCommand: (s, frame) => this.send(s, frame),
     });
     this.#statsCollector = new StatsCollector(VERSION, this.#bus.epoch, this.broker, this.guard, this.#conns);
@@ -146,6 +164,58 @@ export class TickgateServer implements TransportHost<Session> {
     return this.#address.port;
   }
 
+  /** `http://host:port` of the listening server. */
+  get url(): string {
+    if (!this.#address) throw new Error("server is not listening");
+    const h = this.#address.host.includes(":") ? `[${this.#address.host}]` : this.#address.host;
+    return `http://${h}:${this.#address.port}`;
+  }
+
+  /**
+   * Adds an HTTP route, answered before the built-in ones (so it can also
+   * replace one, e.g. `/`). Paths are exact.
+   * @example
+   * server.route("GET", "/api/devices", () => Response.json(listDevices()));
+   */
+  route(method: string, path: string, handler: RouteHandler): this {
+    if (!path.startsWith("/")) throw new Error(`route path must start with '/', got '${path}'`);
+    this.#routes.set(`${method.toUpperCase()} ${path}`, handler);
+    return this;
+  }
+
+  /**
+   * Listens to connections opening and closing (WebSocket and SSE alike),
+   * e.g. to publish "users online". Returns a function that stops listening.
+   * Runs once per connection, never per message.
+   */
+  on(event: "open" | "close", listener: ConnectionListener): () => void {
+    this.#listeners[event].add(listener);
+    return () => this.#listeners[event].delete(listener);
+  }
+
+  #emit(event: "open" | "close", s: Session, code?: number): void {
+    if (this.#listeners[event].size === 0) return;
+    const info: ConnectionInfo = { session: s.id, client: s.client, remoteAddress: s.remoteAddress, who: s.identity?.sub };
+    if (code !== undefined) info.code = code;
+    for (const l of this.#listeners[event]) {
+      try {
+        l(info);
+      } catch (e) {
+        this.log.error({ event: "listener_failed", on: event, err: String(e) }, "connection listener threw");
+      }
+    }
+  }
+
+  /** Connections open now (WebSocket and SSE). Cheap: a counter. */
+  get connections(): number {
+    return this.#conns.connections;
+  }
+
+  /** Open connections by client type. Cheap: counters. */
+  get sessions(): Readonly<Record<ClientType, number>> {
+    return { ...this.#conns.byClient };
+  }
+
   /**
    * Publishes from a server-side producer. Same checks and fan-out as a
    * client's publish, except that `publish: "server"` topics accept it.
@@ -156,12 +226,19 @@ export class TickgateServer implements TransportHost<Session> {
     return this.broker.publish(topic, { value: data }, opts.key, "server", opts.tags);
   }
 
-  #publishQuietly(topic: string, data: unknown, key?: string): void {
+  /**
+   * `publish` for producers on timers: never throws or rejects; a refused
+   * publication is logged and `false` returned (a later async failure is
+   * logged too).
+   */
+  tryPublish(topic: string, data: unknown, opts: PublishOptions = {}): boolean {
     try {
-      const r = this.publish(topic, data, key === undefined ? {} : { key });
+      const r = this.publish(topic, data, opts);
       if (typeof r !== "number") r.catch((e) => this.log.warn({ event: "publish_failed", topic, err: String(e) }, "server publish failed"));
+      return true;
     } catch (e) {
       this.log.warn({ event: "publish_failed", topic, err: String(e) }, "server publish failed");
+      return false;
     }
   }
 
@@ -286,6 +363,7 @@ export class TickgateServer implements TransportHost<Session> {
     this.#conns.connections++;
     this.#conns.byClient[s.client]++;
     this.log.info({ event: "connect", session: s.id, ip: s.remoteAddress, client: s.client, encoding: s.encoding, who: s.identity?.sub }, "connection opened");
+    this.#emit("open", s);
     const o = this.options;
     this.send(s, {
       t: "welcome",
@@ -367,6 +445,7 @@ export class TickgateServer implements TransportHost<Session> {
       }
     }
     this.log.info({ event: "disconnect", session: s.id, ip: s.remoteAddress, who: s.identity?.sub, code, reason, abnormal }, "connection closed");
+    this.#emit("close", s, code);
   }
 
   /** @internal Moves a session between client-type counters. */
@@ -381,6 +460,11 @@ export class TickgateServer implements TransportHost<Session> {
   }
 
   fetch(req: Request, remoteAddress: string): Response | Promise<Response> {
+    if (this.#routes.size > 0) {
+      const url = new URL(req.url);
+      const custom = this.#routes.get(`${req.method} ${url.pathname}`);
+      if (custom) return custom(req, { server: this, remoteAddress, url });
+    }
     if (this.#http) return this.#http(req, this, remoteAddress);
     return new Response("not found", { status: 404 });
   }

@@ -5,22 +5,13 @@
  * @module
  */
 import { join } from "node:path";
+import { bundleForBrowser } from "../transport/bun-bundle.ts";
 
 export const DASHBOARD_ENTRY = join(import.meta.dir, "main.ts");
 
 /** Bundles `entry` for the browser into one minified ES module; rejects with the bundler's messages. */
-export async function buildDashboard(entry = DASHBOARD_ENTRY): Promise<string> {
-  let result: Awaited<ReturnType<typeof Bun.build>>;
-  try {
-    result = await Bun.build({ entrypoints: [entry], target: "browser", format: "esm", minify: true });
-  } catch (e) {
-    // Bun throws an AggregateError of build messages when the build fails.
-    const errors = e instanceof AggregateError ? e.errors.map(String) : [String(e)];
-    throw new Error(errors.join("; ") || "build failed");
-  }
-  const out = result.outputs.find((o) => o.kind === "entry-point");
-  if (!result.success || !out) throw new Error(result.logs.map(String).join("; ") || "build produced no entry point");
-  return out.text();
+export function buildDashboard(entry = DASHBOARD_ENTRY): Promise<string> {
+  return bundleForBrowser(entry);
 }
 
 let cached: Promise<string> | undefined;

@@ -21,12 +21,19 @@ const STATUS: Partial<Record<string, number>> = {
   [ErrorCode.ORIGIN_NOT_ALLOWED]: 403,
   [ErrorCode.RATE_LIMITED]: 429,
   [ErrorCode.TOO_MANY_CONNECTIONS]: 429,
+  [ErrorCode.NO_HANDLER]: 404,
+  [ErrorCode.REQUEST_TIMEOUT]: 504,
+  [ErrorCode.HANDLER_ERROR]: 502,
+  [ErrorCode.COMMAND_TIMEOUT]: 504,
+  [ErrorCode.DEVICE_QUEUE_FULL]: 429,
+  [ErrorCode.INTERNAL]: 500,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
 };
 
+/** A code not in the table is one a request handler chose (`throw new TickgateError("NO_SUCH_RELAY", …)`): 422. */
 export function statusFor(code: string): number {
-  return STATUS[code] ?? 500;
+  return STATUS[code] ?? 422;
 }
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {

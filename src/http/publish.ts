@@ -7,11 +7,11 @@
 import { z } from "zod";
 import type { TickgateServer } from "../core/server.ts";
 import { ErrorCode } from "../protocol/codes.ts";
-import { unpackr } from "../protocol/codec.ts";
 import { mayPublish } from "../core/auth/grants.ts";
 import type { RequestAuth } from "../core/server.ts";
 import { topicError } from "../protocol/topic.ts";
 import { httpError, json } from "./errors.ts";
+import { readPost } from "./post-body.ts";
 
 export const MAX_BATCH = 1000;
 
@@ -23,35 +23,10 @@ const One = z.strictObject({
 });
 const Body = z.union([One, z.array(One).min(1).max(MAX_BATCH)]);
 
-async function readBody(req: Request, limit: number): Promise<Uint8Array | Response> {
-  const declared = Number(req.headers.get("content-length") ?? "NaN");
-  if (declared > limit) return httpError(ErrorCode.PAYLOAD_TOO_LARGE, `body is ${declared} bytes; the limit is ${limit}`);
-  const buf = new Uint8Array(await req.arrayBuffer());
-  if (buf.length > limit) return httpError(ErrorCode.PAYLOAD_TOO_LARGE, `body is ${buf.length} bytes; the limit is ${limit}`);
-  return buf;
-}
-
 export async function handlePublish(req: Request, server: TickgateServer, remoteAddress = ""): Promise<Response> {
-  // A page on another site must not publish through a visitor's browser; and
-  // a body without a content type (sent cross-site without a preflight) is refused.
-  if (!server.admission.originAllowed(req.headers)) {
-    return httpError(ErrorCode.ORIGIN_NOT_ALLOWED, `origin '${(req.headers.get("origin") ?? "").slice(0, 100)}' is not allowed`);
-  }
-  if (!req.headers.has("content-type")) return httpError(ErrorCode.UNSUPPORTED_ENCODING, "set content-type: application/json or application/msgpack");
-  const auth = await server.authorize(req, remoteAddress);
-  if (auth instanceof Response) return auth;
-  const type = (req.headers.get("content-type") ?? "application/json").split(";")[0]!.trim().toLowerCase();
-  if (type !== "application/json" && type !== "application/msgpack" && type !== "application/x-msgpack") {
-    return httpError(ErrorCode.UNSUPPORTED_ENCODING, `content-type '${type}' is not supported; use application/json or application/msgpack`);
-  }
-  const body = await readBody(req, server.options.maxFrameBytes);
-  if (body instanceof Response) return body;
-  let value: unknown;
-  try {
-    value = type === "application/json" ? JSON.parse(new TextDecoder().decode(body)) : unpackr.unpack(body);
-  } catch (e) {
-    return httpError(ErrorCode.BAD_FRAME, `body is not valid ${type === "application/json" ? "JSON" : "msgpack"}: ${(e as Error).message.slice(0, 120)}`);
-  }
+  const post = await readPost(req, server, remoteAddress);
+  if (post instanceof Response) return post;
+  const { auth, value } = post;
   const parsed = Body.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -10,6 +10,7 @@ import { ErrorCode } from "../protocol/codes.ts";
 import { handleDashboardPage, handleDashboardScript } from "./dashboard.ts";
 import { httpError, json } from "./errors.ts";
 import { handleMetrics } from "./metrics.ts";
+import { REQUEST_PREFIX, handleCommand, handleRequest } from "./calls.ts";
 import { handlePublish } from "./publish.ts";
 import { handleSse } from "./sse.ts";
 
@@ -28,6 +29,7 @@ export const ROUTES: Record<string, Record<string, Handler>> = {
   "/metrics": { GET: adminOnly((_req, server) => handleMetrics(server)) },
   "/api/topics": { GET: adminOnly((_req, server, url) => listTopics(server, url)) },
   "/api/publish": { POST: (req, server, _url, ip) => handlePublish(req, server, ip) },
+  "/api/command": { POST: (req, server, _url, ip) => handleCommand(req, server, ip) },
   "/sse": { GET: (req, server, _url, remoteAddress) => handleSse(req, server, remoteAddress) },
   "/": { GET: (_req, server) => handleDashboardPage(server) },
   "/dashboard.js": { GET: (_req, server) => handleDashboardScript(server) },
@@ -49,6 +51,12 @@ function adminOnly(h: Handler): Handler {
 
 export function httpRoutes(req: Request, server: TickgateServer, remoteAddress: string): Response | Promise<Response> {
   const url = new URL(req.url);
+  if (url.pathname.startsWith(REQUEST_PREFIX)) {
+    if (req.method === "POST") return handleRequest(req, server, url, remoteAddress);
+    const res = httpError("METHOD_NOT_ALLOWED", `${req.method} is not allowed on ${url.pathname}`);
+    res.headers.set("allow", "POST");
+    return res;
+  }
   // hasOwn: a method named like an Object.prototype member must not find it.
   const methods = Object.hasOwn(ROUTES, url.pathname) ? ROUTES[url.pathname]! : undefined;
   if (!methods) return httpError("NOT_FOUND", `no route for ${url.pathname}`);

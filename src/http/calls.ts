@@ -1,0 +1,76 @@
+/**
+ * Request handlers and device commands over HTTP, for clients without a
+ * WebSocket (the SDK's SSE mode): `POST /api/request/<method>` with
+ * `{data}` answers like a `req` frame, `POST /api/command` with
+ * `{device, name, data?, ttlMs?}` like a `command` frame. Same grants.
+ * @module
+ */
+import { z } from "zod";
+import { mayPublish, mayRequest } from "../core/auth/grants.ts";
+import type { TickgateServer } from "../core/server.ts";
+import { ErrorCode } from "../protocol/codes.ts";
+import { httpError, json } from "./errors.ts";
+import { readPost } from "./post-body.ts";
+
+export const REQUEST_PREFIX = "/api/request/";
+
+const RequestBody = z.strictObject({ data: z.unknown().optional() });
+const CommandBody = z.strictObject({
+  device: z.string().regex(/^[A-Za-z0-9_\-:@~+=]{1,128}$/, "must be one topic token"),
+  name: z.string().min(1).max(128),
+  data: z.unknown().optional(),
+  ttlMs: z.number().int().positive().max(86_400_000).optional(),
+});
+
+function invalid(e: z.ZodError): Response {
+  const issue = e.issues[0]!;
+  return httpError(ErrorCode.INVALID_FRAME, `${issue.path.join(".") || "body"}: ${issue.message}`);
+}
+
+/** A failure from a handler or the device layer, with its wire code. */
+function failed(e: unknown): Response {
+  const err = e as { code?: string; message?: string; details?: Record<string, unknown> };
+  const code = typeof err.code === "string" ? err.code : ErrorCode.INTERNAL;
+  return httpError(code, err.message ?? String(e), err.details);
+}
+
+export async function handleRequest(req: Request, server: TickgateServer, url: URL, ip: string): Promise<Response> {
+  const method = decodeURIComponent(url.pathname.slice(REQUEST_PREFIX.length));
+  if (method.length === 0 || method.length > 128) return httpError(ErrorCode.INVALID_FRAME, "name the method: POST /api/request/<method>");
+  const post = await readPost(req, server, ip);
+  if (post instanceof Response) return post;
+  const body = RequestBody.safeParse(post.value);
+  if (!body.success) return invalid(body.error);
+  const who = post.auth.identity?.sub;
+  if (!mayRequest(post.auth.grants, method)) {
+    server.auditRequest(who, ip, "request", method);
+    return httpError(ErrorCode.FORBIDDEN, `not allowed to request '${method}'`);
+  }
+  try {
+    const data = await server.requests.call(method, body.data.data, { session: "http", client: post.auth.identity?.client ?? "api", remoteAddress: ip, who });
+    return json(200, { data: data ?? null });
+  } catch (e) {
+    return failed(e);
+  }
+}
+
+export async function handleCommand(req: Request, server: TickgateServer, ip: string): Promise<Response> {
+  const post = await readPost(req, server, ip);
+  if (post instanceof Response) return post;
+  const body = CommandBody.safeParse(post.value);
+  if (!body.success) return invalid(body.error);
+  const c = body.data;
+  const target = `devices.${c.device}.commands`;
+  const who = post.auth.identity?.sub;
+  if (!mayPublish(post.auth.grants, target)) {
+    server.auditRequest(who, ip, "command", target);
+    return httpError(ErrorCode.FORBIDDEN, `not allowed to command '${target}'`);
+  }
+  if (!server.takeHttpPublish(who, ip)) return httpError(ErrorCode.RATE_LIMITED, `sending commands too fast`);
+  try {
+    const data = await server.command(c.device, c.name, c.data, c.ttlMs === undefined ? {} : { ttlMs: c.ttlMs });
+    return json(200, { acked: true, data });
+  } catch (e) {
+    return failed(e);
+  }
+}
