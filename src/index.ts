@@ -3,9 +3,10 @@
  * `tickgate/bun` (or `serve()` there, which wires everything for Bun).
  * @module
  */
-export { TickgateServer, type ServerDeps, type PublishOptions } from "./core/server.ts";
+export { TickgateServer, type ServerDeps, type PublishOptions, type ConnectionInfo, type RouteHandler, type RequestSchema } from "./core/server.ts";
 export { parseOptions, defaultOptions, DEFAULT_POLICY, type Options, type Policy, type UserOptions } from "./core/options.ts";
 export { TickgateError, ConfigError, ProtocolError, TimeoutError } from "./core/errors.ts";
+export { mintToken, type TokenClaims } from "./core/auth/mint.ts";
 export { LocalBus, type Bus, type BusNode, type Draft, type Sequenced } from "./core/bus.ts";
 export type { Transport, TransportHost, ServerSocket, SendResult, UpgradeInfo } from "./core/transport.ts";
 export type { Logger } from "./core/log.ts";

@@ -55,7 +55,7 @@ export interface JoinPlan {
   filter: Filter | undefined;
   /** Already subscribed: the ack is sent, nothing else happens. */
   already: boolean;
-  ack: Pick<AckFrame, "seq" | "epoch" | "recovery">;
+  ack: Pick<AckFrame, "seq" | "epoch" | "recovery" | "backlog">;
   /** Replayed history and retained values, in the order they are sent. */
   backlog: Publication[];
 }
@@ -212,6 +212,7 @@ export class Broker implements BusNode {
       if (!t?.retained || recovered.has(t.name) || (pattern && !matches(key, t.name))) continue;
       for (const pub of t.retained.values()) if (!pass || pass(pub.tags)) plan.backlog.push(pub);
     }
+    plan.ack.backlog = plan.backlog.length;
     return plan;
   }
 
@@ -236,6 +237,7 @@ export class Broker implements BusNode {
     s.subs.set(plan.key, ch);
     if (ch.policy.limitBytes < s.minLimit) s.minLimit = ch.policy.limitBytes;
     for (const pub of plan.backlog) s.send(pub.frame(s.json));
+    this.counters.deliveries += plan.backlog.length;
     s.socket!.subscribe(ch.native(s.json));
     ch.countNative(s.json, +1);
   }

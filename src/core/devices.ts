@@ -9,7 +9,7 @@
  * @module
  */
 import { ErrorCode } from "../protocol/codes.ts";
-import { ProtocolError, TimeoutError } from "./errors.ts";
+import { ProtocolError, TickgateError, TimeoutError } from "./errors.ts";
 import type { Options } from "./options.ts";
 import type { Session } from "./session.ts";
 
@@ -38,7 +38,7 @@ export class DeviceRegistry {
   readonly #queues = new Map<string, Pending[]>();
   #seq = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
-  readonly counters = { commandsSent: 0, commandsAcked: 0, commandsExpired: 0, redeliveries: 0 };
+  readonly counters = { commandsSent: 0, commandsAcked: 0, commandsRefused: 0, commandsExpired: 0, redeliveries: 0 };
 
   constructor(
     readonly options: Options["devices"],
@@ -73,7 +73,11 @@ export class DeviceRegistry {
   attach(s: Session): void {
     const id = s.deviceId!;
     this.#online.set(id, s);
-    if (this.options.presence) this.hooks.publish(presenceTopic(id), { state: "online", ts: Date.now(), session: s.id }, id);
+    if (this.options.presence) {
+      const online: Record<string, unknown> = { state: "online", ts: Date.now(), session: s.id };
+      if (Object.keys(s.meta).length > 0) online.meta = s.meta; // e.g. the device's kind and firmware, from hello
+      this.hooks.publish(presenceTopic(id), online, id);
+    }
     for (const p of this.#queues.get(id) ?? []) this.#send(s, p);
   }
 
@@ -123,6 +127,18 @@ export class DeviceRegistry {
     clearTimeout(p.timer);
     this.counters.commandsAcked++;
     p.resolve(data ?? null);
+    return true;
+  }
+
+  /** The device refused `cid`: the sender's promise rejects with the device's code. */
+  nack(s: Session, cid: string, code: string, message: string): boolean {
+    const id = s.deviceId;
+    if (id === undefined) return false;
+    const p = this.#remove(id, cid);
+    if (!p) return false;
+    clearTimeout(p.timer);
+    this.counters.commandsRefused++;
+    p.reject(new TickgateError(code, message));
     return true;
   }
 

@@ -52,6 +52,10 @@ export class Dispatcher {
         if (s.deviceId === undefined) throw new ProtocolError(ErrorCode.NOT_A_DEVICE, "only a device connection acknowledges commands");
         this.server.devices.ack(s, f.cid, f.data);
         return this.#ack(s, f.id);
+      case "command_nack":
+        if (s.deviceId === undefined) throw new ProtocolError(ErrorCode.NOT_A_DEVICE, "only a device connection refuses commands");
+        this.server.devices.nack(s, f.cid, f.code, f.message);
+        return this.#ack(s, f.id);
       case "log":
         if (s.deviceId === undefined) throw new ProtocolError(ErrorCode.NOT_A_DEVICE, "only a device connection sends log frames");
         this.#rateLimit(s, logTopic(s.deviceId));

@@ -14,11 +14,11 @@ import { Broker } from "./broker.ts";
 import { LocalBus, type Bus } from "./bus.ts";
 import { DeviceRegistry } from "./devices.ts";
 import { Dispatcher } from "./dispatch.ts";
-import { TickgateError } from "./errors.ts";
+import { ProtocolError, TickgateError } from "./errors.ts";
 import { silentLogger, type Logger } from "./log.ts";
 import { parseOptions, type Options } from "./options.ts";
 import { PolicyTable } from "./policy.ts";
-import { RequestRouter, type RequestHandler } from "./requests.ts";
+import { RequestRouter, type RequestContext, type RequestHandler } from "./requests.ts";
 import { Session, TokenBucket } from "./session.ts";
 import { SlowConsumerGuard } from "./slow-consumers.ts";
 import { ConnectionCounters, StatsCollector, type StatsSnapshot } from "./stats.ts";
@@ -46,6 +46,11 @@ export interface ConnectionInfo {
 }
 
 export type ConnectionListener = (info: ConnectionInfo) => void;
+
+/** What `handle(..., { schema })` needs: zod's `safeParse` shape, so core does not depend on a zod version. */
+export interface RequestSchema<T> {
+  safeParse(data: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
+}
 
 /** A route added with {@link TickgateServer.route}. */
 export type RouteHandler = (req: Request, ctx: { server: TickgateServer; remoteAddress: string; url: URL }) => Response | Promise<Response>;
@@ -155,6 +160,7 @@ export class TickgateServer implements TransportHost<Session> {
     });
     this.guard.start(o.slowConsumer.checkIntervalMs);
     this.devices.start();
+    this.#statsCollector.start();
     const host = this.#address.host.includes(":") ? `[${this.#address.host}]` : this.#address.host;
     return { ...this.#address, url: `http://${host}:${this.#address.port}` };
   }
@@ -169,6 +175,48 @@ export class TickgateServer implements TransportHost<Session> {
     if (!this.#address) throw new Error("server is not listening");
     const h = this.#address.host.includes(":") ? `[${this.#address.host}]` : this.#address.host;
     return `http://${h}:${this.#address.port}`;
+  }
+
+  /** `ws://host:port/path` where clients connect. */
+  get wsUrl(): string {
+    return `${this.url.replace(/^http/, "ws")}${this.options.path}`;
+  }
+
+  /**
+   * How many subscriptions a publication on `topic` would reach now: exact,
+   * pattern and filtered ones (a filtered one counts whether or not its
+   * filter would pass). One lookup per matching channel, like a publish.
+   */
+  subscribers(topic: string): number {
+    let n = 0;
+    for (const ch of this.broker.index.match(topic)) n += ch.members.size;
+    return n;
+  }
+
+  /**
+   * Closes the server on SIGINT/SIGTERM and exits the process with 0 (1 if
+   * closing fails), after `beforeClose` (e.g. stopping producers).
+   */
+  closeOnSignal(beforeClose: () => void | Promise<void> = () => {}): this {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      this.log.info({ event: "shutdown", signal }, "shutting down");
+      Promise.resolve()
+        .then(beforeClose)
+        .then(() => this.close())
+        .then(
+          () => process.exit(0),
+          (e) => {
+            this.log.error({ event: "shutdown_failed", err: String(e) }, "shutdown failed");
+            process.exit(1);
+          },
+        );
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    return this;
   }
 
   /**
@@ -242,9 +290,31 @@ export class TickgateServer implements TransportHost<Session> {
     }
   }
 
-  /** Registers a request handler, answered for `req` frames with this `method`. */
-  handle(method: string, handler: RequestHandler): this {
-    this.requests.register(method, handler);
+  /**
+   * Registers a request handler, answered for `req` frames (and
+   * `POST /api/request/<method>`) with this `method`. With a `schema` (any
+   * object with zod's `safeParse`), bad input is refused with INVALID_FRAME
+   * naming the field, before the handler runs. A handler may throw
+   * `new TickgateError("YOUR_CODE", message)`: the caller gets that code.
+   * @example
+   * server.handle("quote", (d) => quote(d.symbol), { schema: z.object({ symbol: z.string() }) });
+   */
+  handle<T = unknown>(method: string, handler: (data: T, ctx: RequestContext) => unknown, opts: { schema?: RequestSchema<T> } = {}): this {
+    const schema = opts.schema;
+    this.requests.register(
+      method,
+      schema
+        ? (data, ctx) => {
+            const r = schema.safeParse(data);
+            if (!r.success) {
+              const issue = r.error.issues[0];
+              const where = issue?.path.length ? issue.path.join(".") : "data";
+              throw new ProtocolError(ErrorCode.INVALID_FRAME, `${method}: ${where}: ${issue?.message ?? "invalid"}`);
+            }
+            return handler(r.data as T, ctx);
+          }
+        : (handler as RequestHandler),
+    );
     return this;
   }
 
@@ -275,6 +345,7 @@ export class TickgateServer implements TransportHost<Session> {
   async #shutdown(): Promise<void> {
     this.guard.stop();
     this.devices.stop();
+    this.#statsCollector.stop();
     await this.#transport.stop(false);
     for (const s of this.#sessions) s.socket?.close(CloseCode.GOING_AWAY, "server shutting down");
     const deadline = Date.now() + this.options.shutdownGraceMs;

@@ -50,6 +50,8 @@ export class StatsCollector {
   readonly startedAt = Date.now();
   #lastCpu = process.cpuUsage();
   #lastAt = performance.now();
+  #percent = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     readonly version: string,
@@ -59,15 +61,33 @@ export class StatsCollector {
     readonly conns: ConnectionCounters,
   ) {}
 
-  /** CPU share since the previous call (of one core, in percent). */
-  #cpuPercent(): { percent: number; userMs: number; systemMs: number } {
+  /**
+   * Samples CPU every `ms` on its own timer, so reading stats (the frame,
+   * `/stats`, `/metrics`) never moves the window another reader sees.
+   */
+  start(ms = 2000): void {
+    this.#timer = setInterval(() => this.#sample(), ms);
+    (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  #sample(): void {
     const now = performance.now();
     const cpu = process.cpuUsage();
     const used = cpu.user - this.#lastCpu.user + (cpu.system - this.#lastCpu.system);
     const wall = (now - this.#lastAt) * 1000;
     this.#lastCpu = cpu;
     this.#lastAt = now;
-    return { percent: wall > 0 ? Math.round((used / wall) * 1000) / 10 : 0, userMs: Math.round(cpu.user / 1000), systemMs: Math.round(cpu.system / 1000) };
+    if (wall > 0) this.#percent = Math.round((used / wall) * 1000) / 10;
+  }
+
+  /** CPU share of one core over the last sampling window, in percent. */
+  #cpuPercent(): { percent: number; userMs: number; systemMs: number } {
+    const cpu = process.cpuUsage();
+    return { percent: this.#percent, userMs: Math.round(cpu.user / 1000), systemMs: Math.round(cpu.system / 1000) };
   }
 
   snapshot(top = 50): StatsSnapshot {

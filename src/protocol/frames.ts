@@ -70,6 +70,14 @@ export const CommandFrame = z.object({
 });
 /** A device acknowledges a command it received (by `cid`), optionally with a result. */
 export const CommandAckFrame = z.object({ t: z.literal("command_ack"), id, cid: z.string().min(1).max(64), data: z.unknown().optional() });
+/** A device refuses a command (by `cid`): the sender's call fails with this code. */
+export const CommandNackFrame = z.object({
+  t: z.literal("command_nack"),
+  id,
+  cid: z.string().min(1).max(64),
+  code: z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/, "must be an UPPER_SNAKE code"),
+  message: z.string().max(1024).default("the device refused the command"),
+});
 /** A device's log line, published on `devices.<id>.log`. */
 export const LogFrame = z.object({
   t: z.literal("log"),
@@ -90,6 +98,7 @@ export const clientFrameSchemas = {
   auth: AuthFrame,
   command: CommandFrame,
   command_ack: CommandAckFrame,
+  command_nack: CommandNackFrame,
   log: LogFrame,
 } as const;
 
@@ -148,6 +157,12 @@ export interface AckFrame {
   seq?: number;
   /** For a subscribe: the epoch the seq numbers belong to. */
   epoch?: string;
+  /**
+   * For a subscribe: how many publications (replayed history, then retained
+   * values) follow this ack before live ones; the snapshot is complete after
+   * that many `msg` frames.
+   */
+  backlog?: number;
   /** For a subscribe that asked to recover. Replayed publications follow the ack, then live ones. */
   recovery?: {
     ok: boolean;

@@ -85,8 +85,7 @@ export function captureLogs(): LogCapture {
 export async function startLoggedServer(options: Record<string, unknown> = {}): Promise<{ server: TestServer; logs: LogCapture }> {
   const logs = captureLogs();
   const server = createServer({ host: "127.0.0.1", port: 0, shutdownGraceMs: 500, ...options }, { log: logs }) as TestServer;
-  const { port } = await server.listen();
-  server.wsUrl = `ws://127.0.0.1:${port}/ws`;
+  await server.listen();
   server[Symbol.asyncDispose] = () => server.close();
   return { server, logs };
 }

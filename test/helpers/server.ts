@@ -2,12 +2,11 @@
 import { createServer } from "../../src/bun.ts";
 import type { TickgateServer } from "../../src/core/server.ts";
 
-export type TestServer = TickgateServer & AsyncDisposable & { wsUrl: string };
+export type TestServer = TickgateServer & AsyncDisposable;
 
 export async function startServer(options: Record<string, unknown> = {}): Promise<TestServer> {
   const server = createServer({ host: "127.0.0.1", port: 0, shutdownGraceMs: 500, ...options }) as TestServer;
-  const { port } = await server.listen();
-  server.wsUrl = `ws://127.0.0.1:${port}/ws`;
+  await server.listen();
   server[Symbol.asyncDispose] = () => server.close();
   return server;
 }

@@ -5,8 +5,9 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { SignJWT, importPKCS8 } from "jose";
-import { CLIENT_TYPES } from "../../protocol/frames.ts";
+import { importPKCS8 } from "jose";
+import { mintToken, type TokenClaims } from "../../core/auth/mint.ts";
+import { CLIENT_TYPES, type ClientType } from "../../protocol/frames.ts";
 import { topicError } from "../../protocol/topic.ts";
 import type { Command } from "../command.ts";
 
@@ -74,27 +75,26 @@ export async function tokenCommand(argv: string[], env: Record<string, string | 
   try {
     if (!values.sub) throw new Error("--sub is required");
     if (values.client && !(CLIENT_TYPES as readonly string[]).includes(values.client)) throw new Error(`--client must be one of ${CLIENT_TYPES.join(", ")}`);
-    const tg = {
-      ...(values.client ? { client: values.client } : {}),
+    const claims: TokenClaims = {
+      sub: values.sub,
       subscribe: patterns(values.subscribe, "--subscribe"),
       publish: patterns(values.publish, "--publish"),
       request: patterns(values.request, "--request"),
       admin: values.admin ?? false,
+      ttlSec: seconds(values.ttl!),
+      ...(values.client ? { client: values.client as ClientType } : {}),
+      ...(values.aud ? { audience: values.aud } : {}),
+      ...(values.iss ? { issuer: values.iss } : {}),
     };
-    const jwt = new SignJWT({ tg }).setSubject(values.sub).setIssuedAt().setExpirationTime(Math.floor(Date.now() / 1000) + seconds(values.ttl!));
-    if (values.aud) jwt.setAudience(values.aud);
-    if (values.iss) jwt.setIssuer(values.iss);
     let token: string;
     if (values.key) {
       const alg = values.alg ?? "RS256";
-      if (!["RS256", "ES256", "EdDSA"].includes(alg)) throw new Error("--alg must be RS256, ES256 or EdDSA");
-      const key = await importPKCS8(readFileSync(values.key, "utf8"), alg);
-      token = await jwt.setProtectedHeader({ alg }).sign(key);
+      if (alg !== "RS256" && alg !== "ES256" && alg !== "EdDSA") throw new Error("--alg must be RS256, ES256 or EdDSA");
+      token = await mintToken(claims, await importPKCS8(readFileSync(values.key, "utf8"), alg), alg);
     } else {
       const secret = values.secret ?? env.TICKGATE_AUTH_SECRET;
       if (!secret) throw new Error("give --secret, TICKGATE_AUTH_SECRET, or --key");
-      if (secret.length < 32) throw new Error("the secret must be at least 32 characters");
-      token = await jwt.setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(secret));
+      token = await mintToken(claims, secret);
     }
     process.stdout.write(`${token}\n`);
     return 0;
