@@ -16,12 +16,14 @@ export function clockTicks(): number {
   return Number.isInteger(n) && n > 0 ? n : 100;
 }
 
-/** utime + stime of every thread of `pid`, in clock ticks. */
-export function cpuTicks(pid: number): number {
+/** utime and stime of every thread of `pid`, in clock ticks. */
+export function cpuTicks(pid: number): { user: number; sys: number; total: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
   // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]);
+  const user = Number(f[11]);
+  const sys = Number(f[12]);
+  return { user, sys, total: user + sys };
 }
 
 export interface Placement {
@@ -61,4 +63,51 @@ export function machine(): { cpus: number; model: string; kernel: string; bun: s
     model = "unknown";
   }
   return { cpus: navigator.hardwareConcurrency, model, kernel: sh("uname -r").out, bun: Bun.version };
+}
+
+/** Per-core jiffies from /proc/stat: busy (user+nice+system+irq+softirq), softirq, steal, total. */
+export interface CoreTimes {
+  busy: number;
+  softirq: number;
+  steal: number;
+  total: number;
+}
+
+export function coreTimes(): CoreTimes[] {
+  const out: CoreTimes[] = [];
+  for (const line of readFileSync("/proc/stat", "latin1").split("\n")) {
+    const m = /^cpu(\d+) (.*)$/.exec(line);
+    if (!m) continue;
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = m[2]!.trim().split(/\s+/).map(Number) as number[];
+    out[Number(m[1])] = {
+      busy: user! + nice! + system! + irq! + softirq!,
+      softirq: softirq!,
+      steal: steal!,
+      total: user! + nice! + system! + idle! + iowait! + irq! + softirq! + steal!,
+    };
+  }
+  return out;
+}
+
+/** Busy, softirq and steal share of each core between two samples, in percent. */
+export function coreUsage(a: CoreTimes[], b: CoreTimes[]): { busyPct: number; softirqPct: number; stealPct: number }[] {
+  return b.map((t, i) => {
+    const s = a[i]!;
+    const total = t.total - s.total || 1;
+    return { busyPct: (100 * (t.busy - s.busy)) / total, softirqPct: (100 * (t.softirq - s.softirq)) / total, stealPct: (100 * (t.steal - s.steal)) / total };
+  });
+}
+
+/**
+ * TCP segments sent machine-wide (/proc/net/snmp OutSegs). Socket writes do
+ * not show in /proc/<pid>/io, but on loopback every write is at least one
+ * segment, so segments per delivery tell how many messages each write
+ * carried — the main thing that moves CPU per delivery.
+ */
+export function tcpOutSegs(): number {
+  const lines = readFileSync("/proc/net/snmp", "latin1").split("\n").filter((l) => l.startsWith("Tcp:"));
+  const names = lines[0]?.split(/\s+/) ?? [];
+  const values = lines[1]?.split(/\s+/) ?? [];
+  const i = names.indexOf("OutSegs");
+  return i > 0 ? Number(values[i]) : NaN;
 }

@@ -3,8 +3,9 @@
  * HTTP upgrade, then server frames (unmasked, 7/16/64-bit lengths, split
  * across reads in any way). A full client library would cost more CPU per
  * message than the server under test, and this client is the bottleneck.
- * Frames are handed to the sink as (buffer, start, end): nothing is copied
- * or allocated per frame, only per read that ends mid-frame.
+ * Frames are handed to the sink as (buffer, start, end), valid only during
+ * the call: nothing is allocated per frame, and a frame cut by the end of a
+ * read is copied once into a reused per-connection buffer.
  * @module
  */
 import type { Socket } from "bun";
@@ -31,7 +32,9 @@ export class WsConn {
   received = 0;
   lost = 0;
   dup = 0;
-  #carry: Uint8Array | null = null;
+  /** Unparsed bytes of a frame cut by the end of a read; grows, never shrinks. */
+  #carry = new Uint8Array(0);
+  #carryLen = 0;
 
   constructor(
     readonly id: number,
@@ -50,25 +53,24 @@ export class WsConn {
 
   feed(chunk: Uint8Array): void {
     let buf = chunk;
-    if (this.#carry !== null) {
-      buf = new Uint8Array(this.#carry.length + chunk.length);
-      buf.set(this.#carry, 0);
-      buf.set(chunk, this.#carry.length);
-      this.#carry = null;
+    let end = chunk.length;
+    if (this.#carryLen > 0) {
+      // Appending to a growing buffer keeps a big frame arriving in small
+      // reads linear, not quadratic.
+      this.#reserve(this.#carryLen + chunk.length);
+      this.#carry.set(chunk, this.#carryLen);
+      buf = this.#carry;
+      end = this.#carryLen + chunk.length;
     }
     let off = 0;
     if (!this.upgraded) {
-      const at = indexOfSeq(buf, CRLFCRLF);
-      if (at < 0) {
-        this.#carry = buf.slice();
-        return;
-      }
+      const at = indexOfSeq(buf, end, CRLFCRLF);
+      if (at < 0) return this.#keep(buf, 0, end);
       const head = new TextDecoder().decode(buf.subarray(0, at));
       if (!head.startsWith("HTTP/1.1 101")) return this.sink.failed(this, `upgrade refused: ${head.split("\r\n")[0]}`);
       this.upgraded = true;
       off = at + 4;
     }
-    const end = buf.length;
     while (end - off >= 2) {
       const b0 = buf[off]!;
       const b1 = buf[off + 1]!;
@@ -94,8 +96,25 @@ export class WsConn {
       else if (op >= 8) this.sink.control(this, op, buf.slice(start, off));
       else return this.sink.failed(this, `unexpected opcode ${op} (fin=${b0 >> 7})`);
     }
-    // The read may be reused by the runtime, so keep a copy of the partial frame.
-    if (off < end) this.#carry = buf.slice(off);
+    this.#keep(buf, off, end);
+  }
+
+  /** Keeps `buf[off, end)` for the next read (a copy: the runtime may reuse its read buffer). */
+  #keep(buf: Uint8Array, off: number, end: number): void {
+    const n = end - off;
+    if (buf === this.#carry) this.#carry.copyWithin(0, off, end);
+    else if (n > 0) {
+      this.#reserve(n);
+      this.#carry.set(buf.subarray(off, end), 0);
+    }
+    this.#carryLen = n;
+  }
+
+  #reserve(n: number): void {
+    if (n <= this.#carry.length) return;
+    const next = new Uint8Array(Math.max(n, this.#carry.length * 2, 512));
+    next.set(this.#carry.subarray(0, this.#carryLen), 0);
+    this.#carry = next;
   }
 
   /** Sends one masked frame, as a client must. */
@@ -120,8 +139,8 @@ export class WsConn {
   }
 }
 
-function indexOfSeq(buf: Uint8Array, seq: readonly number[]): number {
-  outer: for (let i = 0; i + seq.length <= buf.length; i++) {
+function indexOfSeq(buf: Uint8Array, end: number, seq: readonly number[]): number {
+  outer: for (let i = 0; i + seq.length <= end; i++) {
     for (let j = 0; j < seq.length; j++) if (buf[i + j] !== seq[j]) continue outer;
     return i;
   }

@@ -48,6 +48,11 @@ export async function runDriver(target: BenchTarget): Promise<void> {
   let t0 = 0;
   let deadline = 0;
 
+  // Less than a batch of window left counts as full: trickling single
+  // publications into a nearly full window would turn one write per socket
+  // per batch into many, and measure that instead.
+  const windowFull = () => cfg.window - (published - credit) < cfg.batch;
+
   const pump = (): void => {
     pending = false;
     if (!running) return;
@@ -56,24 +61,25 @@ export async function runDriver(target: BenchTarget): Promise<void> {
       running = false;
       return;
     }
-    let room = cfg.window - (published - credit);
-    if (cfg.rate > 0) room = Math.min(room, Math.floor(((now - t0) * cfg.rate) / 1000) - published);
-    const n = Math.max(0, Math.min(cfg.batch, room));
+    let n = cfg.batch;
+    if (cfg.rate > 0) n = Math.min(n, Math.floor(((now - t0) * cfg.rate) / 1000) - published);
+    if (windowFull()) n = 0;
     for (let i = 0; i < n; i++) target.publish(++published, wallMs());
-    pending = true;
-    if (published - credit >= cfg.window) {
-      pending = false;
+    if (windowFull()) {
       waitingCredit = true;
       creditStalls++;
-    } else if (n === cfg.batch) setImmediate(pump);
-    // Paced, or one short of a full batch: wait for the clock rather than spin.
+      return;
+    }
+    pending = true;
+    if (n === cfg.batch) setImmediate(pump);
+    // Paced and ahead of the clock: wait for it rather than spin.
     else setTimeout(pump, 1);
   };
 
   const onCredit = (v: number): void => {
     if (v <= credit) return;
     credit = v;
-    if (waitingCredit && running && published - credit < cfg.window) {
+    if (waitingCredit && running && !windowFull()) {
       waitingCredit = false;
       if (!pending) {
         pending = true;
@@ -113,10 +119,11 @@ export async function runDriver(target: BenchTarget): Promise<void> {
 
   for await (const line of console) {
     if (!line.trim()) continue;
-    const c = JSON.parse(line) as { cmd: string } & Partial<StartCmd>;
+    const c = JSON.parse(line) as { cmd: string } & Partial<Omit<StartCmd, "cmd">>;
     switch (c.cmd) {
       case "start":
         cfg = c as StartCmd;
+        if (cfg.window < cfg.batch) cfg.window = cfg.batch;
         published = 0;
         credit = 0;
         creditStalls = 0;
