@@ -17,6 +17,7 @@ import { argFlag, argInt, argNumber, argValue, rejectUnknown } from "./lib/args.
 import { Child } from "./lib/child.ts";
 import { clockTicks, coreTimes, coreUsage, cpuTicks, fdLimitPrefix, machine, placement, tcpOutSegs } from "./lib/proc.ts";
 import { NOISY_PCT, rangeLines, ratioLines, ratios, summarize, table, type RunResult, type ServerKind, type Summary } from "./lib/report.ts";
+import { peer } from "./lib/peers.ts";
 import { tickgateFrameLength } from "./lib/tick.ts";
 
 const FLAGS = ["--subs", "--seconds", "--rate", "--payload", "--rounds", "--json", "--quick", "--warmup", "--batch", "--window", "--sample", "--servers", "--retries"];
@@ -45,7 +46,7 @@ export function parseConfig(argv: string[]): FanoutConfig {
   // Quick: small and at a fixed moderate rate, so a test can demand zero loss.
   const rateArg = argValue(argv, "--rate", quick ? "200" : "max");
   const servers = argValue(argv, "--servers", "tickgate,bare").split(",");
-  for (const s of servers) if (s !== "tickgate" && s !== "bare") throw new Error(`--servers takes tickgate and/or bare, got ${s}`);
+  for (const s of servers) peer(s);
   return {
     subs: argInt(argv, "--subs", quick ? 50 : 1000, 1, 50_000),
     seconds: argNumber(argv, "--seconds", quick ? 1 : 5, 0.2, 600),
@@ -83,12 +84,11 @@ function parseRate(raw: string): number {
 }
 
 const HERE = import.meta.dir;
-const SCRIPTS: Record<ServerKind, string> = { tickgate: `${HERE}/servers/tickgate.ts`, bare: `${HERE}/servers/bare-bun.ts` };
 const CLIENT = `${HERE}/load/client.ts`;
 
 async function runOne(kind: ServerKind, round: number, cfg: FanoutConfig, env: { place: ReturnType<typeof placement>; fd: string[]; hz: number }): Promise<RunResult> {
   const bun = process.execPath;
-  const server = new Child(`${kind} server`, [...env.fd, ...env.place.server, bun, SCRIPTS[kind], "--payload", String(cfg.payload)]);
+  const server = new Child(`${kind} server`, [...env.fd, ...env.place.server, ...peer(kind).command({ payload: cfg.payload })]);
   try {
     const info = await server.next((o) => o.ready === true, 20_000);
     const client = new Child("load client", [

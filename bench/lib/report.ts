@@ -4,7 +4,8 @@
  * @module
  */
 
-export type ServerKind = "tickgate" | "bare";
+/** A name from `PEERS` in peers.ts. */
+export type ServerKind = string;
 
 export interface Latency {
   samples: number;
@@ -167,7 +168,7 @@ function row(server: string, round: string, r: { deliveriesPerSec: number; laten
 
 export function table(runs: RunResult[], summaries: Partial<Record<ServerKind, Summary>>): string {
   const rows = runs.map((r) => row(r.server, String(r.round + 1), r));
-  for (const [k, s] of Object.entries(summaries)) rows.push(row(k, "median", s));
+  for (const [k, s] of Object.entries(summaries)) if (s) rows.push(row(k, "median", s));
   const widths = COLS.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i < 2 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
   return [fmt(COLS), fmt(widths.map((w) => "-".repeat(w))), ...rows.map(fmt)].join("\n");
@@ -176,6 +177,7 @@ export function table(runs: RunResult[], summaries: Partial<Record<ServerKind, S
 /** One line per server: the spread over rounds, so a reader can tell signal from noise. */
 export function rangeLines(summaries: Partial<Record<ServerKind, Summary>>): string {
   return Object.entries(summaries)
+    .filter((e): e is [string, Summary] => e[1] !== undefined)
     .map(([k, s]) => {
       const d = s.range.deliveriesPerSec.map((x) => Math.round(x).toLocaleString("en-US")).join(" … ");
       const c = s.range.serverCpuUsPerDelivery.map((x) => x.toFixed(3)).join(" … ");
