@@ -87,8 +87,11 @@ export class Broker implements BusNode {
    * bus for sequencing and fan-out. Resolves to its sequence number.
    */
   publish(topic: string, payload: Payload, key: string | undefined, origin: Origin, tags?: readonly string[]): number | Promise<number> {
-    const bad = topicError(topic, false);
-    if (bad) throw new ProtocolError(ErrorCode.BAD_TOPIC, `bad topic: ${bad}`);
+    // A topic the broker already holds was checked when it was created.
+    if (!this.topics.has(topic)) {
+      const bad = topicError(topic, false);
+      if (bad) throw new ProtocolError(ErrorCode.BAD_TOPIC, `bad topic: ${bad}`);
+    }
     if ((key !== undefined && !key.isWellFormed()) || (tags !== undefined && !tags.every((t) => typeof t === "string" && t.isWellFormed()))) {
       throw new ProtocolError(ErrorCode.INVALID_FRAME, "key and tags must be well-formed strings");
     }
@@ -210,7 +213,9 @@ export class Broker implements BusNode {
     // Retained values are the snapshot for every topic not recovered.
     for (const t of pattern ? this.topics.values() : [this.topics.get(key)]) {
       if (!t?.retained || recovered.has(t.name) || (pattern && !matches(key, t.name))) continue;
-      for (const pub of t.retained.values()) if (!pass || pass(pub.tags)) plan.backlog.push(pub);
+      // Retained values go out in seq order, so a topic's seqs only ever rise.
+      const held = [...t.retained.values()].sort((x, y) => x.seq - y.seq);
+      for (const pub of held) if (!pass || pass(pub.tags)) plan.backlog.push(pub);
     }
     plan.ack.backlog = plan.backlog.length;
     return plan;

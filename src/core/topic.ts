@@ -28,10 +28,19 @@ export class Topic {
   retain(pub: Publication): void {
     const map = (this.retained ??= new Map());
     const k = pub.key ?? "";
-    // Re-inserting keeps Map order = order of last update, so the oldest key
-    // is first and is the one evicted at maxKeys.
-    map.delete(k);
-    if (map.size >= this.policy.maxKeys) map.delete(map.keys().next().value!);
+    if (map.size < this.policy.maxKeys) {
+      // Room left: nothing is evicted, so update order does not matter yet and
+      // a plain set (no delete + re-insert) keeps this cheap per publication.
+      map.set(k, pub);
+      return;
+    }
+    // Full: re-inserting keeps Map order = order of last update, so the
+    // least recently updated key is first and is the one evicted.
+    if (map.delete(k)) {
+      map.set(k, pub);
+      return;
+    }
+    map.delete(map.keys().next().value!);
     map.set(k, pub);
   }
 }

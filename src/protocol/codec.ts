@@ -7,15 +7,16 @@
  * publication frame as they came.
  * @module
  */
-import { Packr, Unpackr } from "msgpackr";
 import { ErrorCode } from "./codes.ts";
 import { clientFrameSchemas, type ClientFrame, type Payload, type ServerFrame } from "./frames.ts";
 import { ScanError, readKey, readMapHeader, skipValue } from "./msgpack-scan.ts";
 import { valueProblem } from "./value-check.ts";
 
-/** Plain MessagePack maps, no msgpackr extensions, so any client can read it. */
-export const packr = new Packr({ useRecords: false, variableMapSize: true, useFloat32: 0 });
-export const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
+import { packr, unpackr } from "./codec-packr.ts";
+import type { PublicationHeader } from "./publication-frame.ts";
+
+export { packr, unpackr } from "./codec-packr.ts";
+export { encodePublicationMsgpack, type PublicationHeader } from "./publication-frame.ts";
 
 export class DecodeError extends Error {
   constructor(
@@ -172,39 +173,12 @@ export function encodeFrame(frame: ServerFrame, json: boolean): Uint8Array | str
   return json ? JSON.stringify(frame) : packr.pack(frame);
 }
 
-export interface PublicationHeader {
-  topic: string;
-  seq: number;
-  epoch: string;
-  ts: number;
-  key?: string | undefined;
-  tags?: readonly string[] | undefined;
-}
-
 /** The header fields in wire order; optional ones only when set. */
 function headerFields(h: PublicationHeader): Record<string, unknown> {
   const o: Record<string, unknown> = { t: "msg", topic: h.topic, seq: h.seq, epoch: h.epoch, ts: h.ts };
   if (h.key !== undefined) o.key = h.key;
   if (h.tags !== undefined) o.tags = h.tags;
   return o;
-}
-
-const DATA_KEY = Uint8Array.of(0xa4, 0x64, 0x61, 0x74, 0x61); // "data"
-
-/**
- * Builds a msgpack publication frame from a header and the payload's msgpack
- * bytes: the header map is packed, its count raised by one and `data`
- * appended, so the payload is copied once and never re-encoded.
- */
-export function encodePublicationMsgpack(h: PublicationHeader, raw: Uint8Array): Uint8Array {
-  const head = packr.pack(headerFields(h));
-  // variableMapSize packs maps under 16 entries as fixmap: one header byte.
-  const out = new Uint8Array(head.length + DATA_KEY.length + raw.length);
-  out.set(head, 0);
-  out[0] = head[0]! + 1;
-  out.set(DATA_KEY, head.length);
-  out.set(raw, head.length + DATA_KEY.length);
-  return out;
 }
 
 export function encodePublicationJson(h: PublicationHeader, data: unknown): string {
