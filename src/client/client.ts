@@ -4,26 +4,41 @@
  * resuming every subscription where it left off.
  * @module
  */
-import { ErrorCode } from "../protocol/codes.ts";
+import { CloseCode, ErrorCode } from "../protocol/codes.ts";
 import type { AckFrame, Encoding, ErrorFrame, GapFrame, PublicationFrame, RecoverPosition, WelcomeFrame } from "../protocol/frames.ts";
 import { topicError } from "../protocol/topic.ts";
 import type { Backoff } from "./backoff.ts";
 import type { IncomingFrame } from "./codec.ts";
+import { CommandRouter, type CommandHandler } from "./commands.ts";
 import { Emitter } from "./emitter.ts";
 import { ClientErrorCode, TickgateClientError } from "./errors.ts";
-import { httpPublish } from "./http.ts";
+import { httpCommand, httpPublish, httpRequest, httpStats } from "./http.ts";
 import { resolveOptions, type ClientOptions, type ResolvedOptions } from "./options.ts";
 import { PendingCalls, type Pending } from "./pending.ts";
 import { RateMeter } from "./rate.ts";
 import { SseLink } from "./sse-link.ts";
 import { SubscriptionRegistry } from "./registry.ts";
 import type { GapInfo, HandlerEntry, MessageMeta, SubscriptionState } from "./subscription.ts";
-import type { ClientEvents, ClientMode, ClientState, ClientStats, PublishOptions, RequestOptions, SubscribeOptions, Subscription } from "./types.ts";
+import type {
+  ClientEvents,
+  ClientMode,
+  ClientState,
+  ClientStats,
+  CommandOptions,
+  LogLevel,
+  PublishOptions,
+  RequestOptions,
+  ServerStats,
+  SubscribeOptions,
+  Subscription,
+} from "./types.ts";
 import { WsLink, type LinkClosed } from "./ws-link.ts";
 
 interface Queued {
   frame: Record<string, unknown>;
   pending?: Pending;
+  /** The caller's timeout, for when the frame goes over HTTP instead. */
+  timeoutMs?: number;
 }
 
 type Link = WsLink | SseLink;
@@ -35,6 +50,11 @@ type Link = WsLink | SseLink;
 const SSE_MIN_IDLE_MS = 12_000;
 /** Budget for a pattern's topic list in a recover frame, when the server's frame limit is unknown. */
 const DEFAULT_MAX_FRAME = 1024 * 1024;
+/** By default a `command()` caller waits this much longer than the command's `ttlMs`, so the server's `COMMAND_TIMEOUT` comes first. */
+const COMMAND_GRACE_MS = 2000;
+/** The server's limit on a `log` message. */
+const MAX_LOG_MESSAGE = 4096;
+const LOG_LEVELS = new Set<string>(["debug", "info", "warn", "error"]);
 
 /**
  * A tickgate client. Several can live in one process; they share nothing.
@@ -80,6 +100,14 @@ export class TickgateClient {
   readonly #quiet = new Set<number>();
   #outbox: Queued[] = [];
   #sseReopen = false;
+  readonly #commands: CommandRouter<Link>;
+  /** The connection whose `hello` is settled: acknowledged, or refused for a reason a new token would not change. */
+  #helloDone: Link | undefined;
+  /** The connection on which a `TOKEN_EXPIRED` error was reported already (its 4403 close says nothing new). */
+  #expiredOn: Link | undefined;
+  #rttMs: number | undefined;
+  /** Connections the server knows as this device: their hello was acknowledged, or a command came on them. */
+  readonly #deviceLinks = new WeakSet<Link>();
 
   #messages = 0;
   #reconnects = 0;
@@ -107,6 +135,16 @@ export class TickgateClient {
     this.#backoff = o.backoff;
     this.#calls = new PendingCalls();
     this.#subs = new SubscriptionRegistry((where, e) => this.#reportError(listenerError(where, e)));
+    this.#commands = new CommandRouter<Link>({
+      ack: (cid, result, via) => {
+        // On the connection the copy came on, or a later one the server knows as the device. Else the
+        // server resends the command once the device is back, and the remembered result answers it.
+        const link = this.#link;
+        if (link?.mode !== "websocket" || link.ended || (link !== via && !this.#deviceLinks.has(link))) return;
+        this.#write(link, { t: "command_ack", cid, data: result });
+      },
+      error: (e) => this.#reportError(e),
+    });
     this.#mode = o.WebSocket ? "websocket" : "sse";
     this.#events = new Emitter<ClientEvents>((event, e) => {
       if (event === "error") reportUnheard(e);
@@ -224,29 +262,96 @@ export class TickgateClient {
   /**
    * Calls a request handler registered on the server (`server.handle(method, fn)`).
    * Rejects with the server's code (`NO_HANDLER`, `HANDLER_ERROR`,
-   * `REQUEST_TIMEOUT`, ...), `TIMEOUT`, `CONNECTION_LOST`, or `UNSUPPORTED` over SSE.
+   * `REQUEST_TIMEOUT`, ...), `TIMEOUT` or `CONNECTION_LOST`. Over SSE it is
+   * `POST {httpUrl}/api/request/<method>` (JSON: binary data does not survive).
    * @example
    * const quote = await client.request<{ bid: number }>("quote", { symbol: "BTC" }, { timeoutMs: 2000 });
    */
   request<R = unknown>(method: string, data?: unknown, options: RequestOptions = {}): Promise<R> {
     if (this.#state === "disconnected") return Promise.reject(closedError("request on a disconnected client"));
-    if (this.#mode === "sse") return Promise.reject(unsupported("request"));
+    const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs;
     const frame: Record<string, unknown> = { t: "req", method };
     if (data !== undefined) frame.data = data;
-    return this.#call(frame, options.timeoutMs ?? this.#o.timeoutMs) as Promise<R>;
+    if (this.#mode === "sse") return this.#overHttp(frame, timeoutMs)! as Promise<R>;
+    return this.#call(frame, timeoutMs) as Promise<R>;
+  }
+
+  /**
+   * Sends a command to a device and resolves with what the device's
+   * handler returned (its `command_ack` data, `null` for none). The server
+   * queues it while the device is offline and resends it until the device
+   * acknowledges, for `ttlMs`. Rejects with the server's code
+   * (`COMMAND_TIMEOUT`: not acknowledged within `ttlMs`; `FORBIDDEN`;
+   * `DEVICE_QUEUE_FULL`; `RATE_LIMITED`; `SHUTTING_DOWN`), `TIMEOUT`,
+   * `CONNECTION_LOST` or `CLOSED`. After any rejection but `FORBIDDEN`,
+   * `RATE_LIMITED` and `DEVICE_QUEUE_FULL` the device may still have carried
+   * it out. Over SSE it is `POST {httpUrl}/api/command`.
+   * @example
+   * const state = await client.command<{ on: boolean }>("relay-7", "switch", { on: true }, { ttlMs: 30_000 });
+   */
+  command<R = unknown>(device: string, name: string, data?: unknown, options: CommandOptions = {}): Promise<R> {
+    if (this.#state === "disconnected") return Promise.reject(closedError("command on a disconnected client"));
+    const ttlMs = options.ttlMs ?? this.#o.timeoutMs;
+    const timeoutMs = options.timeoutMs ?? ttlMs + COMMAND_GRACE_MS;
+    const frame: Record<string, unknown> = { t: "command", device, name, ttlMs };
+    if (data !== undefined) frame.data = data;
+    const answer = this.#mode === "sse" ? this.#overHttp(frame, timeoutMs)! : this.#call(frame, timeoutMs);
+    return answer.then(commandResult) as Promise<R>;
+  }
+
+  /**
+   * Handles the commands named `name` sent to this device (`"*"`: every
+   * name without a handler of its own); replaces the name's handler, if
+   * any, and returns a function that removes it. The handler's result is
+   * sent back to the sender once it resolves. Each command id runs once:
+   * a copy the server resends (at-least-once delivery) is acknowledged again
+   * with the remembered result. A handler that throws is reported on
+   * `error` (`LISTENER_ERROR`) and the command is not acknowledged, so the
+   * server resends it and the handler runs again, until `ttlMs` runs out.
+   * @example
+   * client.onCommand<{ delayS: number }>("reboot", async ({ delayS }, { cid }) => {
+   *   await scheduleReboot(delayS);
+   *   return { ok: true };
+   * });
+   */
+  onCommand<T = any, R = unknown>(name: string, handler: CommandHandler<T, R>): () => void {
+    if (typeof name !== "string" || name.length === 0 || name.length > 128) throw new TickgateClientError(ClientErrorCode.INVALID_OPTION, "onCommand: name must be 1–128 characters, or \"*\"");
+    if (typeof handler !== "function") throw new TickgateClientError(ClientErrorCode.INVALID_OPTION, "onCommand: handler must be a function");
+    return this.#commands.on(name, handler as CommandHandler);
+  }
+
+  /**
+   * Sends a device log line; the server publishes it on `devices.<id>.log`
+   * as `{level, message, ts}`. Fire and forget: queued while not connected,
+   * failures (`NOT_A_DEVICE`, `RATE_LIMITED`, ...) go to the `error` event.
+   * A message longer than 4096 characters is cut. WebSocket only.
+   * @throws TickgateClientError `INVALID_FRAME` for an unknown level.
+   * @example
+   * client.log("warn", "battery at 9%");
+   */
+  log(level: LogLevel, message: string): void {
+    if (!LOG_LEVELS.has(level)) throw new TickgateClientError(ErrorCode.INVALID_FRAME, `log: level must be debug, info, warn or error, not '${String(level)}'`);
+    let text = String(message);
+    if (text.length > MAX_LOG_MESSAGE) text = `${text.slice(0, MAX_LOG_MESSAGE - 1)}…`;
+    if (this.#state === "disconnected") return this.#reportError(closedError("log on a disconnected client"));
+    if (this.#mode === "sse") return this.#reportError(unsupported("log"));
+    this.#dispatch({ t: "log", level, message: text });
   }
 
   /**
    * Asks the server for its stats (`{t: "stats"}`): connections, sessions by
    * client type and, for admins or with auth off, per-topic counts; plus
-   * this connection's own counters under `session`.
+   * this connection's own counters under `session`. Over SSE it reads the
+   * operator route `GET {httpUrl}/stats` (no `session`; with auth on it
+   * needs a `tg.admin` token, else `FORBIDDEN` or `UNAUTHORIZED`).
    * @example
    * const { connections, sessions } = await client.serverStats();
    */
-  serverStats<S = Record<string, unknown>>(options: RequestOptions = {}): Promise<S> {
+  serverStats<S = ServerStats>(options: RequestOptions = {}): Promise<S> {
     if (this.#state === "disconnected") return Promise.reject(closedError("stats on a disconnected client"));
-    if (this.#mode === "sse") return Promise.reject(unsupported("stats"));
-    return this.#call({ t: "stats" }, options.timeoutMs ?? this.#o.timeoutMs) as Promise<S>;
+    const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs;
+    if (this.#mode === "sse") return this.#overHttp({ t: "stats" }, timeoutMs)! as Promise<S>;
+    return this.#call({ t: "stats" }, timeoutMs) as Promise<S>;
   }
 
   /**
@@ -277,6 +382,7 @@ export class TickgateClient {
       recovered: this.#recovered,
       mode: this.#mode,
       state: this.#state,
+      rttMs: this.#rttMs,
     };
   }
 
@@ -314,6 +420,11 @@ export class TickgateClient {
         if (this.#link === link) this.#onFrame(f);
       },
       onClose: (info) => this.#onClosed(link, info),
+      onPong: (rttMs) => {
+        if (this.#link !== link) return;
+        this.#rttMs = rttMs;
+        this.#events.emit("heartbeat", { rttMs });
+      },
     });
     this.#link = link;
     clearTimeout(this.#connectTimer);
@@ -325,6 +436,9 @@ export class TickgateClient {
         link.abandon("connect timeout; falling back to SSE");
         this.#mode = "sse";
         this.#events.emit("mode", "sse");
+        if (this.#o.hello || this.#commands.size > 0) {
+          this.#reportError(new TickgateClientError(ClientErrorCode.UNSUPPORTED, "on the SSE fallback there is no hello (device id, meta, will), no command and no log: they need a WebSocket"));
+        }
         this.#flushOutboxOverHttp();
         this.#openSse();
       } else link.abandon(`WebSocket not open within ${this.#o.connectTimeoutMs} ms`);
@@ -367,7 +481,11 @@ export class TickgateClient {
    */
   async setToken(token: string): Promise<void> {
     this.#token = token;
-    if (this.#state === "connected" && this.#link?.mode === "websocket") await this.#call({ t: "auth", token }, this.#o.timeoutMs);
+    const link = this.#link;
+    if (this.#state !== "connected" || link?.mode !== "websocket") return;
+    await this.#call({ t: "auth", token }, this.#o.timeoutMs);
+    // What the connection was refused before it had a token (hello, subscriptions) goes again.
+    if (this.#link === link && !link.ended) this.#handshake(link);
   }
 
   /** The SSE URL: every subscription, and where to resume each topic from. */
@@ -409,14 +527,56 @@ export class TickgateClient {
   #onWelcome(w: WelcomeFrame): void {
     this.#welcome = w;
     const link = this.#link;
-    if (link?.mode === "websocket") {
-      for (const sub of this.#subs.values()) this.#sendSub(link, sub);
-      const queued = this.#outbox;
-      this.#outbox = [];
-      for (const q of queued) this.#write(link, q.frame, q.pending);
-    }
+    if (link?.mode === "websocket") return this.#handshake(link);
     this.#connected();
     this.#events.emit("welcome", w);
+  }
+
+  /**
+   * On a WebSocket: the `hello`, when there is one, and its ack (so the
+   * server knows the device before anything else), then the subscriptions
+   * not held yet and the queued frames, then `connected`. Run on every
+   * welcome, and again after `setToken` in case the connection had been
+   * refused things for want of a token.
+   */
+  #handshake(link: WsLink): void {
+    const hello = this.#helloFrame();
+    if (!hello || this.#helloDone === link) return this.#linkReady(link);
+    this.#callOn(link, hello, this.#o.timeoutMs).then(
+      () => {
+        if (this.#link !== link) return;
+        this.#helloDone = link;
+        if (this.#o.hello?.device !== undefined) this.#deviceLinks.add(link);
+        this.#linkReady(link);
+      },
+      (e: TickgateClientError) => {
+        if (this.#link !== link) return;
+        // A connection that cannot answer a hello is no use: try another.
+        if (e.code === ClientErrorCode.TIMEOUT) return link.abandon(`no answer to hello within ${this.#o.timeoutMs} ms`);
+        // Refused (a forbidden will, no token yet): the rest still works; say so and go on.
+        // Only a refusal for want of a token is worth another try, after setToken.
+        if (e.code !== ErrorCode.UNAUTHORIZED && e.code !== ErrorCode.TOKEN_EXPIRED) this.#helloDone = link;
+        this.#reportError(new TickgateClientError(e.code, `hello refused: ${e.message}`, { details: e.details, cause: e }));
+        this.#linkReady(link);
+      },
+    );
+  }
+
+  #linkReady(link: WsLink): void {
+    for (const sub of this.#subs.values()) if (sub.status === "idle") this.#sendSub(link, sub);
+    const queued = this.#outbox;
+    this.#outbox = [];
+    for (const q of queued) this.#write(link, q.frame, q.pending);
+    if (this.#state === "connected") return;
+    this.#connected();
+    if (this.#welcome) this.#events.emit("welcome", this.#welcome);
+  }
+
+  #helloFrame(): Record<string, unknown> | undefined {
+    const h = this.#o.hello;
+    if (!h) return undefined;
+    // Without a clientType of its own the client keeps the type the server gave it.
+    return { t: "hello", client: this.#o.clientType ?? this.#welcome?.client ?? "api", ...h };
   }
 
   #onClosed(link: Link, info: LinkClosed): void {
@@ -425,6 +585,8 @@ export class TickgateClient {
     clearTimeout(this.#connectTimer);
     this.#linkLost();
     if (info.error) this.#reportError(info.error instanceof TickgateClientError ? info.error : new TickgateClientError(ClientErrorCode.HTTP, info.error.message));
+    const authError = authCloseError(info);
+    if (authError && !(info.code === CloseCode.TOKEN_EXPIRED && this.#expiredOn === link)) this.#reportError(authError);
     if (this.#closedByUser) return;
     if (this.#everConnected) this.#lost = true;
     this.#setState("reconnecting");
@@ -479,6 +641,10 @@ export class TickgateClient {
         return this.#onGap(f);
       case "welcome":
         return this.#onWelcome(f);
+      case "command":
+        if (!this.#link) return;
+        this.#deviceLinks.add(this.#link);
+        return this.#commands.receive(f, this.#link);
       default:
         return; // pong: the heartbeat only needs traffic
     }
@@ -523,7 +689,16 @@ export class TickgateClient {
 
   #onError(f: ErrorFrame): void {
     const err = TickgateClientError.fromWire(f);
-    if (f.id === undefined) return this.#reportError(err);
+    if (f.id === undefined) {
+      // A refreshed token no longer covers this subscription: the server ended it.
+      const ended = f.code === ErrorCode.FORBIDDEN && typeof f.details?.topic === "string" ? this.#subs.get(f.details.topic) : undefined;
+      if (ended) {
+        this.#subs.remove(ended, err);
+        return this.#reportError(new TickgateClientError(err.code, `subscription to '${ended.topic}' ended: ${err.message}`, { details: err.details }));
+      }
+      if (f.code === ErrorCode.TOKEN_EXPIRED) this.#expiredOn = this.#link;
+      return this.#reportError(err);
+    }
     // Over SSE a refused subscription's error carries its topic as the id.
     if (this.#mode === "sse" && typeof f.id === "string") {
       const sub = this.#subs.get(f.id);
@@ -538,11 +713,16 @@ export class TickgateClient {
     const s = this.#subAcks.get(id);
     if (s) {
       this.#subAcks.delete(id);
-      // The server refused the subscription (too many, bad topic): it is dead.
-      if (this.#subs.holds(s.sub)) {
-        this.#subs.remove(s.sub, err);
-        this.#reportError(new TickgateClientError(err.code, `subscription to '${s.sub.topic}' refused: ${err.message}`, { details: err.details }));
+      if (!this.#subs.holds(s.sub)) return;
+      if (f.code === ErrorCode.UNAUTHORIZED || f.code === ErrorCode.TOKEN_EXPIRED) {
+        // Not authenticated (yet): kept, and sent again once a token is in force (setToken, reconnect).
+        s.sub.status = "idle";
+        this.#reportError(new TickgateClientError(err.code, `subscription to '${s.sub.topic}' not accepted yet: ${err.message}`, { details: err.details }));
+        return;
       }
+      // The server refused the subscription (too many, bad topic, forbidden): it is dead.
+      this.#subs.remove(s.sub, err);
+      this.#reportError(new TickgateClientError(err.code, `subscription to '${s.sub.topic}' refused: ${err.message}`, { details: err.details }));
       return;
     }
     if (this.#quiet.delete(id)) return;
@@ -602,19 +782,28 @@ export class TickgateClient {
     }
   }
 
-  /** Sends a frame that expects an answer (`pub` with ack, `req`). */
+  /** Sends a frame that expects an answer (`pub` with ack, `req`, `command`, `stats`, `auth`). */
   #call(frame: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
     const id = ++this.#nextId;
     frame.id = id;
     const { pending, promise } = this.#calls.add(id, String(frame.t), timeoutMs, (p) => {
       this.#outbox = this.#outbox.filter((q) => q.pending !== p);
     });
-    this.#dispatch(frame, pending);
+    this.#dispatch(frame, pending, timeoutMs);
+    return promise;
+  }
+
+  /** Sends a frame that expects an answer on this very connection, now, whatever the state. */
+  #callOn(link: WsLink, frame: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
+    const id = ++this.#nextId;
+    frame.id = id;
+    const { pending, promise } = this.#calls.add(id, String(frame.t), timeoutMs, () => {});
+    this.#write(link, frame, pending);
     return promise;
   }
 
   /** Writes now when connected, else queues (bounded). */
-  #dispatch(frame: Record<string, unknown>, pending?: Pending): void {
+  #dispatch(frame: Record<string, unknown>, pending?: Pending, timeoutMs?: number): void {
     const link = this.#link;
     if (this.#state === "connected" && link?.mode === "websocket") return this.#write(link, frame, pending);
     if (this.#outbox.length >= this.#o.maxQueued) {
@@ -622,7 +811,7 @@ export class TickgateClient {
       if (!pending || !this.#calls.fail(pending, err)) this.#reportError(err);
       return;
     }
-    this.#outbox.push(pending ? { frame, pending } : { frame });
+    this.#outbox.push(pending ? { frame, pending, timeoutMs } : { frame });
   }
 
   #write(link: WsLink, frame: Record<string, unknown>, pending?: Pending): void {
@@ -636,18 +825,36 @@ export class TickgateClient {
     }
   }
 
-  /** After switching to SSE, queued publishes go over HTTP; requests cannot. */
+  /** After switching to SSE, queued publishes, requests, commands and stats go over HTTP; the rest cannot. */
   #flushOutboxOverHttp(): void {
     const queued = this.#outbox;
     this.#outbox = [];
     for (const q of queued) {
-      if (q.frame.t !== "pub") {
-        if (q.pending) this.#calls.fail(q.pending, unsupported(String(q.frame.t)));
+      const sent = this.#overHttp(q.frame, q.timeoutMs ?? this.#o.timeoutMs);
+      if (!sent) {
+        const err = unsupported(String(q.frame.t));
+        if (!q.pending || !this.#calls.fail(q.pending, err)) this.#reportError(err);
         continue;
       }
-      const sent = this.#httpPublish(q.frame, this.#o.timeoutMs);
       if (q.pending) this.#calls.transfer(q.pending, sent);
       else sent.catch((e) => this.#reportError(e));
+    }
+  }
+
+  /** The HTTP equivalent of a frame, sent; undefined for frames that have none. */
+  #overHttp(frame: Record<string, unknown>, timeoutMs: number): Promise<unknown> | undefined {
+    const { fetch: f } = this.#o;
+    switch (frame.t) {
+      case "pub":
+        return this.#httpPublish(frame, timeoutMs);
+      case "req":
+        return httpRequest(f, this.httpUrl, String(frame.method), frame.data, timeoutMs);
+      case "command":
+        return httpCommand(f, this.httpUrl, { device: frame.device, name: frame.name, data: frame.data, ttlMs: frame.ttlMs }, timeoutMs);
+      case "stats":
+        return httpStats(f, this.httpUrl, timeoutMs);
+      default:
+        return undefined;
     }
   }
 
@@ -667,6 +874,28 @@ function closedError(message: string): TickgateClientError {
 
 function unsupported(what: string): TickgateClientError {
   return new TickgateClientError(ClientErrorCode.UNSUPPORTED, `'${what}' needs the WebSocket transport; the client is on the SSE fallback`);
+}
+
+/** The answer to a `command` (`{acked: true, data}`, over WebSocket or HTTP) → the device's data. */
+function commandResult(answer: unknown): unknown {
+  const a = answer as { acked?: unknown; data?: unknown } | null;
+  if (a === null || typeof a !== "object" || a.acked !== true) throw new TickgateClientError(ClientErrorCode.HTTP, "the answer to a command is not {acked: true, data}");
+  return a.data === undefined ? null : a.data;
+}
+
+/** The error to report when the server closed for an authentication reason; undefined for other closes. */
+function authCloseError(info: LinkClosed): TickgateClientError | undefined {
+  const details = { closeCode: info.code, reason: info.reason };
+  switch (info.code) {
+    case CloseCode.AUTH_FAILED:
+      return new TickgateClientError(ClientErrorCode.AUTH_FAILED, `the server refused the token and closed the connection (4401 ${info.reason})`, { details });
+    case CloseCode.TOKEN_EXPIRED:
+      return new TickgateClientError(ErrorCode.TOKEN_EXPIRED, `the token expired and the server closed the connection (4403 ${info.reason}); set a fresh one with setToken`, { details });
+    case CloseCode.AUTH_TIMEOUT:
+      return new TickgateClientError(ClientErrorCode.AUTH_TIMEOUT, `the server requires a token and none came in time (4408 ${info.reason}); set one with setToken`, { details });
+    default:
+      return undefined;
+  }
 }
 
 function listenerError(where: string, e: unknown): TickgateClientError {

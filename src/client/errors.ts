@@ -32,6 +32,24 @@ export const ClientErrorCode = {
   HTTP: "HTTP",
   /** A constructor option is invalid. */
   INVALID_OPTION: "INVALID_OPTION",
+  /**
+   * The server closed the connection with 4401: the token of an `auth` frame
+   * (`setToken`) was refused. The client keeps reconnecting with the token
+   * it has; give it a good one with `setToken`, or `close()`.
+   */
+  AUTH_FAILED: "AUTH_FAILED",
+  /**
+   * The server closed the connection with 4408: it requires a token and none
+   * came in time. The client keeps reconnecting; `setToken` may fix it.
+   * (4403, an expired token, is reported with the wire code `TOKEN_EXPIRED`.)
+   */
+  AUTH_TIMEOUT: "AUTH_TIMEOUT",
+  /**
+   * A device received a command that no `onCommand` handler takes. It is
+   * not acknowledged, so the server resends it until a handler is added or
+   * the command expires. Reported once per command id.
+   */
+  NO_COMMAND_HANDLER: "NO_COMMAND_HANDLER",
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 

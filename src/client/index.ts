@@ -10,17 +10,23 @@
  * @module
  */
 export { TickgateClient } from "./client.ts";
-export type { ClientOptions } from "./options.ts";
+export type { ClientOptions, Will } from "./options.ts";
 export type {
   ClientEvents,
   ClientMode,
   ClientState,
   ClientStats,
+  CommandOptions,
+  LogLevel,
   PublishOptions,
   RequestOptions,
+  ServerStats,
+  SessionStats,
   SubscribeOptions,
   Subscription,
+  TopicStats,
 } from "./types.ts";
+export type { CommandHandler, CommandInfo } from "./commands.ts";
 export { Backoff, backoffDelay, DEFAULT_BACKOFF, resolveBackoff, type BackoffOptions } from "./backoff.ts";
 export { ClientErrorCode, TickgateClientError } from "./errors.ts";
 export type { GapInfo, MessageMeta } from "./subscription.ts";

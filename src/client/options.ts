@@ -4,6 +4,7 @@
  * @module
  */
 import type { ClientType, Encoding } from "../protocol/frames.ts";
+import { topicError } from "../protocol/topic.ts";
 import { Backoff, type BackoffOptions } from "./backoff.ts";
 import { ClientErrorCode, TickgateClientError } from "./errors.ts";
 import type { WebSocketConstructor } from "./ws-link.ts";
@@ -11,7 +12,7 @@ import type { WebSocketConstructor } from "./ws-link.ts";
 export interface ClientOptions {
   /** Wire encoding, negotiated as subprotocol `tickgate.msgpack` / `tickgate.json`. Default `"msgpack"`. */
   encoding?: Encoding;
-  /** Sent as `?client=`; labels the session on the server. */
+  /** Sent as `?client=`; labels the session on the server. Default: none, or `"device"` with `deviceId`. */
   clientType?: ClientType;
   /** WebSocket implementation. Default `globalThis.WebSocket` (browsers, Bun, Node 22+); on Node 20 pass `ws`'s. */
   WebSocket?: WebSocketConstructor;
@@ -44,6 +45,40 @@ export interface ClientOptions {
    * Replace it before it expires with {@link TickgateClient.setToken}.
    */
   token?: string;
+  /**
+   * Makes this client a device with this id (one topic token: 1–128 of
+   * `A–Z a–z 0–9 _ - : @ ~ + =`), sent in a `hello` on every connect. Only
+   * on servers that don't require tokens; with a token, the device id is
+   * the token's `sub` and this is not needed. Implies `clientType: "device"`
+   * (another `clientType` is refused) and `fallback: false` unless given:
+   * commands only travel over WebSocket. See docs/client.md, "Devices".
+   */
+  deviceId?: string;
+  /** Metadata sent in the `hello` on every connect: keys of ≤ 64 characters, values strings (≤ 256 characters), numbers or booleans. */
+  meta?: Record<string, string | number | boolean>;
+  /**
+   * A last will sent in the `hello` on every connect: the server publishes
+   * it for this client if its connection ends abnormally (not after `close()`).
+   * Needs a `publish` grant for its topic.
+   */
+  will?: Will;
+}
+
+/** A last will: a publication the server makes if the connection ends abnormally. */
+export interface Will {
+  /** A concrete topic. */
+  topic: string;
+  /** Missing means `null`. */
+  data?: unknown;
+  /** Conflation / retention key, 1–128 characters. */
+  key?: string;
+}
+
+/** What the `hello` frame says besides `client`. @internal */
+export interface HelloFields {
+  device?: string;
+  meta?: Record<string, string | number | boolean>;
+  will?: { topic: string; data: unknown; key?: string };
 }
 
 const DEFAULTS = { heartbeatMs: 15_000, connectTimeoutMs: 5_000, timeoutMs: 10_000, maxQueued: 1_000 };
@@ -62,6 +97,10 @@ export interface ResolvedOptions {
   timeoutMs: number;
   maxQueued: number;
   backoff: Backoff;
+  /** The client type asked for, if any. */
+  clientType: ClientType | undefined;
+  /** Sent in a `hello` on every connect; undefined when there is nothing to say. */
+  hello: HelloFields | undefined;
 }
 
 /** @internal */
@@ -77,13 +116,20 @@ export function resolveOptions(url: string, options: ClientOptions): ResolvedOpt
   if (u.protocol !== "ws:" && u.protocol !== "wss:") throw bad(`url: '${url}' must be ws://, wss://, http:// or https://`);
   const encoding = options.encoding ?? "msgpack";
   if (encoding !== "msgpack" && encoding !== "json") throw bad(`encoding: must be "msgpack" or "json"`);
-  if (options.clientType !== undefined) u.searchParams.set("client", options.clientType);
+  const hello = resolveHello(options, bad);
+  let clientType = options.clientType;
+  if (hello?.device !== undefined) {
+    if (clientType !== undefined && clientType !== "device") throw bad(`clientType: must be "device" (or left out) with deviceId`);
+    clientType = "device";
+  }
+  if (clientType !== undefined) u.searchParams.set("client", clientType);
   const num = (k: keyof typeof DEFAULTS, min: number): number => {
     const v = options[k] ?? DEFAULTS[k];
     if (typeof v !== "number" || !(v >= min)) throw bad(`${k}: must be a number ≥ ${min}`);
     return v;
   };
-  const fallback = options.fallback ?? "sse";
+  // A device on SSE could never receive a command: it fails rather than fall back, unless told to.
+  const fallback = options.fallback ?? (hello?.device !== undefined ? false : "sse");
   if (fallback !== "sse" && fallback !== false) throw bad(`fallback: must be "sse" or false`);
   let backoff: Backoff;
   try {
@@ -105,7 +151,39 @@ export function resolveOptions(url: string, options: ClientOptions): ResolvedOpt
     timeoutMs: num("timeoutMs", 1),
     maxQueued: num("maxQueued", 0),
     backoff,
+    clientType,
+    hello,
   };
+}
+
+const DEVICE_ID = /^[A-Za-z0-9_\-:@~+=]{1,128}$/;
+
+/** Checks `deviceId`, `meta` and `will` against the limits of the `hello` frame. */
+function resolveHello(options: ClientOptions, bad: (msg: string) => TickgateClientError): HelloFields | undefined {
+  const { deviceId, meta, will } = options;
+  if (deviceId === undefined && meta === undefined && will === undefined) return undefined;
+  const out: HelloFields = {};
+  if (deviceId !== undefined) {
+    if (typeof deviceId !== "string" || !DEVICE_ID.test(deviceId)) throw bad("deviceId: must be one topic token (1–128 of A–Z a–z 0–9 _ - : @ ~ + =, no '.')");
+    out.device = deviceId;
+  }
+  if (meta !== undefined) {
+    if (meta === null || typeof meta !== "object" || Array.isArray(meta)) throw bad("meta: must be an object");
+    for (const [k, v] of Object.entries(meta)) {
+      if (k.length > 64) throw bad(`meta: key '${k.slice(0, 16)}…' is longer than 64 characters`);
+      const ok = typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v)) || (typeof v === "string" && v.length <= 256);
+      if (!ok) throw bad(`meta.${k}: must be a string of at most 256 characters, a finite number or a boolean`);
+    }
+    out.meta = { ...meta };
+  }
+  if (will !== undefined) {
+    if (will === null || typeof will !== "object") throw bad("will: must be an object {topic, data?, key?}");
+    const why = topicError(will.topic, false);
+    if (why) throw bad(`will.topic: ${why}`);
+    if (will.key !== undefined && (typeof will.key !== "string" || will.key.length < 1 || will.key.length > 128)) throw bad("will.key: must be a string of 1–128 characters");
+    out.will = will.key === undefined ? { topic: will.topic, data: will.data ?? null } : { topic: will.topic, data: will.data ?? null, key: will.key };
+  }
+  return out;
 }
 
 /** `ws://host:port/prefix/ws?x` → `http://host:port/prefix`. */

@@ -2,7 +2,7 @@
  * The client's public types: states, per-call options, events and stats.
  * @module
  */
-import type { WelcomeFrame } from "../protocol/frames.ts";
+import type { ClientType, WelcomeFrame } from "../protocol/frames.ts";
 import type { TickgateClientError } from "./errors.ts";
 import type { GapInfo } from "./subscription.ts";
 
@@ -24,6 +24,21 @@ export interface RequestOptions {
   /** Default the client's `timeoutMs`. */
   timeoutMs?: number;
 }
+
+export interface CommandOptions {
+  /**
+   * How long the server keeps the command for the device (queued while the
+   * device is offline, resent until acknowledged) before it answers
+   * `COMMAND_TIMEOUT`: 1–86 400 000 ms. Default: the client's `timeoutMs`,
+   * so that a command the caller stopped waiting for is also withdrawn.
+   */
+  ttlMs?: number;
+  /** How long the caller waits for the answer. Default `ttlMs` + 2 000, so the server's `COMMAND_TIMEOUT` comes first. */
+  timeoutMs?: number;
+}
+
+/** A device log line's level. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
 
 export interface SubscribeOptions {
   /** Called when this subscription missed publications (server `gap`, failed recovery). */
@@ -54,6 +69,8 @@ export interface ClientEvents {
   welcome: (welcome: WelcomeFrame) => void;
   /** The transport changed (the SSE fallback kicked in). */
   mode: (mode: ClientMode) => void;
+  /** A heartbeat `ping` was answered (WebSocket only), `rttMs` after it was sent. */
+  heartbeat: (info: { rttMs: number }) => void;
 }
 
 export interface ClientStats {
@@ -69,4 +86,63 @@ export interface ClientStats {
   recovered: number;
   mode: ClientMode;
   state: ClientState;
+  /** Round trip of the last answered heartbeat ping, in ms; undefined before the first (and over SSE). */
+  rttMs: number | undefined;
+}
+
+/** The asking connection, in the answer to a `stats` frame. */
+export interface SessionStats {
+  id: string;
+  client: ClientType;
+  /** The token's `sub`, when the connection has a token. */
+  who?: string;
+  /** The device id, when the connection is a device. */
+  device?: string;
+  subscriptions: number;
+  messagesIn: number;
+  dropped: number;
+  conflated: number;
+  connectedAt: number;
+  meta: Record<string, string | number | boolean>;
+}
+
+/** One of the busiest subscriptions in a full stats snapshot. */
+export interface TopicStats {
+  /** The topic or pattern, then `#` and the filter for a filtered subscription. */
+  topic: string;
+  subscribers: number;
+  published: number;
+  dropped: number;
+  conflated: number;
+  filtered?: boolean;
+}
+
+/**
+ * What `serverStats()` resolves to. `connections` and `sessions` are always
+ * there. A server that requires tokens answers a connection without
+ * `tg.admin` with the short summary (those two, `uptimeSec`,
+ * `devicesOnline`, `session`); otherwise the full snapshot comes, with
+ * `server`, `topics`, `topTopics` and the rest. `session` describes the
+ * asking connection and is absent over SSE (`GET /stats`). The snapshot
+ * may grow fields over time.
+ */
+export interface ServerStats {
+  connections: number;
+  sessions: Record<ClientType, number>;
+  /** Short summary only (the full snapshot has `server.uptimeSec`). */
+  uptimeSec?: number;
+  devicesOnline?: number;
+  session?: SessionStats;
+  server?: { name: "tickgate"; version: string; uptimeSec: number; startedAt: number; epoch: string };
+  subscriptions?: number;
+  topics?: number;
+  channels?: number;
+  messages?: { in: number; publications: number; deliveries: number };
+  bytes?: { in: number; out: number };
+  slowConsumers?: { lagging: number; lagEvents: number; disconnects: number; dropped: number; conflated: number; nativeLimitNear: number };
+  encodes?: { msgpack: number; json: number };
+  cpu?: { percent: number; userMs: number; systemMs: number };
+  memory?: { rss: number; heapUsed: number };
+  topTopics?: TopicStats[];
+  security?: Record<string, number>;
 }

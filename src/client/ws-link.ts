@@ -41,6 +41,8 @@ export interface LinkCallbacks {
   onOpen(): void;
   onFrame(frame: IncomingFrame): void;
   onClose(info: LinkClosed): void;
+  /** A heartbeat ping was answered, after `rttMs`. */
+  onPong?(rttMs: number): void;
 }
 
 const HB_PREFIX = "hb:";
@@ -52,6 +54,8 @@ const HB_PREFIX = "hb:";
  */
 export const SUBPROTOCOLS: Readonly<Record<Encoding, string>> = { msgpack: "tickgate.msgpack", json: "tickgate.json" };
 const noop = () => {};
+/** A monotonic clock where there is one (browsers, Bun, Node), else the wall clock. */
+const now: () => number = typeof performance !== "undefined" && typeof performance.now === "function" ? () => performance.now() : () => Date.now();
 
 /** @internal */
 export class WsLink {
@@ -65,6 +69,8 @@ export class WsLink {
   #pingSeq = 0;
   #pingOutstanding = false;
   #pingSentAt = 0;
+  /** `performance.now()` when the last heartbeat ping went out, for the round trip. */
+  #pingSentPerf = 0;
   #lastRx = 0;
 
   constructor(url: string, WS: WebSocketConstructor, encoding: Encoding, readonly heartbeatMs: number, cb: LinkCallbacks) {
@@ -91,7 +97,11 @@ export class WsLink {
       }
       if (f === null) return;
       if (f.t === "pong" && typeof f.id === "string" && f.id.startsWith(HB_PREFIX)) {
-        this.#pingOutstanding = false;
+        // Only the answer to the latest ping times a round trip; an older one arrives late.
+        if (f.id === `${HB_PREFIX}${this.#pingSeq}` && this.#pingOutstanding) {
+          this.#pingOutstanding = false;
+          cb.onPong?.(now() - this.#pingSentPerf);
+        }
         return;
       }
       cb.onFrame(f);
@@ -138,6 +148,7 @@ export class WsLink {
     }
     this.#pingOutstanding = true;
     this.#pingSentAt = Date.now();
+    this.#pingSentPerf = now();
     try {
       this.send({ t: "ping", id: `${HB_PREFIX}${++this.#pingSeq}` });
     } catch {

@@ -7,6 +7,7 @@
 import { CloseCode, ErrorCode } from "../protocol/codes.ts";
 import { DecodeError, decodeBinary, decodeText, encodeFrame, type Decoded } from "../protocol/codec.ts";
 import { CLIENT_TYPES, SUBPROTOCOL, clientFrameSchemas, type ClientFrameType, type ClientType, type Encoding, type FrameId, type ServerFrame } from "../protocol/frames.ts";
+import { assertOneValue } from "../protocol/msgpack-scan.ts";
 import { Admission, bearerToken, isRefusal } from "./auth/admission.ts";
 import type { Grants } from "./auth/grants.ts";
 import { TokenVerifier, type Identity } from "./auth/tokens.ts";
@@ -272,6 +273,19 @@ export class TickgateServer implements TransportHost<Session> {
    */
   publish(topic: string, data: unknown, opts: PublishOptions = {}): number | Promise<number> {
     return this.broker.publish(topic, { value: data }, opts.key, "server", opts.tags);
+  }
+
+  /**
+   * Publishes a payload that is already msgpack (one value), carried to
+   * subscribers as these bytes. The bytes are checked like a client's.
+   */
+  publishRaw(topic: string, raw: Uint8Array, opts: PublishOptions = {}): number | Promise<number> {
+    try {
+      assertOneValue(raw);
+    } catch (e) {
+      throw new ProtocolError(ErrorCode.BAD_PAYLOAD, `raw payload is not one msgpack value: ${(e as Error).message}`);
+    }
+    return this.broker.publish(topic, { raw }, opts.key, "server", opts.tags);
   }
 
   /**

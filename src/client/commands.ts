@@ -1,0 +1,123 @@
+/**
+ * The device side of commands: handlers by name, and the memory of recently
+ * handled command ids that turns the server's at-least-once delivery into
+ * "run once, acknowledge as often as asked".
+ *
+ * A command's `cid` is remembered from the moment its handler starts: a
+ * copy that arrives while the handler runs is ignored (the answer is on
+ * its way), a copy that arrives after is acknowledged again with the
+ * remembered result. A handler that throws is forgotten, so the next copy
+ * runs it again. The memory is bounded (oldest finished entries go first).
+ * @internal
+ * @module
+ */
+import type { DeviceCommandFrame } from "../protocol/frames.ts";
+import { ClientErrorCode, TickgateClientError } from "./errors.ts";
+
+/** What a command handler learns besides the command's data. */
+export interface CommandInfo {
+  /** The command's id on the server; the same on every redelivery. */
+  cid: string;
+  /** The command's name, as the sender gave it. */
+  name: string;
+  /** When the server sent this copy (ms since the Unix epoch). */
+  ts: number;
+}
+
+/**
+ * Carries out one command. Its result (resolved value) is sent back to the
+ * sender in the acknowledgement; it must be encodable (JSON or msgpack).
+ * Throwing (or rejecting) leaves the command unacknowledged: the server
+ * sends it again, until it expires.
+ */
+export type CommandHandler<T = any, R = unknown> = (data: T, info: Readonly<CommandInfo>) => R | Promise<R>;
+
+type Memory = { state: "running" } | { state: "done"; result: unknown } | { state: "unhandled" };
+
+/** How many command ids a client remembers. @internal */
+export const COMMAND_MEMORY = 1024;
+
+/** @internal */
+export interface CommandCallbacks<Via> {
+  /** Sends `command_ack` for `cid` over `via` (the connection the copy came on), if it is still current. */
+  ack(cid: string, result: unknown, via: Via): void;
+  error(err: TickgateClientError): void;
+}
+
+/** @internal */
+export class CommandRouter<Via> {
+  readonly #handlers = new Map<string, CommandHandler>();
+  readonly #memory = new Map<string, Memory>();
+
+  constructor(
+    readonly cb: CommandCallbacks<Via>,
+    readonly limit = COMMAND_MEMORY,
+  ) {}
+
+  get size(): number {
+    return this.#handlers.size;
+  }
+
+  /** Sets the handler of `name` (`"*"`: every name without its own), replacing any; returns a remover. */
+  on(name: string, handler: CommandHandler): () => void {
+    this.#handlers.set(name, handler);
+    return () => {
+      if (this.#handlers.get(name) === handler) this.#handlers.delete(name);
+    };
+  }
+
+  receive(f: DeviceCommandFrame, via: Via): void {
+    const cid = f.cid;
+    const seen = this.#memory.get(cid);
+    if (seen?.state === "running") return;
+    if (seen?.state === "done") return this.cb.ack(cid, seen.result, via);
+    const handler = this.#handlers.get(f.name) ?? this.#handlers.get("*");
+    if (!handler) {
+      if (seen) return;
+      this.#remember(cid, { state: "unhandled" });
+      return this.cb.error(
+        new TickgateClientError(ClientErrorCode.NO_COMMAND_HANDLER, `no onCommand handler for '${f.name}' (cid ${cid}); it stays unacknowledged and will be resent`, {
+          details: { cid, name: f.name },
+        }),
+      );
+    }
+    this.#remember(cid, { state: "running" });
+    const info: CommandInfo = { cid, name: f.name, ts: f.ts };
+    let out: unknown;
+    try {
+      out = handler(f.data, info);
+    } catch (e) {
+      return this.#failed(info, e);
+    }
+    Promise.resolve(out).then(
+      (result) => {
+        const r = result === undefined ? null : result;
+        this.#remember(cid, { state: "done", result: r });
+        this.cb.ack(cid, r, via);
+      },
+      (e) => this.#failed(info, e),
+    );
+  }
+
+  #failed(info: CommandInfo, e: unknown): void {
+    this.#memory.delete(info.cid);
+    this.cb.error(
+      new TickgateClientError(ClientErrorCode.LISTENER_ERROR, `command handler for '${info.name}' (cid ${info.cid}) threw: ${(e as Error)?.message ?? String(e)}; not acknowledged, the server will resend it`, {
+        cause: e,
+        details: { cid: info.cid, name: info.name },
+      }),
+    );
+  }
+
+  #remember(cid: string, m: Memory): void {
+    this.#memory.delete(cid); // re-inserted: newest last
+    this.#memory.set(cid, m);
+    if (this.#memory.size <= this.limit) return;
+    // Forget the oldest entry that is not running (a running one still owes its ack).
+    for (const [k, v] of this.#memory) {
+      if (v.state === "running") continue;
+      this.#memory.delete(k);
+      return;
+    }
+  }
+}
