@@ -52,6 +52,8 @@ const SSE_MIN_IDLE_MS = 12_000;
 const DEFAULT_MAX_FRAME = 1024 * 1024;
 /** By default a `command()` caller waits this much longer than the command's `ttlMs`, so the server's `COMMAND_TIMEOUT` comes first. */
 const COMMAND_GRACE_MS = 2000;
+/** The longest `ttlMs` a `command` frame may carry (one day). */
+const MAX_COMMAND_TTL_MS = 86_400_000;
 /** The server's limit on a `log` message. */
 const MAX_LOG_MESSAGE = 4096;
 const LOG_LEVELS = new Set<string>(["debug", "info", "warn", "error"]);
@@ -291,7 +293,7 @@ export class TickgateClient {
    */
   command<R = unknown>(device: string, name: string, data?: unknown, options: CommandOptions = {}): Promise<R> {
     if (this.#state === "disconnected") return Promise.reject(closedError("command on a disconnected client"));
-    const ttlMs = options.ttlMs ?? this.#o.timeoutMs;
+    const ttlMs = options.ttlMs ?? Math.min(this.#o.timeoutMs, MAX_COMMAND_TTL_MS);
     const timeoutMs = options.timeoutMs ?? ttlMs + COMMAND_GRACE_MS;
     const frame: Record<string, unknown> = { t: "command", device, name, ttlMs };
     if (data !== undefined) frame.data = data;

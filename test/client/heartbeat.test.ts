@@ -44,4 +44,26 @@ describe("TickgateClient heartbeat", () => {
     expect(w.states).toEqual(["connecting", "connected"]);
     expect(w.client.stats().reconnects).toBe(0);
   });
+
+  test("each answered heartbeat ping is a 'heartbeat' event with its round trip; stats().rttMs is the last", async () => {
+    await using server = await startServer();
+    await using w = startClient(server.wsUrl, { heartbeatMs: 25 });
+    const beats: number[] = [];
+    w.client.on("heartbeat", ({ rttMs }) => beats.push(rttMs));
+    expect(w.client.stats().rttMs).toBeUndefined();
+    await w.until("connected");
+    while (beats.length < 3) await new Promise((r) => setTimeout(r, 10));
+    for (const rtt of beats) {
+      expect(rtt).toBeGreaterThanOrEqual(0);
+      expect(rtt).toBeLessThan(1000);
+    }
+    expect(w.client.stats().rttMs).toBe(beats.at(-1)!);
+    // A listener that throws is reported and changes nothing.
+    w.client.on("heartbeat", () => {
+      throw new Error("bad listener");
+    });
+    const [e] = await w.errorCount(1);
+    expect(e!.code).toBe("LISTENER_ERROR");
+    expect(w.states).toEqual(["connecting", "connected"]);
+  });
 });

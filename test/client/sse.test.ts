@@ -8,6 +8,7 @@ import { describe, expect, test } from "bun:test";
 import { ClientErrorCode, ErrorCode } from "../../src/client/index.ts";
 import { startServer, uniqueTopic, type TestServer } from "../helpers/server.ts";
 import { openSse } from "../helpers/sse.ts";
+import { hs256, hsAuth } from "../helpers/tokens.ts";
 import { collector, silentServer, startClient, startProxy, type Watched } from "./support.ts";
 
 const tick = () => new Promise((r) => setTimeout(r, 1));
@@ -57,11 +58,61 @@ describe("SSE fallback", () => {
     w.client.publish(`${root}.a`, { i: 7 }, { ack: false });
     await exact.count(6);
     await expect(w.client.publish("srv.x", 1)).rejects.toMatchObject({ code: ErrorCode.FORBIDDEN });
-    await expect(w.client.request("anything")).rejects.toMatchObject({ code: ClientErrorCode.UNSUPPORTED });
+    await expect(w.client.request("anything")).rejects.toMatchObject({ code: ErrorCode.NO_HANDLER });
     expect(w.client.stats()).toMatchObject({ mode: "sse", state: "connected", messages: 7, reconnects: 0 });
     expect(connections(server)).toBe(1);
     w.client.close();
     expect(w.client.mode).toBe("sse");
+  });
+
+  test("over SSE, request(), command() and serverStats() go over HTTP, those queued in the connect window too", async () => {
+    await using server = await startServer();
+    server.handle("quote", (d) => ({ symbol: (d as { symbol: string }).symbol, bid: 1 }));
+    server.handle("nothing", () => undefined);
+    const id = `sse-dev-${process.pid}`;
+    await using dev = startClient(server.wsUrl, { deviceId: id });
+    dev.client.onCommand<{ on: boolean }>("switch", (d, { name }) => ({ name, on: d.on }));
+    await dev.until("connected");
+    await using blackhole = await silentServer();
+    await using w = startClient(blackhole.url, { connectTimeoutMs: 100, httpUrl: httpBase(server.port) });
+    // Asked while the WebSocket attempt hangs; answered over HTTP once the fallback takes over.
+    const early = w.client.request("quote", { symbol: "BTC" });
+    const earlyCommand = w.client.command(id, "switch", { on: true });
+    const earlyStats = w.client.serverStats();
+    await w.until("connected");
+    expect(w.client.mode).toBe("sse");
+    expect(await early).toEqual({ symbol: "BTC", bid: 1 });
+    expect(await earlyCommand).toEqual({ name: "switch", on: true });
+    expect((await earlyStats).devicesOnline).toBe(1);
+    expect(await w.client.request("quote", { symbol: "ETH" })).toEqual({ symbol: "ETH", bid: 1 });
+    expect(await w.client.request("nothing")).toBeNull();
+    await expect(w.client.request("nope")).rejects.toMatchObject({ code: ErrorCode.NO_HANDLER });
+    expect(await w.client.command(id, "switch", { on: false })).toEqual({ name: "switch", on: false });
+    await expect(w.client.command("nobody-home", "switch", null, { ttlMs: 150 })).rejects.toMatchObject({ code: ErrorCode.COMMAND_TIMEOUT });
+    const st = await w.client.serverStats();
+    expect(st.connections).toBe(1); // the device; this client holds no stream (no subscriptions)
+    expect(st.sessions.device).toBe(1);
+    expect(st.session).toBeUndefined();
+    // What has no HTTP form is refused on 'error'.
+    w.client.log("info", "not a device");
+    expect((await w.errorCount(1))[0]!.code).toBe(ClientErrorCode.UNSUPPORTED);
+  });
+
+  test("over SSE with auth on, a missing token is UNAUTHORIZED on requests and commands; stats need tg.admin", async () => {
+    await using server = await startServer({ auth: hsAuth() });
+    server.handle("quote", () => 1);
+    await using blackhole = await silentServer();
+    await using anon = startClient(blackhole.url, { connectTimeoutMs: 100, httpUrl: httpBase(server.port) });
+    await anon.until("connected");
+    await expect(anon.client.request("quote")).rejects.toMatchObject({ code: ErrorCode.UNAUTHORIZED });
+    await expect(anon.client.command("d", "x")).rejects.toMatchObject({ code: ErrorCode.UNAUTHORIZED });
+    await expect(anon.client.serverStats()).rejects.toMatchObject({ code: ErrorCode.UNAUTHORIZED });
+    const token = await hs256({ sub: "ann", tg: { request: ["quote"] } });
+    await using ann = startClient(blackhole.url, { token, connectTimeoutMs: 100, httpUrl: httpBase(server.port) });
+    await ann.until("connected");
+    expect(await ann.client.request("quote")).toBe(1);
+    await expect(ann.client.command("d", "x")).rejects.toMatchObject({ code: ErrorCode.FORBIDDEN });
+    await expect(ann.client.serverStats()).rejects.toMatchObject({ code: ErrorCode.FORBIDDEN });
   });
 
   test("recovery over SSE: a dropped stream resumes from its cursor, every publication once and in order", async () => {

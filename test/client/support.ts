@@ -5,7 +5,15 @@
  * client first), and servers that misbehave on purpose.
  */
 import net from "node:net";
-import { TickgateClient, type ClientOptions, type ClientState, type GapInfo, type MessageMeta, type TickgateClientError } from "../../src/client/index.ts";
+import {
+  TickgateClient,
+  type ClientOptions,
+  type ClientState,
+  type GapInfo,
+  type MessageMeta,
+  type TickgateClientError,
+  type WebSocketConstructor,
+} from "../../src/client/index.ts";
 
 /** Waits for `pred` to hold, re-checking whenever `subscribe`'s callback fires. */
 function waitUntil(check: () => boolean, what: () => string, timeoutMs: number, hook: (wake: () => void) => () => void): Promise<void> {
@@ -242,3 +250,28 @@ export async function eventually(check: () => boolean, what: string, timeoutMs =
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/** One frame a client wrote, and on which of its connections (1, 2, ...). */
+export interface SentFrame {
+  conn: number;
+  frame: Record<string, any>;
+}
+
+/**
+ * The global WebSocket, recording every text frame the client sends (use
+ * `encoding: "json"`), numbered by connection: what went out, in order.
+ */
+export function recordingWebSocket(): { WebSocket: WebSocketConstructor; sent: SentFrame[] } {
+  const sent: SentFrame[] = [];
+  let conns = 0;
+  class Recording extends WebSocket {
+    readonly conn = ++conns;
+    override send(data: string | ArrayBufferView | ArrayBuffer | Blob): void {
+      if (typeof data === "string") sent.push({ conn: this.conn, frame: JSON.parse(data) });
+      super.send(data as string);
+    }
+  }
+  return { WebSocket: Recording as unknown as WebSocketConstructor, sent };
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
