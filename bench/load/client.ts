@@ -6,24 +6,26 @@
  * highest tick every live subscriber has received.
  *
  * Control: JSON lines on stdin, replies on stdout (see bench/fanout.ts).
- * Args: --port P --credit-port C --subs N --server tickgate|bare
+ * Args: --port P --credit-port C --subs N --server NAME (from bench/lib/peers.ts)
  *       [--sample K] [--credit-step S]
+ * How to subscribe and where the tick sits in a frame: bench/load/protocols.
  * @module
  */
 import { build } from "hdr-histogram-js";
-import { packr, unpackr } from "../../src/protocol/codec.ts";
 import { argInt, argValue } from "../lib/args.ts";
-import { isPublication, readN, readTs, tailOk, TOPIC, wallMs } from "../lib/tick.ts";
+import { peer } from "../lib/peers.ts";
+import { wallMs } from "../lib/tick.ts";
+import { protocolFor } from "./protocols/index.ts";
 import { WsConn, type FrameSink } from "./ws-conn.ts";
 
 const argv = process.argv;
 const port = argInt(argv, "--port", 0, 1, 65535);
 const creditPort = argInt(argv, "--credit-port", 0, 1, 65535);
 const subs = argInt(argv, "--subs", 1000, 1, 60_000);
-const mode = argValue(argv, "--server", "tickgate");
+// A server's name from bench/lib/peers.ts; its `protocol` says how to subscribe.
+const serverName = argValue(argv, "--server", "tickgate");
 const sampleEvery = argInt(argv, "--sample", 16);
 const creditStep = argInt(argv, "--credit-step", 4);
-if (mode !== "tickgate" && mode !== "bare") throw new Error(`--server must be tickgate or bare, got ${mode}`);
 
 const MAX_LATENCY_US = 60_000_000;
 const hist = build({ lowestDiscernibleValue: 1, highestTrackableValue: MAX_LATENCY_US, numberOfSignificantValueDigits: 3, autoResize: false });
@@ -39,56 +41,42 @@ let gapFrames = 0;
 let errorFrames = 0;
 let closedConns = 0;
 const failures: string[] = [];
-let checkedOne = false;
-const SUB_FRAME = packr.pack({ t: "sub", topic: TOPIC, id: 1 });
 
 function reply(o: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(o) + "\n");
 }
 
-/** Decodes one publication fully, once, to prove the tail reading matches the real frame. */
-function checkOnce(buf: Uint8Array, start: number, end: number): void {
-  checkedOne = true;
-  const f = unpackr.unpack(buf.subarray(start, end)) as { topic?: string; data?: { n?: number; ts?: number } };
-  if (f.topic !== TOPIC || f.data?.n !== readN(buf, end) || f.data?.ts !== readTs(buf, end)) {
-    failures.push(`frame layout check failed: ${JSON.stringify(f).slice(0, 200)}`);
-  }
-}
+const protocol = protocolFor(peer(serverName).protocol, {
+  deliver(c, n) {
+    deliveries++;
+    c.received++;
+    if (n > c.lastN) {
+      c.lost += n - c.lastN - 1;
+      c.lastN = n;
+    } else c.dup++;
+    if (--sampleCountdown !== 0) return false;
+    sampleCountdown = sampleEvery;
+    return true;
+  },
+  sample(tsMs) {
+    const us = Math.round((wallMs() - tsMs) * 1000);
+    if (us < 1) negativeLatency++;
+    hist.recordValue(us < 1 ? 1 : us > MAX_LATENCY_US ? MAX_LATENCY_US : us);
+  },
+  ready: markReady,
+  malformed: () => void malformed++,
+  gap: () => void gapFrames++,
+  error(message) {
+    errorFrames++;
+    if (failures.length < 5) failures.push(message);
+  },
+  note(message) {
+    if (failures.length < 5) failures.push(message);
+  },
+});
 
 const sink: FrameSink = {
-  frame(c, buf, start, end) {
-    if (c.ready && end - start > 24 && isPublication(buf, start)) {
-      if (!tailOk(buf, end)) {
-        malformed++;
-        return;
-      }
-      const n = readN(buf, end);
-      deliveries++;
-      c.received++;
-      if (n > c.lastN) {
-        c.lost += n - c.lastN - 1;
-        c.lastN = n;
-      } else c.dup++;
-      if (--sampleCountdown === 0) {
-        sampleCountdown = sampleEvery;
-        const us = Math.round((wallMs() - readTs(buf, end)) * 1000);
-        if (us < 1) negativeLatency++;
-        hist.recordValue(us < 1 ? 1 : us > MAX_LATENCY_US ? MAX_LATENCY_US : us);
-      }
-      if (!checkedOne) checkOnce(buf, start, end);
-      return;
-    }
-    const f = unpackr.unpack(buf.subarray(start, end)) as { t?: string; id?: number; message?: string };
-    if (f.t === "welcome") {
-      if (mode === "tickgate") c.send(2, SUB_FRAME);
-      else markReady(c);
-    } else if (f.t === "ack" && f.id === 1) markReady(c);
-    else if (f.t === "gap") gapFrames++;
-    else if (f.t === "error") {
-      errorFrames++;
-      if (failures.length < 5) failures.push(`error frame: ${f.message}`);
-    } else malformed++;
-  },
+  frame: protocol.frame,
   control(c, op, body) {
     if (op === 9) c.send(10, body);
     else if (op === 8) c.socket?.end();
@@ -141,7 +129,7 @@ for (let i = 0; i < subs; i += CONNECT_CONCURRENCY) {
         socket: {
           open(s) {
             s.data.socket = s;
-            s.write(s.data.upgradeRequest("/ws", mode === "tickgate" ? "tickgate.msgpack" : null));
+            s.write(s.data.upgradeRequest(protocol.path, protocol.subprotocol));
           },
           data(s, d) {
             s.data.feed(d);

@@ -1,7 +1,7 @@
 /**
  * One subscriber connection over raw TCP with a minimal WebSocket client:
  * HTTP upgrade, then server frames (unmasked, 7/16/64-bit lengths, split
- * across reads in any way). A full client library would cost more CPU per
+ * across reads in any way; binary and text, unfragmented). A full client library would cost more CPU per
  * message than the server under test, and this client is the bottleneck.
  * Frames are handed to the sink as (buffer, start, end), valid only during
  * the call: nothing is allocated per frame, and a frame cut by the end of a
@@ -11,8 +11,8 @@
 import type { Socket } from "bun";
 
 export interface FrameSink {
-  /** A binary frame whose body is `buf[start, end)`. */
-  frame(c: WsConn, buf: Uint8Array, start: number, end: number): void;
+  /** A data frame (binary, or text: `opcode` 1) whose body is `buf[start, end)`. */
+  frame(c: WsConn, buf: Uint8Array, start: number, end: number, opcode: number): void;
   /** Close, ping or pong; `body` is a copy. */
   control(c: WsConn, opcode: number, body: Uint8Array): void;
   /** The upgrade failed or the server broke the framing rules. */
@@ -24,7 +24,7 @@ const CRLFCRLF = [13, 10, 13, 10] as const;
 export class WsConn {
   socket: Socket<WsConn> | null = null;
   upgraded = false;
-  /** Subscribed (tickgate: ack received; bare: welcome received). */
+  /** Subscribed: what that takes depends on the protocol (bench/load/protocols). */
   ready = false;
   closed = false;
   /** Highest tick counter seen, and what arrived out of order. */
@@ -92,7 +92,7 @@ export class WsConn {
       const start = off + hdr;
       off = start + len;
       const op = b0 & 0x0f;
-      if (op === 2) this.sink.frame(this, buf, start, off);
+      if (op === 2 || op === 1) this.sink.frame(this, buf, start, off, op);
       else if (op >= 8) this.sink.control(this, op, buf.slice(start, off));
       else return this.sink.failed(this, `unexpected opcode ${op} (fin=${b0 >> 7})`);
     }
