@@ -11,6 +11,7 @@ import { mayPublish, mayRequest, maySubscribe } from "./auth/grants.ts";
 import { TokenError } from "./auth/tokens.ts";
 import { logTopic } from "./devices.ts";
 import { ProtocolError } from "./errors.ts";
+import { RESERVED } from "./requests.ts";
 import type { TickgateServer } from "./server.ts";
 import { TokenBucket, type Session } from "./session.ts";
 
@@ -54,6 +55,7 @@ export class Dispatcher {
         return this.#ack(s, f.id);
       case "command_nack":
         if (s.deviceId === undefined) throw new ProtocolError(ErrorCode.NOT_A_DEVICE, "only a device connection refuses commands");
+        if (RESERVED.has(f.code)) throw new ProtocolError(ErrorCode.INVALID_FRAME, `command_nack: code '${f.code}' is reserved for the server; use your own`);
         this.server.devices.nack(s, f.cid, f.code, f.message);
         return this.#ack(s, f.id);
       case "log":

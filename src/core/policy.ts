@@ -16,8 +16,9 @@ export class PolicyTable {
   readonly #resolved: Policy[];
 
   constructor(opts: Options) {
-    // Built-in rules come after the user's, so any rule of theirs wins.
-    this.#rules = [...opts.policies, ...BUILT_IN];
+    // Built-in rules come first: presence must stay server-only and retained
+    // whatever broader rule (e.g. `devices.>`) an operator writes.
+    this.#rules = [...BUILT_IN, ...opts.policies];
     this.#default = opts.defaultPolicy;
     this.#resolved = this.#rules.map((r) => {
       const { match: _match, ...fields } = r;

@@ -4,6 +4,9 @@
  * @module
  */
 import { ErrorCode } from "../protocol/codes.ts";
+
+/** Codes only the server may use; an application code may be anything else. */
+export const RESERVED = new Set<string>([...Object.values(ErrorCode), "CONFIG", "METHOD_NOT_ALLOWED", "NOT_FOUND"]);
 import type { ClientType } from "../protocol/frames.ts";
 import { ProtocolError, TickgateError, TimeoutError } from "./errors.ts";
 
@@ -42,8 +45,12 @@ export class RequestRouter {
     try {
       return await Promise.race([Promise.resolve().then(() => h(data, ctx)), timeout]);
     } catch (e) {
-      // A handler's own TickgateError keeps its code (e.g. "NO_SUCH_RELAY"); anything else is HANDLER_ERROR.
-      if (e instanceof TickgateError) throw e;
+      // The server's own refusals (schema checks) and timeouts pass as they are.
+      if (e instanceof ProtocolError || e instanceof TimeoutError) throw e;
+      // A handler's own code (e.g. "NO_SUCH_RELAY") passes too, unless it is
+      // one of the server's: a handler must not speak for the server (and
+      // spend its caller's error budget, or pick an HTTP status like 401).
+      if (e instanceof TickgateError && !RESERVED.has(e.code)) throw e;
       throw new ProtocolError(ErrorCode.HANDLER_ERROR, `'${method}' failed: ${(e as Error)?.message ?? String(e)}`);
     } finally {
       clearTimeout(timer);

@@ -35,7 +35,12 @@ function failed(e: unknown): Response {
 }
 
 export async function handleRequest(req: Request, server: TickgateServer, url: URL, ip: string): Promise<Response> {
-  const method = decodeURIComponent(url.pathname.slice(REQUEST_PREFIX.length));
+  let method: string;
+  try {
+    method = decodeURIComponent(url.pathname.slice(REQUEST_PREFIX.length));
+  } catch {
+    return httpError(ErrorCode.INVALID_FRAME, "the method name in the path is not valid percent-encoding");
+  }
   if (method.length === 0 || method.length > 128) return httpError(ErrorCode.INVALID_FRAME, "name the method: POST /api/request/<method>");
   const post = await readPost(req, server, ip);
   if (post instanceof Response) return post;

@@ -5,25 +5,33 @@
  * error table must say which codes spend the error budget, and the doc's
  * JSON frame examples must be frames the server would accept / send. The
  * device topics, the SSE cursor format, the filter semantics and limits, the
- * fields of `welcome` and `msg`, and the short `stats` summary must be the
- * ones the code uses.
+ * fields of `welcome`, `msg` and `ack`, the short `stats` summary, how
+ * `topTopics` names a filtered subscription, the presence payload and its
+ * built-in policy, and the `command_nack` limits must be the ones the code
+ * uses.
  *
- * Also keeps `docs/http-api.md` in step with `ROUTES` and the HTTP statuses.
+ * Also keeps `docs/http-api.md` in step with `ROUTES` (and the prefix route
+ * `POST /api/request/<method>`) and the HTTP statuses, including the 422
+ * that codes outside the table (an application's own) get.
  */
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { Admission } from "../../src/core/auth/admission.ts";
-import { logTopic, presenceTopic } from "../../src/core/devices.ts";
+import { DeviceRegistry, logTopic, presenceTopic } from "../../src/core/devices.ts";
 import { parseOptions } from "../../src/core/options.ts";
+import { PolicyTable } from "../../src/core/policy.ts";
 import { NORMAL_CLOSE, TickgateServer } from "../../src/core/server.ts";
+import type { TopicStats } from "../../src/core/stats.ts";
+import { REQUEST_PREFIX } from "../../src/http/calls.ts";
 import { statusFor } from "../../src/http/errors.ts";
-import { ROUTES } from "../../src/http/routes.ts";
+import { ROUTES, httpRoutes } from "../../src/http/routes.ts";
 import { formatCursor, parseCursor } from "../../src/http/sse.ts";
 import { CloseCode, ErrorCode, GapReason } from "../../src/protocol/codes.ts";
-import { Filter, Tags, canonicalFilter, compileFilter } from "../../src/protocol/filter.ts";
+import { Filter, Tags, compileFilter } from "../../src/protocol/filter.ts";
 import {
   SUBPROTOCOL,
   clientFrameSchemas,
+  type AckFrame,
   type ClientFrameType,
   type DeviceCommandFrame,
   type PublicationFrame,
@@ -73,6 +81,12 @@ const SERVER_FRAME_TYPES = Object.keys({
 
 /** Fields of the server `command` frame; `satisfies` fails the type check when one is added or removed. */
 const DEVICE_COMMAND_FIELDS = Object.keys({ t: true, cid: true, name: true, data: true, ts: true } satisfies Record<keyof DeviceCommandFrame, true>);
+
+/** Fields of the `ack` frame, kept complete by `satisfies` as above. */
+const ACK_FIELDS = Object.keys({ t: true, id: true, topic: true, seq: true, epoch: true, backlog: true, recovery: true } satisfies Record<keyof AckFrame, true>);
+
+/** Fields of a `topTopics` entry in the stats snapshot, kept complete by `satisfies` as above. */
+const TOP_TOPIC_FIELDS = Object.keys({ topic: true, subscribers: true, published: true, dropped: true, conflated: true, filtered: true } satisfies Record<keyof TopicStats, true>);
 
 /** Fields of the `msg` frame, kept complete by `satisfies` as above. */
 const MSG_FIELDS = Object.keys({ t: true, topic: true, seq: true, epoch: true, ts: true, key: true, tags: true, data: true } satisfies Record<keyof PublicationFrame, true>);
@@ -301,6 +315,50 @@ describe("authentication and devices", () => {
     expect(devices).toContain(`\`${logTopic("<id>")}\``);
     expect(devices).toContain("`devices.<id>.commands`");
   });
+
+  test("the presence example has the fields of the server's online payload, meta included", () => {
+    const published: { topic: string; data: Record<string, unknown>; key?: string }[] = [];
+    const registry = new DeviceRegistry(parseOptions({}).devices, {
+      publish: (topic, data, key) => published.push({ topic, data: data as Record<string, unknown>, key }),
+      sendCommand: () => {},
+    });
+    registry.attach({ deviceId: "meter-17", id: "s-1", meta: { model: "TG-1" } } as never);
+    const online = published.find((p) => p.data.state === "online");
+    if (!online) throw new Error("attach published no online presence");
+    expect(online.topic).toBe(presenceTopic("meter-17"));
+    expect(online.key).toBe("meter-17");
+    const presence = subsection(section("Devices"), "Presence");
+    const examples = jsonBlocks(presence).filter((ex) => ex.state === "online");
+    expect(examples.length).toBe(1);
+    expect(Object.keys(examples[0]!).sort()).toEqual(Object.keys(online.data).sort());
+  });
+
+  test("the presence section describes the built-in presence policy, which operator rules cannot replace", () => {
+    const presence = subsection(section("Devices"), "Presence");
+    const builtIn = new PolicyTable(parseOptions({})).for(presenceTopic("meter-17"));
+    // The doc says retained and server-only; if the built-in rule changes, so must the doc.
+    expect({ retain: builtIn.retain, publish: builtIn.publish }).toEqual({ retain: true, publish: "server" });
+    expect(presence).toContain("**retained**");
+    expect(presence).toContain("**server-only**");
+    const broad = new PolicyTable(parseOptions({ policies: [{ match: "devices.>", maxPayload: 1024, publish: "clients" }] })).for(presenceTopic("meter-17"));
+    expect({ retain: broad.retain, publish: broad.publish }).toEqual({ retain: true, publish: "server" });
+    expect(presence).toContain("nobody can\nforge a device's presence");
+  });
+
+  test("the command_nack limits are the ones its schema enforces", () => {
+    const nack = subsection(clientSection, "`command_nack`");
+    const schema = clientFrameSchemas.command_nack;
+    const ok = (code: string) => schema.safeParse({ t: "command_nack", cid: "c", code }).success;
+    const shortest = [...Array(10).keys()].find((n) => ok("A".repeat(n)))!;
+    let longest = shortest;
+    while (longest < 10_000 && ok("A".repeat(longest + 1))) longest++;
+    expect(ok("battery_low")).toBe(false);
+    expect(ok("1ABC")).toBe(false);
+    expect(nack).toContain(`${shortest}–${longest} characters of \`A–Z 0–9 _\`, starting with a letter`);
+    const parsed = schema.parse({ t: "command_nack", cid: "c", code: "BUSY" });
+    expect(nack).toContain(`missing means \`${parsed.message}\``);
+    expect(nack).toContain(`at most ${largest((n) => schema.safeParse({ t: "command_nack", cid: "c", code: "BUSY", message: "m".repeat(n) }).success)} characters`);
+  });
 });
 
 describe("SSE", () => {
@@ -386,17 +444,45 @@ describe("tags and filters", () => {
     }
   });
 
-  test("the canonical filter spelling shown is the server's", () => {
-    const m = /`news\.>#(\{.*?\})`/.exec(section("Server → client frames"));
-    if (!m) throw new Error("the stats section shows no filtered subscription key");
-    const f = Filter.parse(JSON.parse(m[1]!));
-    expect(canonicalFilter(f)).toBe(m[1]!);
+  test("stats name a filtered subscription by its topic, marked filtered, as the examples show", () => {
+    // What the server reports: the base topic or pattern, never the filter's spelling.
+    const server = new TickgateServer({}, { transport: {} as never });
+    server.broker.index.getOrCreate("news.>");
+    server.broker.index.getOrCreate("news.>", Filter.parse({ any: ["sport"] }));
+    const top = server.stats().topTopics.filter((t) => t.topic.startsWith("news."));
+    expect(top.map((t) => ({ topic: t.topic, filtered: t.filtered === true })).sort((a, b) => Number(a.filtered) - Number(b.filtered))).toEqual([
+      { topic: "news.>", filtered: false },
+      { topic: "news.>", filtered: true },
+    ]);
+    // What the docs show: both full snapshots (the stats frame and GET /stats).
+    const snapshots = [
+      ...jsonBlocks(subsection(serverSection, "`stats`")).map((ex) => ex.data as Record<string, unknown>),
+      ...jsonBlocks(section("GET /stats", httpDoc)),
+    ].filter((d) => "topTopics" in d);
+    expect(snapshots.length).toBe(2);
+    for (const snap of snapshots) {
+      const entries = snap.topTopics as Record<string, unknown>[];
+      for (const e of entries) {
+        expect(String(e.topic)).not.toContain("#");
+        for (const k of Object.keys(e)) expect(TOP_TOPIC_FIELDS).toContain(k);
+      }
+      const filtered = entries.filter((e) => e.filtered === true);
+      expect(filtered.length).toBeGreaterThan(0);
+      expect(Object.keys(filtered[0]!).sort()).toEqual([...TOP_TOPIC_FIELDS].sort());
+    }
+    // No doc spells a subscription as `<topic>#<filter>` any more: nothing on the wire does.
+    expect(doc).not.toMatch(/[A-Za-z0-9*>]#\{/);
+    expect(httpDoc).not.toMatch(/[A-Za-z0-9*>]#\{/);
   });
 });
 
 describe("frame fields", () => {
   test("the msg table lists every field of the msg frame", () => {
     expect(fieldNames(subsection(serverSection, "`msg`")).sort()).toEqual(MSG_FIELDS.filter((f) => f !== "t").sort());
+  });
+
+  test("the ack table lists every field of the ack frame", () => {
+    expect([...new Set(fieldNames(subsection(serverSection, "`ack`")))].sort()).toEqual(ACK_FIELDS.filter((f) => f !== "t").sort());
   });
 
   test("the welcome table covers every field of the welcome frame", () => {
@@ -424,15 +510,24 @@ test("the close codes that count as normal are the server's", () => {
 describe("docs/http-api.md", () => {
   const routeRows = tableRows(httpDoc).map((r) => ({ method: r[0]!, path: r[1]!.replaceAll("`", "") }));
   const headings = [...httpDoc.matchAll(/^## ([A-Z]+) (\/\S*)\s*$/gm)].map((m) => ({ method: m[1]!, path: m[2]! }));
-  const routes = Object.entries(ROUTES).flatMap(([path, methods]) => Object.keys(methods).map((method) => ({ method, path })));
+  /** Routes matched by prefix in httpRoutes, outside ROUTES: `POST /api/request/<method>`. */
+  const prefixRoutes = [{ method: "POST", path: `${REQUEST_PREFIX}<method>` }];
+  const routes = [...Object.entries(ROUTES).flatMap(([path, methods]) => Object.keys(methods).map((method) => ({ method, path }))), ...prefixRoutes];
   const byKey = (x: { method: string; path: string }[]) => x.map((r) => `${r.method} ${r.path}`).sort();
 
-  test("the route table lists exactly the routes in ROUTES", () => {
+  test("the route table lists exactly the routes in ROUTES and the prefix route", () => {
     expect(byKey(routeRows)).toEqual(byKey(routes));
   });
 
-  test("every route in ROUTES has its own section, and no other route does", () => {
+  test("every route in ROUTES and the prefix route has its own section, and no other route does", () => {
     expect(byKey(headings)).toEqual(byKey(routes));
+  });
+
+  test("the prefix route is served by httpRoutes, for POST only", async () => {
+    // Another method is refused before the server is touched, naming the methods that work.
+    const res = await httpRoutes(new Request(`http://tickgate.example${REQUEST_PREFIX}portfolio.get`, { method: "GET" }), {} as never, "");
+    expect(res.status).toBe(statusFor("METHOD_NOT_ALLOWED"));
+    expect(res.headers.get("allow")).toBe(prefixRoutes.map((r) => r.method).join(", "));
   });
 
   test("the status table gives each code the status the server answers with", () => {
@@ -454,7 +549,17 @@ describe("docs/http-api.md", () => {
     for (const [status, cell] of statusRows) {
       for (const m of cell!.matchAll(/`([A-Z_]+)`/g)) documented.add(`${m[1]} ${status}`);
     }
-    for (const p of pairs) if (!p.endsWith(" 500")) expect(documented).toContain(p);
+    for (const p of pairs) expect(documented).toContain(p);
     for (const d of documented) expect(pairs).toContain(d);
+  });
+
+  test("a code outside the table (an application's own) gets the status both docs give it", () => {
+    const status = statusFor("NO_SUCH_RELAY");
+    expect(statusFor("BATTERY_LOW")).toBe(status);
+    const row = tableRows(section("Errors", httpDoc)).find(([s]) => s === String(status));
+    if (!row) throw new Error(`the status table has no ${status} row`);
+    expect(row[1]).toMatch(/^Any other code/);
+    expect(section("Error codes")).toContain(`its\nstatus is ${status}`);
+    expect(section("HTTP: Server-Sent Events and publishing")).toContain(`gets HTTP status ${status}`);
   });
 });

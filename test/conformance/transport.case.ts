@@ -1,0 +1,175 @@
+/**
+ * The transport contract, as one suite every transport runs (Bun's now; the
+ * uWebSockets.js adapter on Node will run the same cases). It drives the
+ * transport with a minimal host, not the tickgate server, so a failure
+ * points at the adapter. Real sockets on 127.0.0.1, port 0.
+ */
+import { describe, expect, test } from "bun:test";
+import type { ServerSocket, Transport, TransportHost, UpgradeInfo } from "../../src/core/transport.ts";
+import { rawConnect } from "../helpers/raw-ws.ts";
+
+interface State {
+  id: number;
+  socket?: ServerSocket;
+  messages: (Uint8Array | string)[];
+  closed?: { code: number; reason: string };
+  drains: number;
+}
+
+class RecordingHost implements TransportHost<State> {
+  readonly wsPath = "/ws";
+  readonly states: State[] = [];
+  refuse: Response | null = null;
+  lastUpgrade: UpgradeInfo | undefined;
+  #n = 0;
+  async upgrade(info: UpgradeInfo) {
+    this.lastUpgrade = info;
+    if (this.refuse) return this.refuse;
+    const s: State = { id: ++this.#n, messages: [], drains: 0 };
+    this.states.push(s);
+    return info.protocols.includes("p2") ? { state: s, protocol: "p2" } : { state: s };
+  }
+  onOpen(socket: ServerSocket, s: State) {
+    s.socket = socket;
+  }
+  onMessage(s: State, data: Uint8Array | string) {
+    // Copy: a transport may reuse the buffer after the callback (uWS.js does).
+    s.messages.push(typeof data === "string" ? data : new Uint8Array(data));
+    if (data === "echo") s.socket!.send("echoed");
+  }
+  onDrain(s: State) {
+    s.drains++;
+  }
+  onClose(s: State, code: number, reason: string) {
+    s.closed = { code, reason };
+  }
+  fetch(req: Request, ip: string) {
+    return Response.json({ path: new URL(req.url).pathname, ip });
+  }
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const OPTS = { host: "127.0.0.1", port: 0, maxFrameBytes: 64 * 1024, backpressureLimit: 16 * 1024 * 1024, idleTimeoutSec: 120, sendPings: true, perMessageDeflate: false };
+
+export function runTransportSuite(name: string, make: () => Transport): void {
+  async function start(host = new RecordingHost()) {
+    const t = make();
+    const addr = await t.listen(host, OPTS);
+    return { t, host, port: addr.port, [Symbol.asyncDispose]: () => t.stop(true) };
+  }
+
+  describe(`transport conformance: ${name}`, () => {
+    test("plain HTTP goes to host.fetch with the remote address", async () => {
+      await using s = await start();
+      expect(await (await fetch(`http://127.0.0.1:${s.port}/anything`)).json()).toEqual({ path: "/anything", ip: "127.0.0.1" });
+    });
+
+    test("upgrade passes URL, headers and offered subprotocols; the chosen one is answered", async () => {
+      await using s = await start();
+      const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws?x=1`, ["p1", "p2"]);
+      await new Promise((r) => (ws.onopen = r));
+      expect(ws.protocol).toBe("p2");
+      expect(s.host.lastUpgrade!.url.searchParams.get("x")).toBe("1");
+      expect(s.host.lastUpgrade!.protocols).toEqual(["p1", "p2"]);
+      ws.close();
+    });
+
+    test("a Response from upgrade refuses the connection with that status", async () => {
+      const host = new RecordingHost();
+      host.refuse = Response.json({ no: true }, { status: 401 });
+      await using s = await start(host);
+      const res = await fetch(`http://127.0.0.1:${s.port}/ws`, { headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" } });
+      expect(res.status).toBe(401);
+    });
+
+    test("messages arrive as bytes or text; send reaches the peer", async () => {
+      await using s = await start();
+      const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`);
+      ws.binaryType = "arraybuffer";
+      const got: unknown[] = [];
+      ws.onmessage = (e) => got.push(e.data);
+      await new Promise((r) => (ws.onopen = r));
+      ws.send(Uint8Array.of(1, 2, 3));
+      ws.send("echo");
+      await until(() => got.length === 1);
+      expect(got[0]).toBe("echoed");
+      expect(s.host.states[0]!.messages).toEqual([Uint8Array.of(1, 2, 3), "echo"]);
+      ws.close();
+    });
+
+    test("publish reaches exactly the sockets subscribed to that channel, same bytes each", async () => {
+      await using s = await start();
+      const clients = await Promise.all(
+        [0, 1, 2].map(async () => {
+          const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`);
+          ws.binaryType = "arraybuffer";
+          const got: Uint8Array[] = [];
+          ws.onmessage = (e) => got.push(new Uint8Array(e.data as ArrayBuffer));
+          await new Promise((r) => (ws.onopen = r));
+          return { ws, got };
+        }),
+      );
+      await until(() => s.host.states.filter((x) => x.socket).length === 3);
+      s.host.states[0]!.socket!.subscribe("b|a");
+      s.host.states[1]!.socket!.subscribe("b|a");
+      s.host.states[2]!.socket!.subscribe("b|other");
+      s.t.publish("b|a", Uint8Array.of(9, 9));
+      await until(() => clients[0]!.got.length === 1 && clients[1]!.got.length === 1);
+      expect(clients[0]!.got[0]).toEqual(Uint8Array.of(9, 9));
+      s.host.states[1]!.socket!.unsubscribe("b|a");
+      s.t.publish("b|a", Uint8Array.of(7));
+      await until(() => clients[0]!.got.length === 2);
+      expect(clients[1]!.got.length).toBe(1);
+      expect(clients[2]!.got.length).toBe(0);
+      for (const c of clients) c.ws.close();
+    });
+
+    test("a peer that stops reading shows queued bytes, then drains", async () => {
+      await using s = await start();
+      const raw = await rawConnect(s.port);
+      await until(() => s.host.states[0]?.socket !== undefined);
+      const sock = s.host.states[0]!.socket!;
+      raw.pause();
+      const chunk = new Uint8Array(64 * 1024);
+      let results = new Set<string>();
+      for (let i = 0; i < 400 && sock.bufferedAmount() === 0; i++) results.add(sock.send(chunk));
+      for (let i = 0; i < 10; i++) results.add(sock.send(chunk));
+      expect(sock.bufferedAmount()).toBeGreaterThan(0);
+      expect(results.has("buffered")).toBe(true);
+      raw.resume(() => {});
+      await until(() => sock.bufferedAmount() === 0 && s.host.states[0]!.drains > 0, 10_000);
+      raw.destroy();
+    });
+
+    test("close(code, reason) reaches the peer; onClose runs once", async () => {
+      await using s = await start();
+      const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`);
+      const closed = new Promise<CloseEvent>((r) => (ws.onclose = r));
+      await new Promise((r) => (ws.onopen = r));
+      await until(() => s.host.states[0]?.socket !== undefined);
+      s.host.states[0]!.socket!.close(4321, "bye");
+      const ev = await closed;
+      expect([ev.code, ev.reason]).toEqual([4321, "bye"]);
+      await until(() => s.host.states[0]!.closed !== undefined);
+      expect(s.host.states[0]!.closed!.code).toBe(4321);
+    });
+
+    test("stop(false) refuses new connections; open sockets stay until closed", async () => {
+      const s = await start();
+      const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`);
+      await new Promise((r) => (ws.onopen = r));
+      await s.t.stop(false);
+      await expect(fetch(`http://127.0.0.1:${s.port}/x`)).rejects.toThrow();
+      expect(ws.readyState).toBe(WebSocket.OPEN);
+      await s.t.stop(true);
+      await until(() => ws.readyState === WebSocket.CLOSED);
+    });
+  });
+}
