@@ -132,7 +132,9 @@ export class WsLink {
   abandon(reason: string, code = 1006): void {
     if (this.#ended) return;
     try {
-      this.#ws.close(1000, reason.slice(0, 120));
+      // Only the app's own close() is a normal close; giving up on a dead
+      // link is not, so the server publishes this connection's will.
+      this.#ws.close(code === 1000 ? 1000 : 4100, reason.slice(0, 120));
     } catch {
       // close() on a socket still connecting throws in some implementations
     }

@@ -75,6 +75,8 @@ export const CloseCode = {
   TOKEN_EXPIRED: 4403,
   /** No `auth` frame arrived within `auth.timeoutMs`. */
   AUTH_TIMEOUT: 4408,
+  /** Sent by a client that gave up on a connection it thinks is dead: abnormal, so wills fire. */
+  CLIENT_GAVE_UP: 4100,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
