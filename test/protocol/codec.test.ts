@@ -83,7 +83,8 @@ const msgpackValue = fc.letrec((tie) => ({
 // msgpackr decodes a "__proto__" key as "__proto_" (on purpose), so meta keys avoid it.
 const metaArb = fc.dictionary(
   shortStr(64).filter((k) => k !== "__proto__"),
-  fc.oneof(shortStr(256), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean()),
+  // -0 packs as the integer 0 (msgpack has no negative-zero integer), so it cannot round-trip.
+  fc.oneof(shortStr(256), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }).filter((x) => !Object.is(x, -0)), fc.boolean()),
   { maxKeys: 6, noNullPrototype: true },
 );
 
