@@ -5,6 +5,7 @@
  * @module
  */
 import { CloseCode, ErrorCode } from "../protocol/codes.ts";
+import { filterError, tagsError, type FilterSpec } from "../protocol/filter-core.ts";
 import type { AckFrame, Encoding, ErrorFrame, GapFrame, PublicationFrame, RecoverPosition, WelcomeFrame } from "../protocol/frames.ts";
 import { topicError } from "../protocol/topic.ts";
 import type { Backoff } from "./backoff.ts";
@@ -145,6 +146,11 @@ export class TickgateClient {
         if (link?.mode !== "websocket" || link.ended || (link !== via && !this.#deviceLinks.has(link))) return;
         this.#write(link, { t: "command_ack", cid, data: result });
       },
+      nack: (cid, code, message, via) => {
+        const link = this.#link;
+        if (link?.mode !== "websocket" || link.ended || (link !== via && !this.#deviceLinks.has(link))) return;
+        this.#write(link, { t: "command_nack", cid, code, message });
+      },
       error: (e) => this.#reportError(e),
     });
     this.#mode = o.WebSocket ? "websocket" : "sse";
@@ -211,24 +217,35 @@ export class TickgateClient {
   /**
    * Subscribes `handler` to a topic or pattern (`*` one token, `>` the rest).
    * Each publication reaches the handler once, in seq order per topic, across
-   * reconnects (see docs/client.md for what is guaranteed when).
-   * @throws TickgateClientError `BAD_TOPIC` for an invalid topic or pattern.
+   * reconnects (see docs/client.md for what is guaranteed when). With
+   * `filter`, only publications whose tags pass it; the topic and the filter
+   * together name the subscription, as on the server.
+   * @throws TickgateClientError `BAD_TOPIC` for an invalid topic or pattern,
+   * `INVALID_FRAME` for a malformed filter.
    * @example
    * const unsubscribe = client.subscribe<{ bid: number }>("prices.*", (tick, { topic, seq }) => {
    *   console.log(topic, seq, tick.bid);
    * }, { onGap: () => reloadSnapshot() });
    * await unsubscribe.ready();
    * unsubscribe();
+   * client.subscribe("news", show, { filter: { any: ["bitcoin", "ethereum"], none: ["opinion"] } });
    */
   subscribe<T = unknown>(topic: string, handler: (data: T, meta: Readonly<MessageMeta>) => void, options: SubscribeOptions = {}): Subscription {
     const bad = topicError(topic, true);
     if (bad) throw new TickgateClientError(ErrorCode.BAD_TOPIC, `bad topic '${topic}': ${bad}`);
-    const { sub, created } = this.#subs.obtain(topic);
+    let filter: FilterSpec | undefined;
+    if (options.filter !== undefined) {
+      const wrong = filterError(options.filter);
+      if (wrong) throw new TickgateClientError(ErrorCode.INVALID_FRAME, `subscribe '${topic}': bad filter: ${wrong}`);
+      filter = copyFilter(options.filter);
+    }
+    const { sub, created } = this.#subs.obtain(topic, filter);
     if (created) this.#subscribeNow(sub);
     const entry: HandlerEntry = { fn: handler as HandlerEntry["fn"], onGap: options.onGap };
     sub.handlers.add(entry);
     const unsubscribe = (() => this.#unsubscribe(sub, entry)) as Subscription;
     Object.defineProperty(unsubscribe, "topic", { value: topic });
+    Object.defineProperty(unsubscribe, "filter", { value: filter === undefined ? undefined : Object.freeze(copyFilter(filter)) });
     unsubscribe.ready = (timeoutMs = this.#o.timeoutMs) => this.#subs.waitReady(sub, entry, timeoutMs);
     return unsubscribe;
   }
@@ -240,9 +257,12 @@ export class TickgateClient {
    * not have been published), `QUEUE_FULL` or `CLOSED`. While not connected,
    * publications wait in a queue of `maxQueued` and go out on connect.
    * With `ack: false` nothing is returned and failures go to the `error` event.
+   * `tags` travel with the publication, for subscribers' filters (malformed
+   * tags: `INVALID_FRAME`, without sending anything).
    * @example
    * const seq = await client.publish("chat.room1", { text: "hi" });
    * client.publish("prices.BTC", { bid: 1 }, { key: "BTC", ack: false });
+   * await client.publish("news", item, { tags: ["bitcoin", "etf"] });
    */
   publish(topic: string, data: unknown, options: PublishOptions & { ack: false }): void;
   publish(topic: string, data: unknown, options?: PublishOptions): Promise<number>;
@@ -251,6 +271,14 @@ export class TickgateClient {
     const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs;
     const frame: Record<string, unknown> = { t: "pub", topic, data: data === undefined ? null : data };
     if (options.key !== undefined) frame.key = options.key;
+    if (options.tags !== undefined) {
+      const wrong = tagsError(options.tags);
+      if (wrong) {
+        const err = new TickgateClientError(ErrorCode.INVALID_FRAME, `publish '${topic}': bad tags: ${wrong}`);
+        return ack ? Promise.reject(err) : this.#reportError(err);
+      }
+      if (options.tags.length > 0) frame.tags = [...options.tags];
+    }
     if (!ack) {
       if (this.#state === "disconnected") return this.#reportError(closedError("publish on a disconnected client"));
       if (this.#mode === "sse") return void this.#httpPublish(frame, timeoutMs).catch((e) => this.#reportError(e));
@@ -307,9 +335,12 @@ export class TickgateClient {
    * any, and returns a function that removes it. The handler's result is
    * sent back to the sender once it resolves. Each command id runs once:
    * a copy the server resends (at-least-once delivery) is acknowledged again
-   * with the remembered result. A handler that throws is reported on
-   * `error` (`LISTENER_ERROR`) and the command is not acknowledged, so the
-   * server resends it and the handler runs again, until `ttlMs` runs out.
+   * with the remembered result. A handler that throws a `CommandRefused`
+   * refuses the command (`command_nack`): the sender's `command()` rejects
+   * with its code, and a resent copy is refused again without running the
+   * handler. A handler that throws anything else is reported on `error`
+   * (`LISTENER_ERROR`) and the command is not acknowledged, so the server
+   * resends it and the handler runs again, until `ttlMs` runs out.
    * @example
    * client.onCommand<{ delayS: number }>("reboot", async ({ delayS }, { cid }) => {
    *   await scheduleReboot(delayS);
@@ -493,7 +524,8 @@ export class TickgateClient {
   /** The SSE URL: every subscription, and where to resume each topic from. */
   #sseUrl(): string {
     const q = new URLSearchParams();
-    for (const sub of this.#subs.values()) q.append("topic", sub.topic);
+    // SSE streams have no filters: one stream per topic, filtered here (see registry.deliver).
+    for (const topic of this.#subs.topics()) q.append("topic", topic);
     const client = new URL(this.url).searchParams.get("client");
     if (client) q.set("client", client);
     const cursor = this.#subs.cursor();
@@ -653,7 +685,7 @@ export class TickgateClient {
   }
 
   #onMessage(f: PublicationFrame): void {
-    if (this.#subs.deliver(f)) {
+    if (this.#subs.deliver(f, this.#mode === "sse")) {
       this.#messages++;
       this.#rate.add();
     }
@@ -662,8 +694,8 @@ export class TickgateClient {
   #onAck(f: AckFrame & { topic?: string }): void {
     // Over SSE acks name their subscription instead of an id.
     if (typeof f.topic === "string" && this.#mode === "sse") {
-      const sub = this.#subs.get(f.topic);
-      if (sub) this.#subAcked(sub, f, false);
+      // One stream topic may stand for several subscriptions (with different filters); count its replay once.
+      this.#subs.byTopic(f.topic).forEach((sub, i) => this.#subAcked(sub, f, false, i === 0));
       return;
     }
     const id = f.id as number;
@@ -678,10 +710,10 @@ export class TickgateClient {
     this.#calls.answer(id, f.seq);
   }
 
-  #subAcked(sub: SubscriptionState, ack: AckFrame, truncated: boolean): void {
+  #subAcked(sub: SubscriptionState, ack: AckFrame, truncated: boolean, countReplay = true): void {
     sub.acked(ack);
     const r = ack.recovery;
-    if (r) this.#recovered += r.replayed;
+    if (r && countReplay) this.#recovered += r.replayed;
     const epoch = ack.epoch ?? sub.epoch ?? "";
     const seq = ack.seq === undefined ? {} : { seq: ack.seq };
     if (r && !r.ok) this.#gap(sub, { type: "recovery-failed", subscription: sub.topic, reason: r.reason ?? "window", epoch, ...seq, replayed: r.replayed });
@@ -692,21 +724,26 @@ export class TickgateClient {
   #onError(f: ErrorFrame): void {
     const err = TickgateClientError.fromWire(f);
     if (f.id === undefined) {
-      // A refreshed token no longer covers this subscription: the server ended it.
-      const ended = f.code === ErrorCode.FORBIDDEN && typeof f.details?.topic === "string" ? this.#subs.get(f.details.topic) : undefined;
-      if (ended) {
-        this.#subs.remove(ended, err);
-        return this.#reportError(new TickgateClientError(err.code, `subscription to '${ended.topic}' ended: ${err.message}`, { details: err.details }));
+      // A refreshed token no longer covers this topic: the server ended its subscriptions (with any filter).
+      const ended = f.code === ErrorCode.FORBIDDEN && typeof f.details?.topic === "string" ? this.#subs.byTopic(f.details.topic) : [];
+      if (ended.length > 0) {
+        for (const sub of ended) {
+          this.#subs.remove(sub, err);
+          this.#reportError(new TickgateClientError(err.code, `subscription to ${describe(sub)} ended: ${err.message}`, { details: err.details }));
+        }
+        return;
       }
       if (f.code === ErrorCode.TOKEN_EXPIRED) this.#expiredOn = this.#link;
       return this.#reportError(err);
     }
     // Over SSE a refused subscription's error carries its topic as the id.
     if (this.#mode === "sse" && typeof f.id === "string") {
-      const sub = this.#subs.get(f.id);
-      if (sub) {
-        this.#subs.remove(sub, err);
-        this.#reportError(new TickgateClientError(err.code, `subscription to '${sub.topic}' refused: ${err.message}`, { details: err.details }));
+      const refused = this.#subs.byTopic(f.id);
+      if (refused.length > 0) {
+        for (const sub of refused) {
+          this.#subs.remove(sub, err);
+          this.#reportError(new TickgateClientError(err.code, `subscription to ${describe(sub)} refused: ${err.message}`, { details: err.details }));
+        }
         this.#reopenSse();
         return;
       }
@@ -719,12 +756,12 @@ export class TickgateClient {
       if (f.code === ErrorCode.UNAUTHORIZED || f.code === ErrorCode.TOKEN_EXPIRED) {
         // Not authenticated (yet): kept, and sent again once a token is in force (setToken, reconnect).
         s.sub.status = "idle";
-        this.#reportError(new TickgateClientError(err.code, `subscription to '${s.sub.topic}' not accepted yet: ${err.message}`, { details: err.details }));
+        this.#reportError(new TickgateClientError(err.code, `subscription to ${describe(s.sub)} not accepted yet: ${err.message}`, { details: err.details }));
         return;
       }
       // The server refused the subscription (too many, bad topic, forbidden): it is dead.
       this.#subs.remove(s.sub, err);
-      this.#reportError(new TickgateClientError(err.code, `subscription to '${s.sub.topic}' refused: ${err.message}`, { details: err.details }));
+      this.#reportError(new TickgateClientError(err.code, `subscription to ${describe(s.sub)} refused: ${err.message}`, { details: err.details }));
       return;
     }
     if (this.#quiet.delete(id)) return;
@@ -732,8 +769,8 @@ export class TickgateClient {
   }
 
   #onGap(f: GapFrame): void {
-    const sub = this.#subs.get(f.topic);
-    if (sub) this.#gap(sub, { type: "gap", subscription: f.topic, reason: f.reason, count: f.count });
+    // A gap names the topic, not the filter: it applies to every subscription with that topic.
+    for (const sub of this.#subs.byTopic(f.topic)) this.#gap(sub, { type: "gap", subscription: f.topic, reason: f.reason, count: f.count });
   }
 
   #gap(sub: SubscriptionState, info: GapInfo): void {
@@ -752,8 +789,9 @@ export class TickgateClient {
 
   #sendSub(link: WsLink, sub: SubscriptionState): void {
     const id = ++this.#nextId;
-    const frame: { t: "sub"; id: number; topic: string; recover?: RecoverPosition } = { t: "sub", id, topic: sub.topic };
-    const budget = ((this.#welcome?.limits.maxFrameBytes ?? DEFAULT_MAX_FRAME) >> 1) - sub.topic.length - 64;
+    const frame: { t: "sub"; id: number; topic: string; filter?: FilterSpec; recover?: RecoverPosition } = { t: "sub", id, topic: sub.topic };
+    if (sub.filter) frame.filter = sub.filter;
+    const budget = ((this.#welcome?.limits.maxFrameBytes ?? DEFAULT_MAX_FRAME) >> 1) - sub.key.length - 64;
     const r = sub.recoverPosition(budget);
     if (r) frame.recover = r.recover;
     sub.status = "pending";
@@ -762,7 +800,7 @@ export class TickgateClient {
       link.send(frame);
     } catch (e) {
       this.#subAcks.delete(id);
-      this.#reportError(new TickgateClientError(ClientErrorCode.CONNECTION_LOST, `subscribe '${sub.topic}' not sent: ${(e as Error).message}`));
+      this.#reportError(new TickgateClientError(ClientErrorCode.CONNECTION_LOST, `subscribe ${describe(sub)} not sent: ${(e as Error).message}`));
     }
   }
 
@@ -770,14 +808,15 @@ export class TickgateClient {
     if (!sub.handlers.delete(entry) || sub.handlers.size > 0) return;
     if (!this.#subs.holds(sub)) return;
     const held = sub.status !== "idle";
-    this.#subs.remove(sub, closedError(`unsubscribed from '${sub.topic}'`));
+    this.#subs.remove(sub, closedError(`unsubscribed from ${describe(sub)}`));
     if (this.#mode === "sse") return this.#reopenSse();
     const link = this.#link;
     if (held && link?.mode === "websocket" && this.#state === "connected") {
       const id = ++this.#nextId;
       this.#quiet.add(id);
       try {
-        link.send({ t: "unsub", id, topic: sub.topic });
+        // The server names a filtered subscription by topic and filter: both go.
+        link.send(sub.filter ? { t: "unsub", id, topic: sub.topic, filter: sub.filter } : { t: "unsub", id, topic: sub.topic });
       } catch {
         // the connection is going away; so is the subscription with it
       }
@@ -861,13 +900,27 @@ export class TickgateClient {
   }
 
   #httpPublish(frame: Record<string, unknown>, timeoutMs: number): Promise<number> {
-    return httpPublish(this.#o.fetch, this.httpUrl, { topic: frame.topic, data: frame.data, key: frame.key }, timeoutMs);
+    return httpPublish(this.#o.fetch, this.httpUrl, { topic: frame.topic, data: frame.data, key: frame.key, tags: frame.tags }, timeoutMs);
   }
 
   #reportError(err: TickgateClientError): void {
     if (this.#events.has("error")) this.#events.emit("error", err);
     else reportUnheard(err);
   }
+}
+
+/** A subscription as messages name it: `'news'`, or `'news' with filter {"any":["btc"]}`. */
+function describe(sub: SubscriptionState): string {
+  return sub.filter ? `'${sub.topic}' with filter ${JSON.stringify(sub.filter)}` : `'${sub.topic}'`;
+}
+
+/** A filter with its lists copied (so the caller's arrays can change without changing the subscription). */
+function copyFilter(f: FilterSpec): FilterSpec {
+  const out: FilterSpec = {};
+  if (f.any !== undefined) out.any = [...f.any];
+  if (f.all !== undefined) out.all = [...f.all];
+  if (f.none !== undefined) out.none = [...f.none];
+  return out;
 }
 
 function closedError(message: string): TickgateClientError {

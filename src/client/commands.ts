@@ -6,11 +6,13 @@
  * A command's `cid` is remembered from the moment its handler starts: a
  * copy that arrives while the handler runs is ignored (the answer is on
  * its way), a copy that arrives after is acknowledged again with the
- * remembered result. A handler that throws is forgotten, so the next copy
- * runs it again. The memory is bounded (oldest finished entries go first).
+ * remembered result (or refused again, for a {@link CommandRefused}). A
+ * handler that throws anything else is forgotten, so the next copy runs it
+ * again. The memory is bounded (oldest finished entries go first).
  * @internal
  * @module
  */
+import { ErrorCode } from "../protocol/codes.ts";
 import type { DeviceCommandFrame } from "../protocol/frames.ts";
 import { ClientErrorCode, TickgateClientError } from "./errors.ts";
 
@@ -27,12 +29,60 @@ export interface CommandInfo {
 /**
  * Carries out one command. Its result (resolved value) is sent back to the
  * sender in the acknowledgement; it must be encodable (JSON or msgpack).
- * Throwing (or rejecting) leaves the command unacknowledged: the server
- * sends it again, until it expires.
+ * Throwing a {@link CommandRefused} refuses it: the sender's `command()`
+ * rejects with that code. Throwing (or rejecting with) anything else leaves
+ * the command unacknowledged: the server sends it again, until it expires.
  */
 export type CommandHandler<T = any, R = unknown> = (data: T, info: Readonly<CommandInfo>) => R | Promise<R>;
 
-type Memory = { state: "running" } | { state: "done"; result: unknown } | { state: "unhandled" };
+const CODE = /^[A-Z][A-Z0-9_]{1,63}$/;
+const MAX_REFUSAL_MESSAGE = 1024;
+/**
+ * Codes a device may not refuse with: the server's own (it answers a
+ * `command_nack` with one of them with INVALID_FRAME and resends the
+ * command) and the client's, which a sender would take for its own failure.
+ * The server's list is `RESERVED` in core/requests.ts; a test keeps them equal.
+ */
+const NOT_FOR_DEVICES = new Set<string>([...Object.values(ErrorCode), ...Object.values(ClientErrorCode), "CONFIG", "METHOD_NOT_ALLOWED", "NOT_FOUND"]);
+
+/**
+ * Thrown by an `onCommand` handler to refuse the command for good: the
+ * device answers `command_nack` with `code` and `message`, and the sender's
+ * `command()` rejects with a `TickgateClientError` of that code (over
+ * WebSocket and HTTP alike). The server does not resend a refused command.
+ * Use it for "no, and asking again won't help" (a locked-out output, an
+ * unknown channel); throw anything else for "try again".
+ * @example
+ * device.onCommand("set_relay", ({ channel, on }) => {
+ *   if (lockedOut.has(channel)) throw new CommandRefused("LOCKED_OUT", `channel ${channel} is locked out for maintenance`);
+ *   return switchRelay(channel, on);
+ * });
+ */
+export class CommandRefused extends Error {
+  /** An UPPER_SNAKE code of 2–64 characters, e.g. `LOCKED_OUT`. */
+  readonly code: string;
+
+  /**
+   * @throws TickgateClientError `INVALID_OPTION` for a code that is not
+   * UPPER_SNAKE (2–64 characters), or is one of tickgate's own (`FORBIDDEN`,
+   * `TIMEOUT`, ...): a device's refusal must not pass for the server's or
+   * the client's.
+   */
+  constructor(code: string, message = "the device refused the command") {
+    if (typeof code !== "string" || !CODE.test(code)) {
+      throw new TickgateClientError(ClientErrorCode.INVALID_OPTION, `CommandRefused: code must be UPPER_SNAKE, 2–64 characters (e.g. LOCKED_OUT), not '${String(code).slice(0, 64)}'`);
+    }
+    if (NOT_FOR_DEVICES.has(code)) {
+      throw new TickgateClientError(ClientErrorCode.INVALID_OPTION, `CommandRefused: '${code}' is one of tickgate's own codes; refuse with a code of your own (e.g. LOCKED_OUT)`);
+    }
+    const text = String(message);
+    super(text.length > MAX_REFUSAL_MESSAGE ? `${text.slice(0, MAX_REFUSAL_MESSAGE - 1)}…` : text);
+    this.name = "CommandRefused";
+    this.code = code;
+  }
+}
+
+type Memory = { state: "running" } | { state: "done"; result: unknown } | { state: "refused"; code: string; message: string } | { state: "unhandled" };
 
 /** How many command ids a client remembers. @internal */
 export const COMMAND_MEMORY = 1024;
@@ -41,6 +91,8 @@ export const COMMAND_MEMORY = 1024;
 export interface CommandCallbacks<Via> {
   /** Sends `command_ack` for `cid` over `via` (the connection the copy came on), if it is still current. */
   ack(cid: string, result: unknown, via: Via): void;
+  /** Sends `command_nack` for `cid` over `via`, likewise. */
+  nack(cid: string, code: string, message: string, via: Via): void;
   error(err: TickgateClientError): void;
 }
 
@@ -71,6 +123,7 @@ export class CommandRouter<Via> {
     const seen = this.#memory.get(cid);
     if (seen?.state === "running") return;
     if (seen?.state === "done") return this.cb.ack(cid, seen.result, via);
+    if (seen?.state === "refused") return this.cb.nack(cid, seen.code, seen.message, via);
     const handler = this.#handlers.get(f.name) ?? this.#handlers.get("*");
     if (!handler) {
       if (seen) return;
@@ -87,7 +140,7 @@ export class CommandRouter<Via> {
     try {
       out = handler(f.data, info);
     } catch (e) {
-      return this.#failed(info, e);
+      return this.#failed(info, e, via);
     }
     Promise.resolve(out).then(
       (result) => {
@@ -95,11 +148,15 @@ export class CommandRouter<Via> {
         this.#remember(cid, { state: "done", result: r });
         this.cb.ack(cid, r, via);
       },
-      (e) => this.#failed(info, e),
+      (e) => this.#failed(info, e, via),
     );
   }
 
-  #failed(info: CommandInfo, e: unknown): void {
+  #failed(info: CommandInfo, e: unknown, via: Via): void {
+    if (e instanceof CommandRefused) {
+      this.#remember(info.cid, { state: "refused", code: e.code, message: e.message });
+      return this.cb.nack(info.cid, e.code, e.message, via);
+    }
     this.#memory.delete(info.cid);
     this.cb.error(
       new TickgateClientError(ClientErrorCode.LISTENER_ERROR, `command handler for '${info.name}' (cid ${info.cid}) threw: ${(e as Error)?.message ?? String(e)}; not acknowledged, the server will resend it`, {

@@ -59,9 +59,10 @@ export async function httpJson(fetchImpl: typeof fetch, url: string, body: unkno
  * Publishes one value as JSON with `POST /api/publish`; resolves to its seq.
  * @internal
  */
-export async function httpPublish(fetchImpl: typeof fetch, httpUrl: string, p: { topic: unknown; data: unknown; key?: unknown }, timeoutMs: number): Promise<number> {
+export async function httpPublish(fetchImpl: typeof fetch, httpUrl: string, p: { topic: unknown; data: unknown; key?: unknown; tags?: unknown }, timeoutMs: number): Promise<number> {
   const body: Record<string, unknown> = { topic: p.topic, data: p.data };
   if (p.key !== undefined) body.key = p.key;
+  if (p.tags !== undefined) body.tags = p.tags;
   const out = (await httpJson(fetchImpl, `${httpUrl}/api/publish`, body, timeoutMs, "HTTP publish")) as { seq?: unknown } | null;
   if (typeof out?.seq !== "number") throw new TickgateClientError(ClientErrorCode.HTTP, "HTTP publish: the answer has no seq");
   return out.seq;

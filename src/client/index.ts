@@ -24,9 +24,10 @@ export type {
   SessionStats,
   SubscribeOptions,
   Subscription,
+  SubscriptionFilter,
   TopicStats,
 } from "./types.ts";
-export type { CommandHandler, CommandInfo } from "./commands.ts";
+export { CommandRefused, type CommandHandler, type CommandInfo } from "./commands.ts";
 export { Backoff, backoffDelay, DEFAULT_BACKOFF, resolveBackoff, type BackoffOptions } from "./backoff.ts";
 export { ClientErrorCode, TickgateClientError } from "./errors.ts";
 export type { GapInfo, MessageMeta } from "./subscription.ts";

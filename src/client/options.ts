@@ -30,7 +30,7 @@ export interface ClientOptions {
   heartbeatMs?: number;
   /** A WebSocket not open within this long counts as failed (and triggers the SSE fallback). Default 5 000. */
   connectTimeoutMs?: number;
-  /** What to do when WebSockets do not get through; see docs/client.md. Default `"sse"`. */
+  /** What to do when WebSockets do not get through; see docs/client.md. Default `"sse"`, `false` for a device (`deviceId`, or `clientType: "device"`). */
   fallback?: "sse" | false;
   /** Base URL for SSE and HTTP publish. Default: the WebSocket URL with http(s) and without its `/ws` path. */
   httpUrl?: string;
@@ -51,7 +51,9 @@ export interface ClientOptions {
    * on servers that don't require tokens; with a token, the device id is
    * the token's `sub` and this is not needed. Implies `clientType: "device"`
    * (another `clientType` is refused) and `fallback: false` unless given:
-   * commands only travel over WebSocket. See docs/client.md, "Devices".
+   * commands only travel over WebSocket (`clientType: "device"` alone, for a
+   * device whose id is its token's `sub`, implies the same fallback). See
+   * docs/client.md, "Devices".
    */
   deviceId?: string;
   /** Metadata sent in the `hello` on every connect: keys of ≤ 64 characters, values strings (≤ 256 characters), numbers or booleans. */
@@ -129,7 +131,8 @@ export function resolveOptions(url: string, options: ClientOptions): ResolvedOpt
     return v;
   };
   // A device on SSE could never receive a command: it fails rather than fall back, unless told to.
-  const fallback = options.fallback ?? (hello?.device !== undefined ? false : "sse");
+  // That goes for a device whose id comes from its token too (clientType "device", no deviceId).
+  const fallback = options.fallback ?? (clientType === "device" ? false : "sse");
   if (fallback !== "sse" && fallback !== false) throw bad(`fallback: must be "sse" or false`);
   let backoff: Backoff;
   try {

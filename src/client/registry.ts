@@ -1,13 +1,15 @@
 /**
  * Every subscription of one client, and the delivery of publications to
- * their handlers: which subscriptions a topic reaches (cached), duplicate
- * suppression, handler isolation, and waiting for a subscription's ack.
+ * their handlers: which subscriptions a topic reaches (cached), the
+ * subscriptions' filters, duplicate suppression, handler isolation, and
+ * waiting for a subscription's ack.
  * @internal
  * @module
  */
+import type { FilterSpec } from "../protocol/filter-core.ts";
 import type { PublicationFrame } from "../protocol/frames.ts";
 import { ClientErrorCode, TickgateClientError } from "./errors.ts";
-import { SubscriptionState, type GapInfo, type HandlerEntry, type MessageMeta } from "./subscription.ts";
+import { SubscriptionState, subscriptionKey, type GapInfo, type HandlerEntry, type MessageMeta } from "./subscription.ts";
 
 interface Waiter {
   resolve: () => void;
@@ -18,6 +20,7 @@ const MATCH_CACHE_LIMIT = 10_000;
 
 /** @internal */
 export class SubscriptionRegistry {
+  /** By {@link SubscriptionState.key}: topic, or topic and canonical filter. */
   readonly #subs = new Map<string, SubscriptionState>();
   /** Subscriptions a publication's topic reaches; dropped whenever the set changes. */
   readonly #matchCache = new Map<string, SubscriptionState[]>();
@@ -32,25 +35,34 @@ export class SubscriptionRegistry {
     return this.#subs.size;
   }
 
-  get(topic: string): SubscriptionState | undefined {
-    return this.#subs.get(topic);
+  /** Every subscription to this exact topic or pattern string, with any filter or none. */
+  byTopic(topic: string): SubscriptionState[] {
+    const out: SubscriptionState[] = [];
+    for (const s of this.#subs.values()) if (s.topic === topic) out.push(s);
+    return out;
   }
 
-  /** Whether `sub` is still the live subscription for its topic (not unsubscribed since). */
+  /** The distinct topic and pattern strings subscribed to (a filtered and an unfiltered one count once). */
+  topics(): string[] {
+    return [...new Set([...this.#subs.values()].map((s) => s.topic))];
+  }
+
+  /** Whether `sub` is still the live subscription for its key (not unsubscribed since). */
   holds(sub: SubscriptionState): boolean {
-    return this.#subs.get(sub.topic) === sub;
+    return this.#subs.get(sub.key) === sub;
   }
 
   values(): IterableIterator<SubscriptionState> {
     return this.#subs.values();
   }
 
-  /** Returns the subscription for `topic`, and whether it had to be created. */
-  obtain(topic: string): { sub: SubscriptionState; created: boolean } {
-    const had = this.#subs.get(topic);
+  /** Returns the subscription for `topic` and `filter`, and whether it had to be created. */
+  obtain(topic: string, filter?: FilterSpec): { sub: SubscriptionState; created: boolean } {
+    const key = subscriptionKey(topic, filter);
+    const had = this.#subs.get(key);
     if (had) return { sub: had, created: false };
-    const sub = new SubscriptionState(topic);
-    this.#subs.set(topic, sub);
+    const sub = new SubscriptionState(topic, filter);
+    this.#subs.set(key, sub);
     this.#matchCache.clear();
     return { sub, created: true };
   }
@@ -58,7 +70,7 @@ export class SubscriptionRegistry {
   /** Forgets a subscription; whoever waits for its ack gets `reason`. */
   remove(sub: SubscriptionState, reason: Error): void {
     if (!this.holds(sub)) return;
-    this.#subs.delete(sub.topic);
+    this.#subs.delete(sub.key);
     this.#matchCache.clear();
     sub.status = "idle";
     const waiters = this.#waiters.get(sub);
@@ -72,10 +84,18 @@ export class SubscriptionRegistry {
 
   /**
    * Hands a publication to the handlers of every acknowledged subscription
-   * that covers its topic and has not had it yet. Returns whether it was new
-   * to the client as a whole (for counting).
+   * that covers its topic, passes its filter, and has not had it yet.
+   * Returns whether it was new to the client as a whole (for counting).
+   *
+   * The server filters what a filtered subscription's own channel sends,
+   * but a connection also gets a publication once per other subscription
+   * it matches, so the filter is checked here too. `unfiltered` says the
+   * transport carries every publication of a topic in seq order whatever
+   * the filters (SSE, which has no filters): there a publication a filter
+   * refuses still moves that subscription's position on, so it resumes
+   * from the latest seq rather than its last match.
    */
-  deliver(f: PublicationFrame): boolean {
+  deliver(f: PublicationFrame, unfiltered = false): boolean {
     let subs = this.#matchCache.get(f.topic);
     if (subs === undefined) {
       subs = [];
@@ -88,8 +108,13 @@ export class SubscriptionRegistry {
       const sub = subs[i]!;
       // Before its ack a subscription gets nothing: what precedes the ack on
       // the wire belongs to other subscriptions, and would break its recovery.
-      if (sub.status !== "active" || !sub.accept(f)) continue;
-      meta ??= f.key === undefined ? { topic: f.topic, seq: f.seq, epoch: f.epoch, ts: f.ts } : { topic: f.topic, seq: f.seq, epoch: f.epoch, ts: f.ts, key: f.key };
+      if (sub.status !== "active") continue;
+      if (sub.pass !== null && !sub.pass(f.tags)) {
+        if (unfiltered) sub.accept(f);
+        continue;
+      }
+      if (!sub.accept(f)) continue;
+      meta ??= metaOf(f);
       for (const h of sub.handlers) {
         try {
           h.fn(f.data, meta);
@@ -166,4 +191,11 @@ export class SubscriptionRegistry {
     }
     return [epoch, ...[...low].map(([t, seq]) => `${t} ${seq}`)].join(",");
   }
+}
+
+function metaOf(f: PublicationFrame): MessageMeta {
+  const meta: MessageMeta = { topic: f.topic, seq: f.seq, epoch: f.epoch, ts: f.ts };
+  if (f.key !== undefined) meta.key = f.key;
+  if (f.tags !== undefined && f.tags.length > 0) meta.tags = f.tags;
+  return meta;
 }

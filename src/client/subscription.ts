@@ -1,13 +1,14 @@
 /**
- * One subscription string (topic or pattern) as the client tracks it: its
- * handlers, whether the current connection holds it, and the last `(epoch,
- * seq)` seen per concrete topic. The positions do two jobs: they drop
+ * One subscription (topic or pattern, and its filter if it has one) as the
+ * client tracks it: its handlers, whether the current connection holds it,
+ * and the last `(epoch, seq)` seen per concrete topic. The positions do two jobs: they drop
  * publications already delivered (replays, and the copies a connection with
  * overlapping subscriptions receives), and they say where to recover from
  * after a reconnect.
  * @internal
  * @module
  */
+import { canonicalFilter, compileFilter, type FilterFn, type FilterSpec } from "../protocol/filter-core.ts";
 import type { AckFrame, PublicationFrame, RecoverPosition } from "../protocol/frames.ts";
 import { isPattern, matches } from "../protocol/topic.ts";
 
@@ -23,6 +24,8 @@ export interface MessageMeta {
   ts: number;
   /** The publisher's conflation / retention key, when it gave one. */
   key?: string;
+  /** The publication's tags (what subscription filters select on), when it has any. */
+  tags?: readonly string[];
 }
 
 /** Why a subscription missed publications; see the `gap` event. */
@@ -68,9 +71,23 @@ interface Position {
   touched: number;
 }
 
+/**
+ * A subscription's identity, as on the server: the topic or pattern, then
+ * `#` and the canonical filter for a filtered one. Two filters with the
+ * same tag sets (in any order, with repeats) are the same subscription.
+ * @internal
+ */
+export function subscriptionKey(topic: string, filter: FilterSpec | undefined): string {
+  return filter ? `${topic}#${canonicalFilter(filter)}` : topic;
+}
+
 /** @internal */
 export class SubscriptionState {
   readonly pattern: boolean;
+  /** Topic, or topic `#` canonical filter: see {@link subscriptionKey}. */
+  readonly key: string;
+  /** The filter's check; null for an unfiltered subscription. */
+  readonly pass: FilterFn | null;
   readonly handlers = new Set<HandlerEntry>();
   /** `idle`: not held on the current connection; `pending`: sub sent, no ack yet; `active`: acked. */
   status: "idle" | "pending" | "active" = "idle";
@@ -81,8 +98,14 @@ export class SubscriptionState {
   readonly #positions = new Map<string, Position>();
   #clock = 0;
 
-  constructor(readonly topic: string) {
+  constructor(
+    readonly topic: string,
+    /** As given to `subscribe` (a copy), sent in every `sub` and `unsub`. */
+    readonly filter?: FilterSpec,
+  ) {
     this.pattern = isPattern(topic);
+    this.key = subscriptionKey(topic, filter);
+    this.pass = filter ? compileFilter(filter) : null;
   }
 
   covers(topic: string): boolean {

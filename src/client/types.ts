@@ -2,6 +2,7 @@
  * The client's public types: states, per-call options, events and stats.
  * @module
  */
+import type { FilterSpec } from "../protocol/filter-core.ts";
 import type { ClientType, WelcomeFrame } from "../protocol/frames.ts";
 import type { TickgateClientError } from "./errors.ts";
 import type { GapInfo } from "./subscription.ts";
@@ -14,6 +15,11 @@ export type ClientMode = "websocket" | "sse";
 export interface PublishOptions {
   /** Conflation / retention key, e.g. the symbol of a tick. */
   key?: string;
+  /**
+   * Tags that subscription filters select on, e.g. a news item's keywords:
+   * at most 32 strings of 1–64 characters. Subscribers see them as `meta.tags`.
+   */
+  tags?: string[];
   /** Wait for the server's ack and resolve to the seq (default `true`). `false`: fire and forget. */
   ack?: boolean;
   /** Ack timeout; default the client's `timeoutMs`. */
@@ -40,9 +46,23 @@ export interface CommandOptions {
 /** A device log line's level. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
+/**
+ * A filter over publications' tags, applied by the server: a publication
+ * passes when it has at least one tag of `any`, every tag of `all` and no
+ * tag of `none` (each list optional, at least one given, 1–32 tags of 1–64
+ * characters).
+ */
+export type SubscriptionFilter = FilterSpec;
+
 export interface SubscribeOptions {
   /** Called when this subscription missed publications (server `gap`, failed recovery). */
   onGap?: (info: GapInfo) => void;
+  /**
+   * Only publications whose tags pass this filter; see {@link SubscriptionFilter}.
+   * The topic and the filter together name the subscription: the same topic
+   * with another filter (or none) is a subscription of its own.
+   */
+  filter?: SubscriptionFilter;
 }
 
 /** What `subscribe` returns: call it to unsubscribe. */
@@ -50,6 +70,8 @@ export interface Subscription {
   (): void;
   /** The topic or pattern subscribed to. */
   readonly topic: string;
+  /** The filter subscribed with, if any. */
+  readonly filter: Readonly<SubscriptionFilter> | undefined;
   /**
    * Resolves once the server has acknowledged the subscription (publications
    * made after that reach the handler); rejects if the server refuses it.

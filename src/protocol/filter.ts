@@ -4,12 +4,18 @@
  * passes when it has at least one tag of `any` (if given), every tag of
  * `all`, and no tag of `none`. Each distinct filter is one channel, checked
  * once per publication, so cost grows with distinct filters, not subscribers.
+ *
+ * The zod schemas live here; the canonical form and the check itself are in
+ * `filter-core.ts`, which the client SDK shares without zod.
  * @module
  */
 import { z } from "zod";
+import { MAX_TAG_LENGTH, MAX_TAGS } from "./filter-core.ts";
 
-const tag = z.string().min(1).max(64);
-const tagList = z.array(tag).min(1).max(32);
+export { canonicalFilter, compileFilter, filterError, tagsError, type FilterFn, type FilterSpec } from "./filter-core.ts";
+
+const tag = z.string().min(1).max(MAX_TAG_LENGTH);
+const tagList = z.array(tag).min(1).max(MAX_TAGS);
 
 export const Filter = z
   .strictObject({ any: tagList.optional(), all: tagList.optional(), none: tagList.optional() })
@@ -17,25 +23,4 @@ export const Filter = z
 export type Filter = z.infer<typeof Filter>;
 
 /** Tags a publication may carry. */
-export const Tags = z.array(tag).max(32);
-
-/** One spelling per filter (sorted, deduplicated), used to name its channel. */
-export function canonicalFilter(f: Filter): string {
-  const norm = (l?: string[]) => (l ? [...new Set(l)].sort() : undefined);
-  return JSON.stringify({ all: norm(f.all), any: norm(f.any), none: norm(f.none) });
-}
-
-export type FilterFn = (tags: readonly string[] | undefined) => boolean;
-
-export function compileFilter(f: Filter): FilterFn {
-  const any = f.any ? new Set(f.any) : null;
-  const all = f.all ?? null;
-  const none = f.none ?? null;
-  return (tags) => {
-    const t = tags ?? [];
-    if (any && !t.some((x) => any.has(x))) return false;
-    if (all && !all.every((x) => t.includes(x))) return false;
-    if (none && t.some((x) => none.includes(x))) return false;
-    return true;
-  };
-}
+export const Tags = z.array(tag).max(MAX_TAGS);
