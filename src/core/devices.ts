@@ -73,12 +73,19 @@ export class DeviceRegistry {
   attach(s: Session): void {
     const id = s.deviceId!;
     this.#online.set(id, s);
+    this.announce(s);
+    for (const p of this.#queues.get(id) ?? []) this.#send(s, p);
+  }
+
+  /** Publishes the device's `online` presence (again, e.g. when its hello brings meta). */
+  announce(s: Session): void {
+    const id = s.deviceId!;
+    if (this.#online.get(id) !== s) return;
     if (this.options.presence) {
       const online: Record<string, unknown> = { state: "online", ts: Date.now(), session: s.id };
       if (Object.keys(s.meta).length > 0) online.meta = s.meta; // e.g. the device's kind and firmware, from hello
       this.hooks.publish(presenceTopic(id), online, id);
     }
-    for (const p of this.#queues.get(id) ?? []) this.#send(s, p);
   }
 
   detach(s: Session, code: number, reason: string): void {

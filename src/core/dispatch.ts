@@ -113,7 +113,7 @@ export class Dispatcher {
   #request(s: Session, f: Frame<"req">): void {
     if (!mayRequest(s.grants, f.method)) this.#forbidden(s, "request", f.method);
     const id = f.id;
-    this.server.requests.call(f.method, f.data, { session: s.id, client: s.client, remoteAddress: s.remoteAddress, who: s.identity?.sub }).then(
+    this.server.requests.call(f.method, f.data, { session: s.id, client: s.client, remoteAddress: s.remoteAddress, who: s.identity?.sub, device: s.deviceId }).then(
       (data) => this.server.send(s, { t: "res", id, data: data ?? null }),
       (e) => this.server.failWith(s, e, id),
     );
@@ -128,7 +128,11 @@ export class Dispatcher {
     }
     // A token's client type is authoritative; hello cannot change it.
     if (!s.identity?.client && f.client !== s.client) this.server.reclassify(s, f.client);
-    if (f.meta) s.meta = f.meta;
+    if (f.meta) {
+      s.meta = f.meta;
+      // A device known from its token came online before its hello: announce its meta now.
+      if (s.deviceAttached) this.server.devices.announce(s);
+    }
     if (f.will) s.will = { topic: f.will.topic, data: f.will.data ?? null, key: f.will.key };
     if (s.client === "device" && s.deviceId === undefined) {
       // With auth required, only the token's subject names a device: a

@@ -17,6 +17,8 @@ export interface RequestContext {
   remoteAddress: string;
   /** The token's subject, when the connection has one. */
   who?: string | undefined;
+  /** The device id, when the caller is a device connection (from its token, or its hello with auth off). */
+  device?: string | undefined;
 }
 
 export type RequestHandler = (data: unknown, ctx: RequestContext) => unknown | Promise<unknown>;

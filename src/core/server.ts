@@ -289,18 +289,19 @@ export class TickgateServer implements TransportHost<Session> {
   }
 
   /**
-   * `publish` for producers on timers: never throws or rejects; a refused
-   * publication is logged and `false` returned (a later async failure is
-   * logged too).
+   * `publish` for producers on timers: never throws or rejects. Returns the
+   * seq (a seq is never 0), or `undefined` when the publication was refused
+   * (logged) or is sequenced later by an asynchronous bus (failures logged).
    */
-  tryPublish(topic: string, data: unknown, opts: PublishOptions = {}): boolean {
+  tryPublish(topic: string, data: unknown, opts: PublishOptions = {}): number | undefined {
     try {
       const r = this.publish(topic, data, opts);
-      if (typeof r !== "number") r.catch((e) => this.log.warn({ event: "publish_failed", topic, err: String(e) }, "server publish failed"));
-      return true;
+      if (typeof r === "number") return r;
+      r.catch((e) => this.log.warn({ event: "publish_failed", topic, err: String(e) }, "server publish failed"));
+      return undefined;
     } catch (e) {
       this.log.warn({ event: "publish_failed", topic, err: String(e) }, "server publish failed");
-      return false;
+      return undefined;
     }
   }
 

@@ -35,14 +35,14 @@ describe("TickgateServer public API", () => {
     expect(d.welcome.t).toBe("welcome");
   });
 
-  test("tryPublish never throws; it reports refusals with false", async () => {
+  test("tryPublish never throws; it returns the seq, or undefined when refused", async () => {
     await using server = await startServer({ policies: [{ match: "small.>", maxPayload: 4 }] });
     const topic = uniqueTopic();
     await using c = await connect(server.wsUrl);
     await subscribe(c, topic);
-    expect(server.tryPublish(topic, "ok")).toBe(true);
-    expect(server.tryPublish("small.x", "far too large")).toBe(false);
-    expect(server.tryPublish("bad..topic", 1)).toBe(false);
+    expect(server.tryPublish(topic, "ok")).toBe(1);
+    expect(server.tryPublish("small.x", "far too large")).toBeUndefined();
+    expect(server.tryPublish("bad..topic", 1)).toBeUndefined();
     expect((await c.next((f) => f.t === "msg")).data).toBe("ok");
   });
 
