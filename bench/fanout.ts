@@ -1,12 +1,14 @@
 /**
  * Fan-out benchmark: 1 server-side publisher, N subscribers on one topic,
- * tickgate and a bare `Bun.serve` publish loop in the same run, server and
- * load client in separate processes pinned to separate cores.
+ * tickgate and every peer in PEERS (the bare `Bun.serve` loop, and others as
+ * they land) in the same run, server and load client in separate processes
+ * pinned to separate cores. `bun run bench fanout` builds on this (variants,
+ * targets); this file alone is the peer comparison at one point.
  *
  *   bun bench/fanout.ts [--subs 1000] [--seconds 5] [--rate max|N] [--payload 100]
  *                       [--rounds 2] [--json out.json] [--quick]
  *                       [--warmup 1] [--batch 8] [--window 128] [--sample 16]
- *                       [--servers tickgate,bare] [--retries 2]
+ *                       [--servers tickgate,bare,...] [--retries 2]
  *
  * `--rate` is publications per second (deliveries/s = rate × subs); `max`
  * publishes as fast as the flow-control window lets it. See docs/benchmarks.md.
@@ -15,9 +17,10 @@
 import { writeFileSync } from "node:fs";
 import { argFlag, argInt, argNumber, argValue, rejectUnknown } from "./lib/args.ts";
 import { Child } from "./lib/child.ts";
-import { clockTicks, coreTimes, coreUsage, cpuTicks, fdLimitPrefix, machine, placement, tcpOutSegs } from "./lib/proc.ts";
-import { NOISY_PCT, rangeLines, ratioLines, ratios, summarize, table, type RunResult, type ServerKind, type Summary } from "./lib/report.ts";
-import { peer } from "./lib/peers.ts";
+import { clockTicks, fdLimitPrefix, machine, placement } from "./lib/proc.ts";
+import { rangeLines, ratioLines, ratios, summarize, table, type RunResult, type ServerKind, type Summary } from "./lib/report.ts";
+import { peer, PEERS } from "./lib/peers.ts";
+import { measureWindow, quietest } from "./lib/window.ts";
 import { tickgateFrameLength } from "./lib/tick.ts";
 
 const FLAGS = ["--subs", "--seconds", "--rate", "--payload", "--rounds", "--json", "--quick", "--warmup", "--batch", "--window", "--sample", "--servers", "--retries"];
@@ -45,7 +48,8 @@ export function parseConfig(argv: string[]): FanoutConfig {
   const quick = argFlag(argv, "--quick");
   // Quick: small and at a fixed moderate rate, so a test can demand zero loss.
   const rateArg = argValue(argv, "--rate", quick ? "200" : "max");
-  const servers = argValue(argv, "--servers", "tickgate,bare").split(",");
+  // Every server in PEERS by default: peers that cannot run here are skipped and said so.
+  const servers = argValue(argv, "--servers", Object.keys(PEERS).join(",")).split(",");
   for (const s of servers) peer(s);
   return {
     subs: argInt(argv, "--subs", quick ? 50 : 1000, 1, 50_000),
@@ -64,19 +68,6 @@ export function parseConfig(argv: string[]): FanoutConfig {
   };
 }
 
-const round1 = (x: number) => Math.round(x * 10) / 10;
-
-/**
- * CPU that neither bench process nor the kernel's softirq (mostly loopback
- * TCP, charged to no pid) used during the window, in % of one core: other
- * programs on the machine. Above ~10% the run's figures are suspect.
- */
-function otherCpu(cores: ReturnType<typeof coreUsage>, benchPct: number): number {
-  let busy = 0;
-  for (const c of cores) busy += c.busyPct - c.softirqPct;
-  return Math.max(0, busy - benchPct);
-}
-
 function parseRate(raw: string): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 10_000_000) throw new Error(`--rate must be 'max' or an integer in [1, 10000000] publications/s, got '${raw}'`);
@@ -86,7 +77,20 @@ function parseRate(raw: string): number {
 const HERE = import.meta.dir;
 const CLIENT = `${HERE}/load/client.ts`;
 
-async function runOne(kind: ServerKind, round: number, cfg: FanoutConfig, env: { place: ReturnType<typeof placement>; fd: string[]; hz: number }): Promise<RunResult> {
+export interface PeerEnv {
+  place: ReturnType<typeof placement>;
+  /** Prefix raising the open-files limit for the children, if needed. */
+  fd: string[];
+  hz: number;
+}
+
+/** The load client learns the peer's protocol (how to subscribe, where the tick sits) from its name in PEERS. */
+export function protocolArgs(kind: ServerKind): string[] {
+  return ["--server", kind];
+}
+
+/** One measured run of a peer with the fan-out load client (bench/load/client.ts). */
+export async function runPeer(kind: ServerKind, round: number, cfg: FanoutConfig, env: PeerEnv): Promise<RunResult> {
   const bun = process.execPath;
   const server = new Child(`${kind} server`, [...env.fd, ...env.place.server, ...peer(kind).command({ payload: cfg.payload })]);
   try {
@@ -94,71 +98,66 @@ async function runOne(kind: ServerKind, round: number, cfg: FanoutConfig, env: {
     const client = new Child("load client", [
       ...env.fd, ...env.place.client, bun, CLIENT,
       "--port", String(info.port), "--credit-port", String(info.creditPort), "--subs", String(cfg.subs),
-      "--server", kind, "--sample", String(cfg.sample), "--credit-step", String(Math.max(1, cfg.window >> 2)),
+      ...protocolArgs(kind), "--sample", String(cfg.sample), "--credit-step", String(Math.max(1, cfg.window >> 2)),
     ]);
     try {
       const ready = await client.next((o) => o.ready === true, 90_000);
-      await server.request({ cmd: "start", rate: cfg.rate, batch: cfg.batch, window: cfg.window, maxSeconds: cfg.warmup + cfg.seconds + 20 });
-      await Bun.sleep(cfg.warmup * 1000);
-      const k0 = coreTimes();
-      const g0 = tcpOutSegs();
-      const s0 = cpuTicks(server.pid);
-      const c0 = cpuTicks(client.pid);
-      const w0 = performance.now();
-      const m0 = await client.request({ cmd: "mark" });
-      await Bun.sleep(cfg.seconds * 1000);
-      const k1 = coreTimes();
-      const g1 = tcpOutSegs();
-      const s1 = cpuTicks(server.pid);
-      const c1 = cpuTicks(client.pid);
-      const w1 = performance.now();
-      const m1 = await client.request({ cmd: "report" });
-      const p1 = await server.request({ cmd: "stop" });
-      const fin = await client.request({ cmd: "final", published: p1.published, timeoutMs: 5000 }, 15_000);
-
-      const wall = (w1 - w0) / 1000;
-      const clientSecs = ((m1.t as number) - (m0.t as number)) / 1000;
-      const deliveries = (m1.deliveries as number) - (m0.deliveries as number);
-      const serverCpuS = (s1.total - s0.total) / env.hz;
-      const clientCpuS = (c1.total - c0.total) / env.hz;
-      const clientCpuPct = (100 * clientCpuS) / wall;
-      const per = (cpuS: number) => (deliveries > 0 ? (cpuS * 1e6) / deliveries : NaN);
-      return {
-        server: kind,
-        round,
-        seconds: clientSecs,
-        deliveries,
-        deliveriesPerSec: deliveries / clientSecs,
-        publicationsPerSec: deliveries / cfg.subs / clientSecs,
-        latencyUs: m1.latencyUs as RunResult["latencyUs"],
-        serverCpuPct: (100 * serverCpuS) / wall,
-        serverCpuUsPerDelivery: per(serverCpuS),
-        // The kernel part is the same work for both servers; the user part is where their code differs.
-        serverUserUsPerDelivery: per((s1.user - s0.user) / env.hz),
-        serverSysUsPerDelivery: per((s1.sys - s0.sys) / env.hz),
-        clientCpuPct,
-        clientCpuUsPerDelivery: per(clientCpuS),
-        clientSaturated: clientCpuPct >= 90,
-        tcpSegsPerDelivery: deliveries > 0 ? (g1 - g0) / deliveries : NaN,
-        attempts: 1,
-        otherCpuPct: round1(otherCpu(coreUsage(k0, k1), (100 * (serverCpuS + clientCpuS)) / wall)),
-        cores: coreUsage(k0, k1).map((u) => ({ busyPct: round1(u.busyPct), softirqPct: round1(u.softirqPct), stealPct: round1(u.stealPct) })),
-        published: p1.published as number,
-        lost: fin.lost as number,
-        dup: fin.dup as number,
-        malformed: fin.malformed as number,
-        gapFrames: fin.gapFrames as number,
-        errorFrames: fin.errorFrames as number,
-        closedConns: fin.closedConns as number,
-        creditStalls: p1.creditStalls as number,
-        connectMs: ready.connectMs as number,
-      };
+      return await measureWindow(server, client, ready, {
+        label: kind, round, fanout: cfg.subs, warmup: cfg.warmup, seconds: cfg.seconds,
+        rate: cfg.rate, batch: cfg.batch, window: cfg.window, hz: env.hz,
+      });
     } finally {
       await client.stop();
     }
   } finally {
     await server.stop();
   }
+}
+
+/** Peers that cannot run on this machine, with the reason (e.g. a package is missing). */
+export function unavailablePeers(servers: readonly ServerKind[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of servers) {
+    let why: string | null;
+    try {
+      why = peer(s).unavailable();
+    } catch (e) {
+      why = (e as Error).message;
+    }
+    if (why) out[s] = why;
+  }
+  return out;
+}
+
+export interface PeerComparison {
+  runs: RunResult[];
+  summary: Partial<Record<ServerKind, Summary>>;
+  /** Peers skipped, with the reason. */
+  unavailable: Record<string, string>;
+}
+
+/**
+ * Rounds × available peers. The order alternates each round so no server
+ * always runs on a warmer machine; a measurement disturbed by other
+ * programs is re-run (`retries`) and the quietest attempt kept.
+ */
+export async function comparePeers(cfg: FanoutConfig, env: PeerEnv, log: (line: string) => void, step: (label: string) => void = () => {}): Promise<PeerComparison> {
+  const unavailable = unavailablePeers(cfg.servers);
+  const servers = cfg.servers.filter((s) => !(s in unavailable));
+  const runs: RunResult[] = [];
+  for (let round = 0; round < cfg.rounds; round++) {
+    const order = round % 2 === 0 ? servers : [...servers].reverse();
+    for (const kind of order) {
+      step(`${kind}: ${cfg.subs.toLocaleString("en-US")} subscribers, rate ${cfg.rate === 0 ? "max" : `${cfg.rate}/s`}, round ${round + 1}/${cfg.rounds}`);
+      const r = await quietest(cfg.retries, () => runPeer(kind, round, cfg, env), (r) =>
+        log(`  round ${round + 1} ${kind.padEnd(8)} ${Math.round(r.deliveriesPerSec).toLocaleString("en-US").padStart(10)} deliveries/s, p99 ${r.latencyUs.p99} µs, server ${r.serverCpuUsPerDelivery.toFixed(3)} µs/delivery, client CPU ${r.clientCpuPct.toFixed(0)}%, other programs ${r.otherCpuPct.toFixed(0)}%`),
+      );
+      runs.push(r);
+    }
+  }
+  const summary: Partial<Record<ServerKind, Summary>> = {};
+  for (const kind of servers) summary[kind] = summarize(runs.filter((r) => r.server === kind));
+  return { runs, summary, unavailable };
 }
 
 export interface FanoutReport {
@@ -171,40 +170,21 @@ export interface FanoutReport {
   runs: RunResult[];
   summary: Partial<Record<ServerKind, Summary>>;
   ratios: ReturnType<typeof ratios> | null;
+  unavailable: Record<string, string>;
 }
 
 export async function fanout(argv: string[]): Promise<FanoutReport> {
   const cfg = parseConfig(argv);
   const place = placement();
   const fd = fdLimitPrefix(cfg.subs + 256);
-  const env = { place, fd: fd.prefix, hz: clockTicks() };
+  const env: PeerEnv = { place, fd: fd.prefix, hz: clockTicks() };
   const rateText = cfg.rate === 0 ? "max (flow-controlled)" : `${cfg.rate}/s (${(cfg.rate * cfg.subs).toLocaleString("en-US")} deliveries/s offered)`;
   console.log(`fan-out: ${cfg.subs} subscribers, 1 topic, ${cfg.payload}-byte payload (${tickgateFrameLength(cfg.payload)}-byte frame), rate ${rateText}`);
   console.log(`${cfg.rounds} round(s) × [${cfg.servers.join(", ")}], ${cfg.warmup} s warm-up + ${cfg.seconds} s measured; batch ${cfg.batch}, window ${cfg.window}, up to ${cfg.retries} re-run(s) of a noisy measurement`);
   console.log(`${place.note}; ${fd.note}`);
 
-  const runs: RunResult[] = [];
-  for (let round = 0; round < cfg.rounds; round++) {
-    // Alternate the order so neither server always runs on a warmer machine.
-    const order = round % 2 === 0 ? cfg.servers : [...cfg.servers].reverse();
-    for (const kind of order) {
-      // Other programs on a 2-core machine skew both throughput and CPU per
-      // delivery: re-run a noisy measurement and keep the quietest attempt.
-      let best: RunResult | null = null;
-      let attempts = 0;
-      for (let attempt = 0; attempt <= cfg.retries; attempt++) {
-        const r = await runOne(kind, round, cfg, env);
-        attempts++;
-        console.log(`  round ${round + 1} ${kind.padEnd(8)} ${Math.round(r.deliveriesPerSec).toLocaleString("en-US").padStart(10)} deliveries/s, server ${r.serverCpuUsPerDelivery.toFixed(3)} µs/delivery, client CPU ${r.clientCpuPct.toFixed(0)}%, other programs ${r.otherCpuPct.toFixed(0)}%`);
-        if (!best || r.otherCpuPct < best.otherCpuPct) best = r;
-        if (r.otherCpuPct <= NOISY_PCT) break;
-      }
-      best!.attempts = attempts;
-      runs.push(best!);
-    }
-  }
-  const summary: Partial<Record<ServerKind, Summary>> = {};
-  for (const kind of cfg.servers) summary[kind] = summarize(runs.filter((r) => r.server === kind));
+  const { runs, summary, unavailable } = await comparePeers(cfg, env, (l) => console.log(l));
+  for (const [k, why] of Object.entries(unavailable)) console.log(`${k}: unavailable (${why}); skipped`);
   const rt = summary.tickgate && summary.bare ? ratios(summary.tickgate, summary.bare) : null;
   console.log("\n" + table(runs, summary));
   console.log("\n" + rangeLines(summary));
@@ -220,6 +200,7 @@ export async function fanout(argv: string[]): Promise<FanoutReport> {
     runs,
     summary,
     ratios: rt,
+    unavailable,
   };
   if (cfg.json) {
     writeFileSync(cfg.json, JSON.stringify(report, null, 2) + "\n");

@@ -55,14 +55,68 @@ export function fdLimitPrefix(need: number): { prefix: string[]; note: string } 
   return { prefix: ["sh", "-c", `ulimit -n ${need} && exec "$@"`, "sh"], note: `open-files limit raised from ${soft} to ${need} for the children` };
 }
 
-export function machine(): { cpus: number; model: string; kernel: string; bun: string } {
+/** The open-files hard limit: what a child can be raised to without CAP_SYS_RESOURCE. */
+export function fdHardLimit(): number {
+  const hard = sh("ulimit -Hn").out;
+  return hard === "unlimited" ? Number.MAX_SAFE_INTEGER : Number(hard);
+}
+
+export interface Machine {
+  cpus: number;
+  model: string;
+  kernel: string;
+  bun: string;
+  /** `node --version` of the Node on PATH (autocannon and Node peers run on it), or null. */
+  node: string | null;
+  memTotalGiB: number;
+  fdHardLimit: number;
+  date: string;
+}
+
+export function machine(): Machine {
   let model = "";
+  let memKiB = NaN;
   try {
     model = /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "latin1"))?.[1] ?? "";
+    memKiB = Number(/MemTotal:\s*(\d+)/.exec(readFileSync("/proc/meminfo", "latin1"))?.[1]);
   } catch {
-    model = "unknown";
+    model ||= "unknown";
   }
-  return { cpus: navigator.hardwareConcurrency, model, kernel: sh("uname -r").out, bun: Bun.version };
+  const node = Bun.which("node") ? sh("node --version").out || null : null;
+  return {
+    cpus: navigator.hardwareConcurrency,
+    model,
+    kernel: sh("uname -r").out,
+    bun: Bun.version,
+    node,
+    memTotalGiB: Math.round((memKiB / 1024 / 1024) * 10) / 10,
+    fdHardLimit: fdHardLimit(),
+    date: new Date().toISOString(),
+  };
+}
+
+/**
+ * Resident memory of `pid` from /proc/<pid>/status, in KiB: now (VmRSS) and
+ * the peak since the process started (VmHWM). RSS counts what the process
+ * touched, heap and native buffers alike, not the kernel's socket buffers.
+ */
+export function memoryKiB(pid: number): { rss: number; hwm: number } {
+  const s = readFileSync(`/proc/${pid}/status`, "latin1");
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s*(\\d+) kB`, "m").exec(s)?.[1] ?? NaN);
+  return { rss: field("VmRSS"), hwm: field("VmHWM") };
+}
+
+/**
+ * IP bytes sent machine-wide (/proc/net/netstat IpExt OutOctets). On a quiet
+ * loopback this is the benchmark's own traffic, so octets per delivery show
+ * what compression and encodings put on the wire.
+ */
+export function ipOutOctets(): number {
+  const lines = readFileSync("/proc/net/netstat", "latin1").split("\n").filter((l) => l.startsWith("IpExt:"));
+  const names = lines[0]?.split(/\s+/) ?? [];
+  const values = lines[1]?.split(/\s+/) ?? [];
+  const i = names.indexOf("OutOctets");
+  return i > 0 ? Number(values[i]) : NaN;
 }
 
 /** Per-core jiffies from /proc/stat: busy (user+nice+system+irq+softirq), softirq, steal, total. */
@@ -110,4 +164,14 @@ export function tcpOutSegs(): number {
   const values = lines[1]?.split(/\s+/) ?? [];
   const i = names.indexOf("OutSegs");
   return i > 0 ? Number(values[i]) : NaN;
+}
+
+/**
+ * TCP sockets in TIME_WAIT machine-wide (/proc/net/sockstat). Each holds its
+ * ephemeral port for 60 s after a close, so a ramp right after a big run
+ * searches a fuller port range and connects far slower.
+ */
+export function tcpTimeWait(): number {
+  const m = /^TCP:.*\btw (\d+)/m.exec(readFileSync("/proc/net/sockstat", "latin1"));
+  return m ? Number(m[1]) : 0;
 }

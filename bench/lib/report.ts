@@ -1,8 +1,10 @@
 /**
- * Results of fan-out runs: per-run figures, medians per server over rounds,
- * the tickgate/bare ratios against the issue's targets, and the table.
+ * Results of measured windows (fan-out and every scenario that publishes
+ * from the server): per-run figures, medians per server or variant over
+ * rounds, the tickgate/bare ratios, and the per-run table.
  * @module
  */
+import { target } from "./targets.ts";
 
 /** A name from `PEERS` in peers.ts. */
 export type ServerKind = string;
@@ -10,6 +12,8 @@ export type ServerKind = string;
 export interface Latency {
   samples: number;
   p50: number;
+  /** Absent when the load client does not report it. */
+  p90?: number;
   p99: number;
   p999: number;
   max: number;
@@ -41,6 +45,8 @@ export interface RunResult {
   /** Whole-machine view per core over the window, softirq included (not charged to any pid). */
   cores: { busyPct: number; softirqPct: number; stealPct: number }[];
   published: number;
+  /** Publications/s asked for; 0 = max (flow-controlled). */
+  offeredPerSec?: number;
   lost: number;
   dup: number;
   malformed: number;
@@ -49,6 +55,17 @@ export interface RunResult {
   closedConns: number;
   creditStalls: number;
   connectMs: number;
+  /** IP bytes sent machine-wide per delivery (frames, headers, ACKs). */
+  octetsPerDelivery?: number;
+  /** Server memory when publishing stopped, and its peak since start (KiB). */
+  serverRssKiB?: number;
+  serverHwmKiB?: number;
+  /** Publications delivered on a stream a subscription did not ask for (a filter leak); scenario clients only. */
+  unexpected?: number;
+  /** Subscribers that stopped reading (the `slow` scenario), counted apart. */
+  slow?: { conns: number; deliveries: number; lost: number; gapFrames: number; closedConns: number };
+  /** What a scenario read after the window (e.g. the server's slow-consumer counters). */
+  extra?: Record<string, unknown>;
 }
 
 export interface Summary {
@@ -74,7 +91,11 @@ export interface Summary {
 /** Other programs' CPU (% of a core) above which a run is marked noisy. */
 export const NOISY_PCT = 10;
 
-export const TARGETS = { cpuPerDeliveryMax: 1.15, deliveriesPerSecMin: 0.85 } as const;
+/** The two fan-out targets against the bare loop, from bench/targets.json. */
+export const TARGETS = {
+  cpuPerDeliveryMax: target("fanout.cpu_per_delivery_vs_bare").max!,
+  deliveriesPerSecMin: target("fanout.deliveries_vs_bare").min!,
+} as const;
 
 export function median(xs: number[]): number {
   if (xs.length === 0) return NaN;
@@ -95,6 +116,7 @@ export function summarize(runs: RunResult[]): Summary {
     latencyUs: {
       samples: med((r) => r.latencyUs.samples),
       p50: med((r) => r.latencyUs.p50),
+      ...(runs.every((r) => r.latencyUs.p90 !== undefined) ? { p90: med((r) => r.latencyUs.p90!) } : {}),
       p99: med((r) => r.latencyUs.p99),
       p999: med((r) => r.latencyUs.p999),
       max: med((r) => r.latencyUs.max),
@@ -140,7 +162,7 @@ export function ratios(tickgate: Summary, bare: Summary): Ratios {
 
 const core = (c: { busyPct: number; softirqPct: number } | undefined) => (c ? `${c.busyPct.toFixed(0)}%/${c.softirqPct.toFixed(0)}%` : "-");
 
-const COLS = ["server", "round", "deliv/s", "p50 µs", "p99 µs", "p99.9 µs", "max µs", "srv µs/deliv", "(user+sys)", "srv CPU", "cli CPU", "cli µs/deliv", "segs/deliv", "core0 busy/sirq", "core1 busy/sirq", "other", "lost", "dup", "note"];
+const COLS = ["server", "round", "deliv/s", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs", "srv µs/deliv", "(user+sys)", "srv CPU", "cli CPU", "cli µs/deliv", "segs/deliv", "core0 busy/sirq", "core1 busy/sirq", "other", "lost", "dup", "note"];
 
 function row(server: string, round: string, r: { deliveriesPerSec: number; latencyUs: Latency; serverCpuUsPerDelivery: number; serverUserUsPerDelivery: number; serverSysUsPerDelivery: number; serverCpuPct: number; clientCpuPct: number; clientCpuUsPerDelivery: number; lost: number; dup: number; clientSaturated: boolean; tcpSegsPerDelivery: number; cores: { busyPct: number; softirqPct: number }[]; otherCpuPct: number }): string[] {
   return [
@@ -148,6 +170,7 @@ function row(server: string, round: string, r: { deliveriesPerSec: number; laten
     round,
     Math.round(r.deliveriesPerSec).toLocaleString("en-US"),
     String(r.latencyUs.p50),
+    r.latencyUs.p90 === undefined ? "-" : String(r.latencyUs.p90),
     String(r.latencyUs.p99),
     String(r.latencyUs.p999),
     String(r.latencyUs.max),

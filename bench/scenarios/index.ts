@@ -1,0 +1,15 @@
+/**
+ * Every scenario of `bun run bench`, in the order a full run takes them.
+ * @module
+ */
+import type { Scenario } from "../lib/scenario.ts";
+import { connectionsScenario } from "./connections.ts";
+import { encodingsScenario } from "./encodings.ts";
+import { fanoutScenario } from "./fanout.ts";
+import { filtersScenario } from "./filters.ts";
+import { ingestScenario } from "./ingest.ts";
+import { recoveryScenario } from "./recovery.ts";
+import { slowScenario } from "./slow.ts";
+import { topicsScenario } from "./topics.ts";
+
+export const SCENARIOS: Scenario[] = [fanoutScenario, topicsScenario, filtersScenario, ingestScenario, connectionsScenario, slowScenario, encodingsScenario, recoveryScenario];
