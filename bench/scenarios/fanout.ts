@@ -59,6 +59,7 @@ export const fanoutScenario: Scenario = {
     { name: "variants", def: "history,auth", help: "tickgate-only variants: history (per-topic history on vs off), auth (tokens vs anonymous); 'none' to skip" },
     { name: "variant-point", def: "1000:max", quick: "50:max", help: "SUBS:RATE of the variant runs" },
     { name: "history", def: "10000", quick: "1000", help: "history size per topic when history is on" },
+    { name: "variant-rounds", def: "4", quick: "1", help: "rounds of the variant runs: their spread is the noise band the auth verdict uses" },
   ],
 
   async run(ctx: ScenarioContext) {
@@ -79,7 +80,7 @@ export const fanoutScenario: Scenario = {
     const variants = f.list("variants").filter((v) => v !== "none");
     for (const v of variants) if (v !== "history" && v !== "auth") throw new Error(`fanout: unknown variant '${v}'; known: history, auth`);
     const servCount = servers.length;
-    ctx.progress.begin("fanout", points.length * servCount * base.rounds + (variants.length ? (variants.length + 1) * base.rounds : 0));
+    ctx.progress.begin("fanout", points.length * servCount * base.rounds + (variants.length ? (variants.length + 1) * f.int("variant-rounds", 1, 20) : 0));
 
     const byPoint: { point: Point; runs: RunResult[]; summary: Partial<Record<string, Summary>> }[] = [];
     let unavailable: Record<string, string> = {};
@@ -165,11 +166,12 @@ export const fanoutScenario: Scenario = {
     if (variants.length > 0) {
       const [vp] = parsePoints([f.str("variant-point")]);
       const history = f.int("history", 1, 1_000_000);
+      const vRounds = f.int("variant-rounds", 1, 20);
       const labels = ["tickgate", ...variants.map((v) => `tickgate+${v}`)];
       const vruns: RunResult[] = [];
-      for (let round = 0; round < base.rounds; round++) {
+      for (let round = 0; round < vRounds; round++) {
         for (const label of round % 2 === 0 ? labels : [...labels].reverse()) {
-          ctx.progress.step(`${label}: ${pointName(vp!)}, round ${round + 1}/${base.rounds}`);
+          ctx.progress.step(`${label}: ${pointName(vp!)}, round ${round + 1}/${vRounds}`);
           const serverArgs = ["--payload", String(base.payload)];
           if (label === "tickgate+history") serverArgs.push("--history", String(history));
           if (label === "tickgate+auth") serverArgs.push("--auth-secret", SECRET);
@@ -184,7 +186,7 @@ export const fanoutScenario: Scenario = {
       const sum = Object.fromEntries(labels.map((l) => [l, summarize(vruns.filter((r) => r.server === l))])) as Record<string, Summary>;
       const plain = sum.tickgate!;
       res.tables.push({
-        title: `fanout variants, tickgate only, ${pointName(vp!)} (scenario client; medians of ${base.rounds} round(s))`,
+        title: `fanout variants, tickgate only, ${pointName(vp!)} (scenario client; medians of ${vRounds} round(s))`,
         columns: ["variant", "deliv/s", "× plain", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs", "srv µs/deliv", "× plain", "connect ms", "lost", "dup", "spread deliv/s"],
         rows: labels.map((l) => {
           const s = sum[l]!;
@@ -208,7 +210,7 @@ export const fanoutScenario: Scenario = {
         const ratio = sum["tickgate+auth"].deliveriesPerSec / plain.deliveriesPerSec;
         // The noise band: how far this run's rounds of the same configuration spread apart.
         const noise = Math.max(relativeSpread(vruns.filter((r) => r.server === "tickgate").map((r) => r.deliveriesPerSec)), relativeSpread(vruns.filter((r) => r.server === "tickgate+auth").map((r) => r.deliveriesPerSec)));
-        res.targets.push(check("fanout.auth_cost", ratio, [vNote, base.rounds < 2 ? "one round: noise is the floor only" : undefined].filter(Boolean).join("; ") || undefined, noise));
+        res.targets.push(check("fanout.auth_cost", ratio, [vNote, vRounds < 2 ? "one round: noise is the floor only" : undefined].filter(Boolean).join("; ") || undefined, noise));
         res.metrics.push({ id: "fanout.auth_ratio", value: ratio, better: "higher", describe: "deliveries/s, auth on ÷ off" });
       }
       res.data.variants = sum;
