@@ -16,6 +16,7 @@
  *   --filter-mode all|one  all: every group's filter passes; one: group (n-1) % F only
  *   --publish-limit N      publishes/s per connection and per HTTP client (ingest)
  *   --max-conns N          connection limits, total and per address (connections)
+ *   --check-interval MS    slow-consumer sweep interval (default: the server's, 50 ms)
  * Extra HTTP routes for the orchestrator: POST /bench/gc, GET /bench/counters,
  * POST /bench/burst?topic=&count=&kick=1 (recovery).
  * @module
@@ -42,6 +43,7 @@ const filters = num("--filters", 0);
 const filterMode = argValue(argv, "--filter-mode", "all");
 const publishLimit = num("--publish-limit", 0);
 const maxConns = num("--max-conns", 0);
+const checkInterval = num("--check-interval", 0);
 const template = payloadTemplate(payloadSize);
 
 const server = createServer({
@@ -49,6 +51,7 @@ const server = createServer({
   port: 0,
   shutdownGraceMs: 200,
   perMessageDeflate: deflate,
+  ...(checkInterval > 0 ? { slowConsumer: { checkIntervalMs: checkInterval } } : {}),
   policies: [
     { match: "bench.>", action, limitBytes, retain: true, historySize: history },
     // Devices' telemetry (ingest): drop for slow readers, keep each device's last value.
