@@ -358,11 +358,10 @@ describe("skipValue / assertOneValue reject malformed input", () => {
       concat([0xc9, 0xff, 0xff, 0xff, 0xff, TIMESTAMP], MB), // ext32
     ];
     for (const buf of cases) {
-      const t0 = performance.now();
       const e = scanError(() => skipValue(buf, 0));
-      const ms = performance.now() - t0;
       expect(e.message).toMatch(/container count exceeds input|truncated value/);
-      expect(ms).toBeLessThan(50);
+      // Refused at the header, before walking the megabyte behind it.
+      expect(e.offset).toBeLessThan(16);
     }
     // Just enough children is fine: 2^20 fixint zeros in an array32.
     const ok = concat([0xdd, ...be(MB.length, 4)], MB);
