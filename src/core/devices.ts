@@ -9,6 +9,7 @@
  * @module
  */
 import { ErrorCode } from "../protocol/codes.ts";
+import { topicError } from "../protocol/topic.ts";
 import { ProtocolError, TickgateError, TimeoutError } from "./errors.ts";
 import type { Options } from "./options.ts";
 import type { Session } from "./session.ts";
@@ -31,6 +32,11 @@ export interface DeviceHooks {
 }
 
 export const presenceTopic = (id: string) => `devices.${id}.presence`;
+
+/** A device id is one topic token (at most 128 characters), since it names topics like `devices.<id>.log`. */
+export function isDeviceId(id: string): boolean {
+  return id.length <= 128 && !id.includes(".") && topicError(id, false) === null;
+}
 export const logTopic = (id: string) => `devices.${id}.log`;
 
 export class DeviceRegistry {

@@ -9,7 +9,7 @@ import type { ClientFrame, FrameId } from "../protocol/frames.ts";
 import { topicError } from "../protocol/topic.ts";
 import { mayPublish, mayRequest, maySubscribe } from "./auth/grants.ts";
 import { TokenError } from "./auth/tokens.ts";
-import { logTopic } from "./devices.ts";
+import { isDeviceId, logTopic } from "./devices.ts";
 import { ProtocolError } from "./errors.ts";
 import { RESERVED } from "./requests.ts";
 import type { TickgateServer } from "./server.ts";
@@ -201,11 +201,6 @@ export class Dispatcher {
       (e) => this.server.failWith(s, e, id),
     );
   }
-}
-
-/** A device id is one topic token, since it names topics like `devices.<id>.log`. */
-function isDeviceId(id: string): boolean {
-  return id.length <= 128 && !id.includes(".") && topicError(id, false) === null;
 }
 
 function sessionStats(s: Session) {

@@ -13,7 +13,7 @@ import type { Grants } from "./auth/grants.ts";
 import { TokenVerifier, type Identity } from "./auth/tokens.ts";
 import { Broker } from "./broker.ts";
 import { LocalBus, type Bus } from "./bus.ts";
-import { DeviceRegistry } from "./devices.ts";
+import { DeviceRegistry, isDeviceId } from "./devices.ts";
 import { Dispatcher } from "./dispatch.ts";
 import { ProtocolError, TickgateError } from "./errors.ts";
 import { silentLogger, type Logger } from "./log.ts";
@@ -91,9 +91,6 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Closes that are not failures: normal, going away, and no status (browsers' default `close()`). */
 export const NORMAL_CLOSE = new Set([1000, 1001, 1005]);
 
-function isDeviceId(id: string): boolean {
-  return id.length <= 128 && !id.includes(".") && /^[A-Za-z0-9_\-:@~+=]+$/.test(id);
-}
 
 export class TickgateServer implements TransportHost<Session> {
   readonly options: Options;

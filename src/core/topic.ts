@@ -12,8 +12,6 @@ export class Topic {
   published = 0;
   bytesIn = 0;
   deliveries = 0;
-  dropped = 0;
-  conflated = 0;
   /** Last publication per key (`""` when the publisher gave none), when the policy retains. */
   retained: Map<string, Publication> | null = null;
   readonly history: History | null;

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { mayPublish, mayRequest } from "../core/auth/grants.ts";
 import type { TickgateServer } from "../core/server.ts";
 import { ErrorCode } from "../protocol/codes.ts";
+import { DeviceId } from "../protocol/frames.ts";
 import { httpError, json } from "./errors.ts";
 import { readPost } from "./post-body.ts";
 
@@ -16,7 +17,7 @@ export const REQUEST_PREFIX = "/api/request/";
 
 const RequestBody = z.strictObject({ data: z.unknown().optional() });
 const CommandBody = z.strictObject({
-  device: z.string().regex(/^[A-Za-z0-9_\-:@~+=]{1,128}$/, "must be one topic token"),
+  device: DeviceId,
   name: z.string().min(1).max(128),
   data: z.unknown().optional(),
   ttlMs: z.number().int().positive().max(86_400_000).optional(),

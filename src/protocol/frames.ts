@@ -45,7 +45,9 @@ export const RequestFrame = z.object({
   method: z.string().min(1).max(128),
   data: z.unknown().optional(),
 });
-const token = z.string().regex(/^[A-Za-z0-9_\-:@~+=]{1,128}$/, "must be one topic token");
+/** One topic token of at most 128 characters: a device id. */
+export const DeviceId = z.string().regex(/^[A-Za-z0-9_\-:@~+=]{1,128}$/, "must be one topic token");
+const token = DeviceId;
 export const HelloFrame = z.object({
   t: z.literal("hello"),
   id,
