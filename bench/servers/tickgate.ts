@@ -21,7 +21,7 @@
  * POST /bench/burst?topic=&count=&kick=1 (recovery).
  * @module
  */
-import { createServer } from "../../src/bun.ts";
+import { createServer } from "../../src/adapter/bun/index.ts";
 import { argValue } from "../lib/args.ts";
 import { payloadTemplate, stamp, TOPIC } from "../lib/tick.ts";
 import { runDriver } from "./driver.ts";

@@ -1,7 +1,7 @@
 /**
  * The boundary between the runtime-free core and a runtime's WebSocket
- * server. The core owns these types; `transport/bun.ts` (and later
- * `transport/uws.ts`) implement them. Sockets are described by shape so no
+ * server. The core owns these types; `adapter/bun/transport.ts` (and later
+ * `adapter/uws/`) implement them. Sockets are described by shape so no
  * runtime package leaks in.
  * @module
  */

@@ -1,13 +1,12 @@
 /**
  * HTTP routes beside the WebSocket path: liveness, readiness, stats,
- * metrics, the topic list, SSE, HTTP publish and the live demo page. Uses
+ * metrics, the topic list, SSE, HTTP publish and HTTP calls. Uses
  * only Fetch API types, so it runs under any transport. Every route is in
  * {@link ROUTES}; `docs/http-api.md` documents each one.
  * @module
  */
 import type { TickgateServer } from "../core/server.ts";
 import { ErrorCode } from "../protocol/codes.ts";
-import { handleDashboardPage, handleDashboardScript } from "./dashboard.ts";
 import { httpError, json } from "./errors.ts";
 import { handleMetrics } from "./metrics.ts";
 import { REQUEST_PREFIX, handleCommand, handleRequest } from "./calls.ts";
@@ -31,8 +30,6 @@ export const ROUTES: Record<string, Record<string, Handler>> = {
   "/api/publish": { POST: (req, server, _url, ip) => handlePublish(req, server, ip) },
   "/api/command": { POST: (req, server, _url, ip) => handleCommand(req, server, ip) },
   "/sse": { GET: (req, server, _url, remoteAddress) => handleSse(req, server, remoteAddress) },
-  "/": { GET: (_req, server) => handleDashboardPage(server) },
-  "/dashboard.js": { GET: (_req, server) => handleDashboardScript(server) },
 };
 
 /**

@@ -1,6 +1,6 @@
 /** Two nodes in one process sharing a bus: the shape every bus must have. */
 import { describe, expect, test } from "bun:test";
-import { createServer } from "../../src/bun.ts";
+import { createServer } from "../../src/adapter/bun/index.ts";
 import { LocalBus } from "../../src/core/bus.ts";
 import { connect, subscribe } from "../helpers/client.ts";
 import { uniqueTopic } from "../helpers/server.ts";

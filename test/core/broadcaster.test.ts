@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { packr } from "../../src/protocol/codec.ts";
-import { createServer } from "../../src/bun.ts";
+import { createServer } from "../../src/adapter/bun/index.ts";
 import { connect, subscribe, type TestClient } from "../helpers/client.ts";
 import { CountingTransport } from "../helpers/counting-transport.ts";
 import { uniqueTopic } from "../helpers/server.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { createServer } from "../../src/bun.ts";
+import { createServer } from "../../src/adapter/bun/index.ts";
 import { compileFilter } from "../../src/protocol/filter.ts";
 import { connect, type TestClient } from "../helpers/client.ts";
 import { CountingTransport } from "../helpers/counting-transport.ts";

@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { buildDashboard, dashboardScript } from "../../src/dashboard/build.ts";
-import { provideDashboard } from "../../src/http/dashboard.ts";
-import { startServer } from "../helpers/server.ts";
+import { scriptRoute } from "../../src/adapter/bun/index.ts";
+import { DASHBOARD_ENTRY, installDashboard } from "../../src/demo/index.ts";
+import { startServer as startBare, type TestServer } from "../helpers/server.ts";
 import { ROOT, startCli } from "../helpers/spawn.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -20,6 +20,14 @@ if (!HAVE_CHROMIUM) console.warn(`test/dashboard: ${CHROMIUM} is missing, so the
 const SCREENSHOT = join(ROOT, "docs", "dashboard.png");
 const SERVE = ["--log-level", "warn"];
 const WAIT = { timeout: 10_000 };
+const BROKEN_ENTRY = join(ROOT, "src", "demo", "dashboard", "no-such-entry.ts");
+
+/** A library server with the dashboard installed, as the CLI does (a library server has none by default). */
+async function startServer(entry = DASHBOARD_ENTRY): Promise<TestServer> {
+  const server = await startBare();
+  installDashboard(server, scriptRoute(entry));
+  return server;
+}
 
 describe("dashboard routes", () => {
   test("GET / serves the page, /dashboard.js its bundle, built once per process", async () => {
@@ -38,12 +46,10 @@ describe("dashboard routes", () => {
     expect(body).toContain("tickgate-ws-path");
     expect(body).not.toMatch(/^import\s/m); // one self-contained bundle
     expect(await (await fetch(`${base}/dashboard.js`)).text()).toBe(body);
-    expect(dashboardScript()).toBe(dashboardScript()); // the same cached build
   });
 
   test("a bundle that cannot be built is a 500 with a JSON error", async () => {
-    await using server = await startServer();
-    provideDashboard(server, { script: () => buildDashboard(join(ROOT, "src", "dashboard", "no-such-entry.ts")) });
+    await using server = await startServer(BROKEN_ENTRY);
     const res = await fetch(`http://127.0.0.1:${server.port}/dashboard.js`);
     expect(res.status).toBe(500);
     const { error } = await res.json();
@@ -172,8 +178,7 @@ describe.skipIf(!HAVE_CHROMIUM)("dashboard in Chromium", () => {
   }, 30_000);
 
   test("a script that fails to build: the page says so", async () => {
-    await using server = await startServer();
-    provideDashboard(server, { script: () => buildDashboard(join(ROOT, "src", "dashboard", "no-such-entry.ts")) });
+    await using server = await startServer(BROKEN_ENTRY);
     await using o = await open(`http://127.0.0.1:${server.port}/`);
     const { page } = o;
     await page.waitForFunction(() => /could not be built/.test(document.getElementById("notice")?.textContent ?? ""), null, WAIT);

@@ -3,7 +3,7 @@
  * faked: frames still go through uWebSockets to real sockets; the counter
  * only lets a test prove that fan-out work is per channel, not per subscriber.
  */
-import { BunTransport } from "../../src/transport/bun.ts";
+import { BunTransport } from "../../src/adapter/bun/transport.ts";
 
 export class CountingTransport extends BunTransport {
   readonly published = new Map<string, number>();

@@ -3,7 +3,7 @@
  * the fields), the way pino would write it, so tests can grep the output
  * like an operator would and check that no secret got into it.
  */
-import { createServer } from "../../src/bun.ts";
+import { createServer } from "../../src/adapter/bun/index.ts";
 import type { Logger } from "../../src/core/log.ts";
 import type { TestServer } from "./server.ts";
 

@@ -1,5 +1,5 @@
 /** Starts a real server on 127.0.0.1 and a random port; disposing closes it. */
-import { createServer } from "../../src/bun.ts";
+import { createServer } from "../../src/adapter/bun/index.ts";
 import type { TickgateServer } from "../../src/core/server.ts";
 
 export type TestServer = TickgateServer & AsyncDisposable;

@@ -27,10 +27,12 @@ describe("HTTP routes", () => {
     expect(na.status).toBe(405);
   });
 
-  test("GET / serves the live demo page", async () => {
+  test("a library server serves no demo page: the dashboard is the CLI's to install", async () => {
     await using server = await startServer();
-    const res = await fetch(server.wsUrl.replace("ws:", "http:").replace("/ws", "/"));
-    expect(res.headers.get("content-type")).toContain("text/html");
-    expect(await res.text()).toContain("/dashboard.js");
+    for (const path of ["/", "/dashboard.js"]) {
+      const res = await fetch(`${server.url}${path}`);
+      expect(res.status).toBe(404);
+      expect((await res.json()).error.code).toBe("NOT_FOUND");
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { bunTransport } from "../../src/transport/bun.ts";
+import { bunTransport } from "../../src/adapter/bun/transport.ts";
 import { runTransportSuite } from "../conformance/transport.case.ts";
 
 runTransportSuite("Bun.serve", bunTransport);

@@ -4,8 +4,8 @@
  * @module
  */
 import pino from "pino";
-import { serve as startServer } from "../../bun.ts";
-import { DEMO_POLICIES, startDemo, type DemoOptions } from "../../feeds/demo.ts";
+import { scriptRoute, serve as startServer } from "../../adapter/bun/index.ts";
+import { DASHBOARD_ENTRY, DEMO_POLICIES, installDemo, type DemoOptions } from "../../demo/index.ts";
 import { EXIT_CODES_HELP, Exit, UsageError, intFlag, numberFlag, parseFlags, type Command } from "../command.ts";
 import { authFromEnv, optionsFromEnv, optionsFromFlags, readConfigFile, resolveAuthFiles } from "../config.ts";
 
@@ -82,7 +82,7 @@ async function run(argv: string[]): Promise<number> {
 
   const log = pino({ level, base: { service: "tickgate" } });
   const server = await startServer(options, { log });
-  const stopDemo = demoOpts ? startDemo(server, demoOpts) : () => {};
+  const stopDemo = installDemo(server, { script: scriptRoute(DASHBOARD_ENTRY), feeds: demoOpts ?? false });
   const host = server.options.host.includes(":") ? `[${server.options.host}]` : server.options.host;
   const url = `http://${host}:${server.port}`;
   const ws = `${url.replace("http", "ws")}${server.options.path}`;

@@ -3,7 +3,7 @@
  * and server stats, with the policies a real deployment would use for each.
  * @module
  */
-import type { TickgateServer } from "../core/server.ts";
+import type { TickgateServer } from "../../core/server.ts";
 import { startDeviceFleet, type DeviceFleetOptions } from "./devices.ts";
 import { startMarketFeed, startSystemStatsFeed, type MarketFeedOptions } from "./market.ts";
 

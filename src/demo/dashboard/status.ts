@@ -3,7 +3,7 @@
  * plus the notice line for trouble (connection lost, client errors).
  * @module
  */
-import type { ClientMode, ClientState, ClientStats, Encoding, WelcomeFrame } from "../client/index.ts";
+import type { ClientMode, ClientState, ClientStats, Encoding, WelcomeFrame } from "../../client/index.ts";
 import { byId, fmt, setText } from "./dom.ts";
 
 const LABEL: Record<ClientState, string> = {

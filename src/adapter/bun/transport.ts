@@ -4,7 +4,7 @@
  * @module
  */
 import type { Server, ServerWebSocket } from "bun";
-import type { SendResult, ServerSocket, Transport, TransportHost, TransportListenOptions } from "../core/transport.ts";
+import type { SendResult, ServerSocket, Transport, TransportHost, TransportListenOptions } from "../../core/transport.ts";
 
 interface SocketData {
   state: unknown;

@@ -4,7 +4,7 @@
  * `?encoding=json` or `?encoding=msgpack` (the default) picks the wire encoding.
  * @module
  */
-import { TickgateClient, type Encoding, type MessageMeta } from "../client/index.ts";
+import { TickgateClient, type Encoding, type MessageMeta } from "../../client/index.ts";
 import type { DeviceStatus, Telemetry } from "../feeds/devices.ts";
 import type { Tick } from "../feeds/market.ts";
 import { DeviceTable, deviceId } from "./devices.ts";

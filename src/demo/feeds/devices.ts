@@ -6,7 +6,7 @@
  * later, so dashboards and retained status have something to show.
  * @module
  */
-import type { TickgateServer } from "../core/server.ts";
+import type { TickgateServer } from "../../core/server.ts";
 
 export interface Telemetry {
   /** °C */

@@ -4,8 +4,8 @@
  * the retained state of every device at once.
  */
 import { describe, expect, test } from "bun:test";
-import { DEMO_POLICIES, startDemo } from "../../src/feeds/demo.ts";
-import { deviceIds, startDeviceFleet } from "../../src/feeds/devices.ts";
+import { DEMO_POLICIES, startDemo } from "../../src/demo/feeds/index.ts";
+import { deviceIds, startDeviceFleet } from "../../src/demo/feeds/devices.ts";
 import { connect, subscribe, type Frame } from "../helpers/client.ts";
 import { startServer } from "../helpers/server.ts";
 

@@ -3,7 +3,7 @@
  * through the same `publish` any producer uses.
  * @module
  */
-import type { TickgateServer } from "../core/server.ts";
+import type { TickgateServer } from "../../core/server.ts";
 
 export const DEFAULT_SYMBOLS = ["BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "ADA-USD", "DOGE-USD"];
 const START: Record<string, number> = { "BTC-USD": 64000, "ETH-USD": 3100, "SOL-USD": 145, "XRP-USD": 0.52, "ADA-USD": 0.45, "DOGE-USD": 0.12 };

@@ -1,6 +1,6 @@
 /**
  * The live dashboard's HTML and CSS (served at `/`). Its script,
- * `/dashboard.js`, is bundled from `src/dashboard/`; if that fails to load,
+ * `/dashboard.js`, is bundled from `src/demo/dashboard/`; if that fails to load,
  * the small inline script below says so on the page.
  * @module
  */

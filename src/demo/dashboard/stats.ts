@@ -3,10 +3,10 @@
  * here, as messages arrive).
  * @module
  */
-import type { ClientType } from "../client/index.ts";
+import type { ClientType } from "../../client/index.ts";
 import { byId, el, fmt, setText } from "./dom.ts";
 
-/** What the demo's stats feed publishes on `system.stats` (src/feeds/market.ts). */
+/** What the demo's stats feed publishes on `system.stats` (src/demo/feeds/market.ts). */
 export interface SystemStats {
   connections: number;
   sessions: Record<ClientType, number>;

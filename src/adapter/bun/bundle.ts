@@ -1,7 +1,7 @@
 /**
  * Browser bundles with Bun's own bundler, for pages served by a tickgate
  * server (the live dashboard, the examples, your own). Bun-only, like the
- * rest of `transport/bun*`.
+ * rest of `src/adapter/bun/`.
  * @module
  */
 
