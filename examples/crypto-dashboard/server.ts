@@ -1,10 +1,11 @@
 /**
  * Seed 001, the crypto monitoring dashboard, on tickgate: one tickgate
  * server that publishes the `market`, `prices` and `news` channels, a
- * heartbeat and the live connection counts, and serves the dashboard page
- * itself, with price and operator alerts on `alerts.*` and a drop-in
- * status widget (`/widget.js`) for other pages. Stats on request need no code here: the page sends tickgate's
- * own `stats` frame (`client.serverStats()`).
+ * heartbeat, the live connection counts and alerts (price moves, and the
+ * operator's `POST /api/alerts`) on `alerts.*`, and serves the dashboard
+ * page itself and a drop-in status widget (`/widget.js`) for pages of
+ * allowed origins. Stats on request need no code here: the page sends
+ * tickgate's own `stats` frame (`client.serverStats()`).
  *
  * Only tickgate's public API is used: `tickgate/bun` (createServer,
  * scriptRoute), `tickgate` (types) and `tickgate/client` (the simulated bots).

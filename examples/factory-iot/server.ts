@@ -6,6 +6,8 @@
  * `POST /api/request/<method>`); relays switched by device commands that
  * dashboards send to the relay controllers themselves, which report each
  * output's state back. The same server serves the dashboard page.
+ * Controllers authenticate with their own device tokens (minted here at
+ * start); dashboards need none and get the anonymous grants below.
  *
  * Only tickgate's public API is used: `tickgate/bun` (createServer,
  * scriptRoute), `tickgate` (TickgateError, types) and `tickgate/client`
