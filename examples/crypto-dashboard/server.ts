@@ -1,19 +1,23 @@
 /**
  * Seed 001, the crypto monitoring dashboard, on tickgate: one tickgate
  * server that publishes the `market`, `prices` and `news` channels, a
- * heartbeat and the live connection counts, and serves the dashboard page
- * itself. Stats on request need no code here: the page sends tickgate's
- * own `stats` frame (`client.serverStats()`).
+ * heartbeat, the live connection counts and alerts (price moves, and the
+ * operator's `POST /api/alerts`) on `alerts.*`, and serves the dashboard
+ * page itself and a drop-in status widget (`/widget.js`) for pages of
+ * allowed origins. Stats on request need no code here: the page sends
+ * tickgate's own `stats` frame (`client.serverStats()`).
  *
  * Only tickgate's public API is used: `tickgate/bun` (createServer,
  * scriptRoute), `tickgate` (types) and `tickgate/client` (the simulated bots).
  * @module
  */
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { TickgateServer } from "tickgate";
 import { createServer, scriptRoute } from "tickgate/bun";
 import { TickgateClient, type ClientType } from "tickgate/client";
-import { CHANNELS, presenceOf, TOPICS, type Heartbeat, type MarketOverview, type NewsItem, type PriceTick } from "./types.ts";
+import { PriceMoves, raiseAlertRoute } from "./alerts.ts";
+import { ALERT_TOPICS, CHANNELS, presenceOf, TOPICS, type Heartbeat, type MarketOverview, type NewsItem, type PriceTick } from "./types.ts";
 
 const PAGE_DIR = join(import.meta.dir, "page");
 
@@ -38,6 +42,15 @@ export interface CryptoDashboardOptions {
   simulatedClients?: { api?: number; mobile?: number };
   /** Random source in [0, 1); tests may pass a seeded one. */
   random?: () => number;
+  /** A price alert when a symbol moves this much (%) from its last alert (default 1). */
+  alertThresholdPct?: number;
+  /** The key for `POST /api/alerts` (`Authorization: Bearer <key>`); default: generated, see {@link CryptoDashboard.operatorKey}. */
+  operatorKey?: string;
+  /**
+   * Other origins whose pages may connect, e.g. to show the status widget
+   * (`/widget.js`): `["https://intranet.example"]`. The server's own origin is always allowed.
+   */
+  allowedOrigins?: string[];
 }
 
 export interface CryptoDashboard {
@@ -45,6 +58,8 @@ export interface CryptoDashboard {
   url: string;
   port: number;
   server: TickgateServer;
+  /** The key that `POST /api/alerts` wants. */
+  operatorKey: string;
   /** Stops the producers and bots, closes every connection (1001) and stops listening. Idempotent. */
   stop(): Promise<void>;
 }
@@ -83,8 +98,9 @@ export async function start(opts: CryptoDashboardOptions = {}): Promise<CryptoDa
       host: opts.host ?? "127.0.0.1",
       port: opts.port ?? 8081,
       shutdownGraceMs: 1000,
+      limits: { allowedOrigins: opts.allowedOrigins ?? [] },
       // Advertised in the welcome frame, so any client can discover the channels.
-      topics: [...Object.values(CHANNELS), TOPICS.presence, TOPICS.heartbeat],
+      topics: [...Object.values(CHANNELS), TOPICS.presence, TOPICS.heartbeat, TOPICS.alerts],
       policies: [
         // Ticks: the latest price per symbol is what matters; a slow reader gets that, not a backlog.
         { match: "prices.>", action: "conflate", retain: true, publish: "server", historySize: 200 },
@@ -92,12 +108,20 @@ export async function start(opts: CryptoDashboardOptions = {}): Promise<CryptoDa
         // News: every item counts; the last per category is the snapshot, history covers a reconnect.
         { match: "news.>", action: "drop", retain: true, publish: "server", historySize: 100, historyTtlMs: 600_000 },
         { match: "sys.>", action: "conflate", retain: true, publish: "server" },
+        // Alerts: every one counts (a bot that reconnects replays what it missed); only the server raises them.
+        { match: "alerts.>", action: "drop", publish: "server", historySize: 100, historyTtlMs: 3_600_000 },
       ],
     },
   );
   // The example's page, in front of tickgate's own routes (/sse, /stats, /health, ...).
   const page = () => new Response(html, { headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" } });
   server.route("GET", "/", page).route("HEAD", "/", page).route("GET", "/app.js", appJs);
+  // The drop-in widget, for other pages: a classic script (loaded cross-origin without CORS), wrapped so it adds no globals.
+  const widgetJs = scriptRoute(join(PAGE_DIR, "widget.ts"));
+  const widgetBuilt = await widgetJs();
+  if (!widgetBuilt.ok) throw new Error(`widget build failed: ${(await widgetBuilt.json()).error.message}`);
+  const widget = `(function () {\n${await widgetBuilt.text()}\n})();\n`;
+  server.route("GET", "/widget.js", () => new Response(widget, { headers: { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-cache" } }));
 
   // Producers on timers: tryPublish never throws (a refusal, e.g. while closing, is logged).
   const publish = (topic: string, data: unknown, key?: string) => {
@@ -108,6 +132,12 @@ export async function start(opts: CryptoDashboardOptions = {}): Promise<CryptoDa
     fn();
     timers.push(setInterval(fn, ms));
   };
+
+  // ---- alerts: price moves over the threshold, and the operator's ----
+  const operatorKey = opts.operatorKey ?? randomBytes(24).toString("base64url");
+  const moves = new PriceMoves(opts.alertThresholdPct ?? 1);
+  const publishAlert = (topic: string, a: unknown) => (server.closing ? undefined : server.tryPublish(topic, a));
+  server.route("POST", "/api/alerts", raiseAlertRoute(operatorKey, publishAlert));
 
   // ---- prices: a random walk per symbol ----
   const prices = new Map<string, PriceTick>();
@@ -129,6 +159,8 @@ export async function start(opts: CryptoDashboardOptions = {}): Promise<CryptoDa
       };
       prices.set(t.symbol, tick);
       publish(`prices.${t.symbol}`, tick, t.symbol);
+      const alert = moves.check(tick);
+      if (alert) publishAlert(ALERT_TOPICS.price, alert);
     }
   };
 
@@ -225,6 +257,7 @@ export async function start(opts: CryptoDashboardOptions = {}): Promise<CryptoDa
     url: `${server.url}/`,
     port: server.port,
     server,
+    operatorKey,
     stop: () =>
       (stopping ??= (async () => {
         for (const t of timers) clearInterval(t);

@@ -27,7 +27,29 @@ export const TOPICS = {
   presence: "sys.presence",
   /** Every `heartbeatMs` (10 s by default, as in the seed). */
   heartbeat: "sys.heartbeat",
+  /** Alerts, the seed's `alerts` group: `alerts.price` (moves over the threshold) and `alerts.operator` (raised by hand). */
+  alerts: "alerts.*",
 } as const;
+
+/** Where each kind of alert is published. */
+export const ALERT_TOPICS = { price: "alerts.price", operator: "alerts.operator" } as const;
+
+export type AlertLevel = "info" | "warning" | "critical";
+
+/** One alert, as a chat bot receives it. `message` is the line the seed's bot sent to the chat. */
+export interface Alert {
+  id: string;
+  kind: keyof typeof ALERT_TOPICS;
+  level: AlertLevel;
+  message: string;
+  /** The symbol it is about, if any. */
+  symbol?: string;
+  /** For price moves: the price now, the price it moved from, and the move in %. */
+  price?: number;
+  from?: number;
+  changePct?: number;
+  ts: number;
+}
 
 export interface MarketOverview {
   /** USD */

@@ -52,7 +52,13 @@ export async function runClient(url: string, opts: ClientRunOptions = {}): Promi
   );
 
   // 2. Everything else the platform streams.
-  client.subscribe<Row>("system.status", (s) => print(`monitoring: ${s.stats.connections} connected ${JSON.stringify(s.stats.sessions)}, models ${s.ai_models.available}/${s.ai_models.total}`));
+  // The seed guide's fields: sources and models (a field the platform has nothing for is null).
+  client.subscribe<Row>("system.status", (s) =>
+    print(
+      `monitoring: ${s.stats.connections} connected ${JSON.stringify(s.stats.sessions)}, sources ${s.stats.active_sources}/${s.stats.total_sources}, ` +
+        `models ${s.stats.available_models ?? "?"}/${s.stats.total_models ?? "?"}, requests ${s.stats.requests_last_minute}/min ${s.stats.requests_last_hour}/h`,
+    ),
+  );
   client.subscribe<Row>("sentiment", (s) => print(`sentiment: fear & greed ${s.fear_greed.value} (${s.fear_greed.classification}), market ${s.market.overall}`));
   client.subscribe<Row>("models.status", (m) => print(`models: ${m.available} available, ${m.loading} loading, ${m.failed} failed`));
   // The keyword filter runs on the server, once per distinct filter: items that do not pass never reach this client.

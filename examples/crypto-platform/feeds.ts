@@ -26,9 +26,23 @@ export interface NewsItem {
   published_at: string;
   sentiment: "positive" | "neutral" | "negative";
   sentiment_score: number;
-  /** Also the publication's tags: what keyword filters select on. */
+  /** The story's picture; `null` when its source gave none (The Block's items here). */
+  image_url: string | null;
+  /** Each keyword once. Also the publication's tags: what keyword filters select on. */
   keywords: string[];
 }
+
+/**
+ * Every source the simulation draws from, by category: the prices'
+ * exchanges, the news desks and the sentiment inputs. `system.status`
+ * counts these and marks one active when it has produced within its window.
+ */
+export const SOURCE_CATALOG = {
+  market_data: ["binance", "coinbase", "kraken"],
+  news: ["CoinDesk", "The Block", "Decrypt"],
+  sentiment: ["alternative.me fear & greed", "twitter", "reddit"],
+} as const;
+export type SourceCategory = keyof typeof SOURCE_CATALOG;
 
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 const iso = () => new Date().toISOString();
@@ -42,7 +56,7 @@ const COINS: Record<string, { name: string; price: number; supply: number; keywo
   ADA: { name: "Cardano", price: 0.55, supply: 35_000_000_000, keyword: "cardano" },
 };
 export const DEFAULT_SYMBOLS = Object.keys(COINS);
-const SOURCES = ["binance", "coinbase", "kraken"];
+const SOURCES = SOURCE_CATALOG.market_data;
 
 export class Market {
   readonly #state = new Map<string, { price: number; ago24h: number; ago7d: number; supply: number; volume: number }>();
@@ -102,15 +116,18 @@ export class NewsDesk {
     const [title, extra, sentiment] = HEADLINES[Math.floor(this.random() * HEADLINES.length)]!;
     const score = sentiment === "positive" ? 0.6 + this.random() * 0.4 : sentiment === "negative" ? this.random() * 0.4 : 0.4 + this.random() * 0.2;
     const n = ++this.#n;
+    const source = SOURCE_CATALOG.news[n % 3]!;
     return {
       title: title.replace("{coin}", coin.name),
       description: `${coin.name} (${sym}): story ${n} of the simulated news desk.`,
       url: `https://news.example/${n}`,
-      source: ["CoinDesk", "The Block", "Decrypt"][n % 3]!,
+      source,
       published_at: iso(),
       sentiment,
       sentiment_score: round(score),
-      keywords: [coin.keyword, sym.toLowerCase(), ...extra],
+      image_url: source === "The Block" ? null : `https://news.example/${n}/image.jpg`,
+      // "bnb" is both the coin's keyword and its symbol: listed once.
+      keywords: [...new Set([coin.keyword, sym.toLowerCase(), ...extra])],
     };
   }
 }
@@ -139,8 +156,26 @@ const MODELS = [
   { id: "news-summarizer", type: "summarization" },
 ];
 
-export function modelsStatus(random: () => number = Math.random): Record<string, unknown> {
-  const models = MODELS.map((m) => {
+export interface ModelStatus {
+  id: string;
+  type: string;
+  status: "available" | "loading" | "failed";
+  success_rate: number;
+  avg_response_time: number;
+  last_used: string;
+}
+
+/** `models.status`: the seed's AI-model summary and list. */
+export interface ModelsStatus {
+  total: number;
+  available: number;
+  loading: number;
+  failed: number;
+  models: ModelStatus[];
+}
+
+export function modelsStatus(random: () => number = Math.random): ModelsStatus {
+  const models = MODELS.map((m): ModelStatus => {
     const r = random();
     return {
       ...m,

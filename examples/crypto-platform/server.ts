@@ -14,7 +14,8 @@
 import type { Logger, TickgateServer } from "tickgate";
 import { createServer } from "tickgate/bun";
 import { z } from "zod";
-import { DEFAULT_SYMBOLS, Market, NewsDesk, modelsStatus, sentiment, type NewsItem, type PriceUpdate } from "./feeds.ts";
+import { DEFAULT_SYMBOLS, Market, NewsDesk, modelsStatus, sentiment, SOURCE_CATALOG, type NewsItem, type PriceUpdate } from "./feeds.ts";
+import { StatusBoard } from "./status.ts";
 
 export const SEED_PERIODS = { monitoring: 5_000, prices: 1_000, sentiment: 60_000, models: 10_000 };
 export type Periods = typeof SEED_PERIODS;
@@ -92,45 +93,30 @@ export async function start(opts: CryptoPlatformOptions = {}): Promise<CryptoPla
   server.on("open", (c) => print(`🔗 ${c.client} connected: ${c.session} from ${c.remoteAddress}`));
   server.on("close", (c) => c.code !== 1000 && c.code !== 1001 && print(`⚠️ abnormal disconnect: ${c.session} (code ${c.code})`));
 
+  // What system.status reports: sources active within a few of their periods, news desks within 15 minutes.
+  const board = new StatusBoard({ market_data: 5 * periods.prices, news: 15 * 60_000, sentiment: 2 * periods.sentiment });
+  let running = true;
+
   // The producers run on timers: tryPublish never throws (a refusal, e.g. while closing, is logged).
   const publishPrices = () => {
     for (const s of symbols) {
       const u = market.next(s);
       latest.set(s, u);
+      board.seen(u.source);
       server.tryPublish(marketTopic(s), u, { key: s });
     }
   };
 
-  let lastIn = 0;
-  let lastAt = Date.now();
+  // The seed's monitoring: sources, models and requests from the platform itself; traffic, CPU
+  // and memory from a stats snapshot every 5 s; who is connected from the live counters.
   const publishStatus = () => {
-    // The seed's monitoring: traffic, CPU and memory from a stats snapshot every 5 s;
-    // who is connected from the server's live counters.
     const st = server.stats(0);
-    const now = Date.now();
-    const perMinute = Math.round(((st.messages.in - lastIn) / Math.max(1, now - lastAt)) * 60_000);
-    lastIn = st.messages.in;
-    lastAt = now;
-    const models = modelsStatus(random) as { total: number; available: number; failed: number; loading: number };
-    server.tryPublish("system.status", {
-      ai_models: { total: models.total, available: models.available, failed: models.failed, loading: models.loading },
-      data_sources: { total: symbols.length + 3, active: symbols.length + 3, inactive: 0 },
-      database: { online: true, last_check: new Date(now).toISOString() },
-      stats: {
-        connections: server.connections,
-        sessions: server.sessions,
-        requests_last_minute: perMinute,
-        publications: st.messages.publications,
-        deliveries: st.messages.deliveries,
-        cpu_percent: st.cpu.percent,
-        rss_mb: Math.round(st.memory.rss / 1e6),
-      },
-      agent_running: true,
-    });
+    server.tryPublish("system.status", board.build({ ...st, connections: server.connections, sessions: server.sessions }, running));
   };
 
   const pushNews = (over: Partial<NewsItem> = {}): NewsItem => {
     const item = { ...desk.next(), ...over };
+    board.seen(item.source);
     recentNews.push(item);
     if (recentNews.length > 100) recentNews.shift();
     // The keywords ride along as tags: subscribers filter on them server-side.
@@ -140,11 +126,15 @@ export async function start(opts: CryptoPlatformOptions = {}): Promise<CryptoPla
   };
 
   // The seed's `get_all`, for a one-off read without subscribing.
-  server.handle("market.get_all", () => ({ prices: Object.fromEntries(latest) }));
+  server.handle("market.get_all", () => {
+    board.request();
+    return { prices: Object.fromEntries(latest) };
+  });
   // A one-off read of recent news, with the same `any` semantics as a subscription filter.
   server.handle(
     "news.latest",
     ({ keywords, limit }) => {
+      board.request();
       const want = keywords ? new Set(keywords) : null;
       const items = recentNews.filter((n) => !want || n.keywords.some((k) => want.has(k)));
       return { items: items.slice(-limit) };
@@ -153,13 +143,20 @@ export async function start(opts: CryptoPlatformOptions = {}): Promise<CryptoPla
   );
 
   await server.listen();
-  const publishSentiment = () => server.tryPublish("sentiment", sentiment(random));
-  const publishModels = () => server.tryPublish("models.status", modelsStatus(random));
+  const publishSentiment = () => {
+    server.tryPublish("sentiment", sentiment(random));
+    for (const src of SOURCE_CATALOG.sentiment) board.seen(src);
+  };
+  const publishModels = () => {
+    const m = modelsStatus(random);
+    board.models = m; // system.status reports the same models as models.status
+    server.tryPublish("models.status", m);
+  };
   // First values at once, so nobody waits a whole period for a snapshot.
   publishPrices();
-  publishStatus();
   publishSentiment();
   publishModels();
+  publishStatus();
 
   const timers: ReturnType<typeof setTimeout>[] = [
     setInterval(publishPrices, periods.prices),
@@ -192,6 +189,7 @@ export async function start(opts: CryptoPlatformOptions = {}): Promise<CryptoPla
     pushNews,
     stop: () =>
       (stopping ??= (async () => {
+        running = false;
         for (const t of timers) clearInterval(t);
         clearTimeout(newsTimer);
         await server.close();

@@ -5,14 +5,18 @@
  * commanding both, and two intruders from localhost (no token; a bad token)
  * that are refused. Runs until Ctrl-C (SIGINT) or SIGTERM.
  *
- *   npm run example:device-fleet -- [--port 3000] [--host 127.0.0.1] [--period-scale 1]
+ *   npm run example:device-fleet -- [--port 3000] [--host 127.0.0.1] [--period-scale 1] [--log-level info|debug]
  *
  * Flags may come from the environment instead: PORT (0 picks a free port),
- * HOST, PERIOD_SCALE (multiplies every period and the auth deadline). The
- * HS256 secret comes from TICKGATE_AUTH_SECRET (at least 32 characters), or
- * is generated and printed.
+ * HOST, PERIOD_SCALE (multiplies every period and the auth deadline),
+ * LOG_LEVEL. The HS256 secret comes from TICKGATE_AUTH_SECRET (at least 32
+ * characters), or is generated and written to a file only the user can
+ * read (mode 0600); the path is printed, never the secret.
  * @module
  */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Esp32Cam } from "./camera.ts";
 import { SimDevice } from "./device.ts";
@@ -20,7 +24,12 @@ import { watchFleet } from "./operator.ts";
 import { start } from "./server.ts";
 import { cliCommand } from "./tokens.ts";
 
-const { values: flags } = parseArgs({ options: { port: { type: "string" }, host: { type: "string" }, "period-scale": { type: "string" } } });
+const { values: flags } = parseArgs({ options: { port: { type: "string" }, host: { type: "string" }, "period-scale": { type: "string" }, "log-level": { type: "string" } } });
+const logLevel = flags["log-level"] ?? process.env.LOG_LEVEL ?? "info";
+if (logLevel !== "info" && logLevel !== "debug") {
+  console.error(`device-fleet: --log-level must be info or debug, not '${logLevel.slice(0, 32)}'`);
+  process.exit(2);
+}
 const scale = Number(flags["period-scale"] ?? process.env.PERIOD_SCALE ?? 1);
 const ms = (n: number) => Math.max(20, Math.round(n * scale));
 const fromEnv = process.env.TICKGATE_AUTH_SECRET;
@@ -29,6 +38,7 @@ const fleet = await start({
   host: flags.host ?? process.env.HOST ?? "127.0.0.1",
   authTimeoutMs: ms(5000),
   redeliverMs: ms(2000),
+  logLevel,
   ...(fromEnv ? { secret: fromEnv } : {}),
 }).catch((e: Error) => {
   console.error(`device-fleet: ${e.message}`); // e.g. the port is taken, or the secret is too short
@@ -37,8 +47,14 @@ const fleet = await start({
 const print = (l: string) => console.log(l);
 // Tests and scripts read the port from this line.
 console.log(`device-fleet listening on ${fleet.wsUrl} (auth required)`);
-console.log(fromEnv ? "HS256 secret: from TICKGATE_AUTH_SECRET" : `HS256 secret (generated; set TICKGATE_AUTH_SECRET to choose one): ${fleet.secret}`);
-console.log(`mint a device token: TICKGATE_AUTH_SECRET=<secret> ${cliCommand("pico-2")}`);
+let secretFile: string | undefined;
+if (!fromEnv) {
+  // Never printed: a file only this user can read.
+  secretFile = join(mkdtempSync(join(tmpdir(), "device-fleet-")), "auth-secret");
+  writeFileSync(secretFile, `${fleet.secret}\n`, { mode: 0o600 });
+}
+console.log(secretFile ? `HS256 secret (generated; set TICKGATE_AUTH_SECRET to choose one) in ${secretFile}` : "HS256 secret: from TICKGATE_AUTH_SECRET");
+console.log(`mint a device token: ${secretFile ? `TICKGATE_AUTH_SECRET="$(cat ${secretFile})" ` : ""}${cliCommand("pico-2")}`);
 
 const operator = await watchFleet(fleet.wsUrl, await fleet.operatorToken(), { print: (l) => print(`   [operator] ${l}`), telemetry: scale >= 1 });
 const pico = (id: string, token: string | undefined, authVia: "header" | "frame", reconnectMs = 1000) =>

@@ -10,6 +10,7 @@
 import { randomBytes } from "node:crypto";
 import type { Logger, TickgateServer } from "tickgate";
 import { createServer } from "tickgate/bun";
+import { startFleetLog, type LogLevel } from "./fleet-log.ts";
 import { DEVICE_GRANTS, mint, OPERATOR_GRANTS } from "./tokens.ts";
 
 export interface DeviceFleetOptions {
@@ -24,6 +25,8 @@ export interface DeviceFleetOptions {
   /** Resend an unacknowledged command this often (default 2000 ms). */
   redeliverMs?: number;
   print?: (line: string) => void;
+  /** `debug`: also every message on `devices.>`, with its contents (default `info`). */
+  logLevel?: LogLevel;
 }
 
 export interface DeviceFleet {
@@ -37,14 +40,12 @@ export interface DeviceFleet {
   stop(): Promise<void>;
 }
 
-/** Every connection, refusal and disconnect, with the address and who it was. */
+/** Refusals and first-frame authentications, with the address and who it was (connects and disconnects: fleet-log.ts). */
 function securityLog(print: (line: string) => void): Logger {
   return {
     debug: () => {},
     info(f) {
-      if (f.event === "connect") print(`🔗 connect ${f.ip} client=${f.client} who=${f.who ?? "(no token yet)"}`);
-      else if (f.event === "auth") print(`🔑 authenticated ${f.who} from ${f.ip} (auth frame)`);
-      else if (f.event === "disconnect") print(`🔌 disconnect ${f.ip} who=${f.who ?? "-"} code=${f.code}${f.abnormal ? " (abnormal)" : ""}`);
+      if (f.event === "auth") print(`🔑 authenticated ${f.who} from ${f.ip} (auth frame)`);
     },
     warn(f, msg) {
       if (f.event === "auth_failed") print(`⛔ auth failed (${f.via}) from ${f.ip ?? "?"}: ${f.reason}`);
@@ -81,6 +82,9 @@ export async function start(opts: DeviceFleetOptions = {}): Promise<DeviceFleet>
     { log: securityLog(print) },
   );
   await server.listen();
+  // Read-only: the log's own connection may watch devices.> and nothing else.
+  const logToken = await mint(secret, "fleet-log", { client: "api", subscribe: ["devices.>"] });
+  const fleetLog = await startFleetLog(server, logToken, opts.logLevel ?? "info", print);
   return {
     server,
     port: server.port,
@@ -88,6 +92,9 @@ export async function start(opts: DeviceFleetOptions = {}): Promise<DeviceFleet>
     secret,
     deviceToken: (sub) => mint(secret, sub, DEVICE_GRANTS),
     operatorToken: (sub = "operator") => mint(secret, sub, OPERATOR_GRANTS),
-    stop: () => server.close(),
+    stop: () => {
+      fleetLog.stop();
+      return server.close();
+    },
   };
 }

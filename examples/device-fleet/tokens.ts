@@ -3,7 +3,7 @@
  * `mintToken` (the claim layout `tickgate token` writes: `sub`, `iat`,
  * `exp` and the `tg` claim). From a terminal:
  *
- *   TICKGATE_AUTH_SECRET=<secret> npx bun src/cli/main.ts token --sub pico-1 --client device \
+ *   TICKGATE_AUTH_SECRET=<secret> npm run -s tickgate -- token --sub pico-1 --client device \
  *     --publish 'devices.{sub}.>' --subscribe 'devices.{sub}.commands' --ttl 12h
  * @module
  */
@@ -24,5 +24,5 @@ export function mint(secret: string, sub: string, grants: Grants, ttlSec = 12 * 
 
 /** The CLI command that mints the same device token (printed by the example). */
 export function cliCommand(sub: string): string {
-  return `npx bun src/cli/main.ts token --sub ${sub} --client device --publish 'devices.{sub}.>' --subscribe 'devices.{sub}.commands' --ttl 12h`;
+  return `npm run -s tickgate -- token --sub ${sub} --client device --publish 'devices.{sub}.>' --subscribe 'devices.{sub}.commands' --ttl 12h`;
 }

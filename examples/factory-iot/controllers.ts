@@ -16,6 +16,8 @@ export interface RelayControllerOptions {
   applyDelayMs?: number;
   /** Channels locked out for maintenance at start: commands for them are refused with `LOCKED_OUT`. */
   lockedOut?: number[];
+  /** Its device token (subject = its id); without one it only gets in when the server runs open. */
+  token?: string;
 }
 
 export class RelayController {
@@ -43,6 +45,7 @@ export class RelayController {
     this.client = new TickgateClient(wsUrl, {
       encoding: "json",
       deviceId: id, // a device: hello {client: "device", device: id} on every connect
+      ...(opts.token ? { token: opts.token } : {}),
       meta: { kind: "relay-controller", channels },
       heartbeatMs: 5000,
       reconnect: { minDelayMs: 200, maxDelayMs: 2000 },

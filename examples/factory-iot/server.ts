@@ -6,17 +6,21 @@
  * `POST /api/request/<method>`); relays switched by device commands that
  * dashboards send to the relay controllers themselves, which report each
  * output's state back. The same server serves the dashboard page.
+ * Controllers authenticate with their own device tokens (minted here at
+ * start); dashboards need none and get the anonymous grants below.
  *
  * Only tickgate's public API is used: `tickgate/bun` (createServer,
  * scriptRoute), `tickgate` (TickgateError, types) and `tickgate/client`
  * (in the controllers).
  * @module
  */
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { TickgateError, type TickgateServer } from "tickgate";
+import { mintToken, TickgateError, type TickgateServer } from "tickgate";
 import { createServer, scriptRoute } from "tickgate/bun";
 import { z } from "zod";
 import { RelayController } from "./controllers.ts";
+import { CONTROLLER_GRANTS } from "./tokens.ts";
 import { CODES, METHODS, TOPICS, type Machine, type MachineStatus, type Relay, type RelaysAnswer, type SystemStats } from "./types.ts";
 
 const PAGE_DIR = join(import.meta.dir, "page");
@@ -38,6 +42,18 @@ export interface FactoryIotOptions {
   lockedOut?: string[];
   /** Random source in [0, 1); tests may pass a seeded one. */
   random?: () => number;
+  /**
+   * HS256 secret (at least 32 characters) that signs the controllers'
+   * device tokens; default: generated at start. Real controllers need
+   * tokens signed with it (`npm run tickgate -- token ...`, see the README).
+   */
+  secret?: string;
+  /**
+   * `true`: auth off, for a quick look. Then any connection may say `hello`
+   * as any controller, receive its commands and report its relays.
+   * Default `false`: every controller needs its own device token.
+   */
+  open?: boolean;
 }
 
 export interface FactoryIot {
@@ -48,6 +64,10 @@ export interface FactoryIot {
   /** The simulated relay controllers, connected to the server as devices. */
   controllers: RelayController[];
   controller(id: string): RelayController;
+  /** The HS256 secret that signs device tokens; `undefined` when running open. */
+  secret: string | undefined;
+  /** A device token for controller `id` (the grants `npm run tickgate -- token` gives it, see the README). Throws when running open. */
+  controllerToken(id: string, ttlSec?: number): Promise<string>;
   /** Stops producers and controllers, closes every connection (1001), stops listening. Idempotent. */
   stop(): Promise<void>;
 }
@@ -89,6 +109,17 @@ export const RelayReportSchema = z.object({
     .optional(),
 });
 
+/**
+ * What a dashboard (a connection without a token) may do: read the plant,
+ * the controllers' presence and logs, ask the three `request_*`, and send
+ * relay commands. It cannot report a relay or take a controller's commands.
+ */
+export const DASHBOARD_GRANTS = {
+  subscribe: [TOPICS.devices, TOPICS.relays, TOPICS.systemStats, TOPICS.controllers, TOPICS.controllerLogs],
+  publish: ["devices.*.commands"],
+  request: [METHODS.devices, METHODS.relays, METHODS.systemStats],
+};
+
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /** Starts the server, the machine simulation and the relay controllers; the page is built before it listens. */
@@ -107,10 +138,13 @@ export async function start(opts: FactoryIotOptions = {}): Promise<FactoryIot> {
   const relays = new Map<string, Relay>(RELAYS.map((r) => [r.id, { ...r, on: false, pending: false }]));
   const relayAt = new Map<string, Relay>(RELAYS.map((r) => [`${r.controller}#${r.channel}`, relays.get(r.id)!]));
 
+  const secret = opts.open ? undefined : (opts.secret ?? randomBytes(32).toString("hex"));
   const server = createServer({
     host: opts.host ?? "127.0.0.1",
     port: opts.port ?? 8082,
     shutdownGraceMs: 1000,
+    // Controllers authenticate; dashboards need no login (anonymous grants), as in the seed.
+    ...(secret === undefined ? {} : { auth: { required: true, secret, anonymous: DASHBOARD_GRANTS } }),
     topics: [TOPICS.devices, TOPICS.relays, TOPICS.systemStats, TOPICS.controllers, TOPICS.controllerLogs],
     devices: { presence: true, commandTtlMs, redeliverMs: 1000 },
     policies: [
@@ -155,6 +189,10 @@ export async function start(opts: FactoryIotOptions = {}): Promise<FactoryIot> {
     METHODS.report,
     (rep, ctx) => {
       if (ctx.client !== "device") throw new TickgateError(CODES.NOT_A_CONTROLLER, "only relay controllers (device connections) report relay states");
+      // A controller reports its own relays only: the device id comes from its token (or, running open, its hello).
+      if (ctx.device !== rep.controller) {
+        throw new TickgateError(CODES.NOT_YOUR_RELAY, `${String(ctx.device).slice(0, 64)} may not report for ${rep.controller.slice(0, 64)}`, { details: { controller: rep.controller } });
+      }
       const r = relayAt.get(`${rep.controller}#${rep.channel}`);
       if (!r) throw new TickgateError(CODES.UNKNOWN_RELAY, `no relay on ${rep.controller.slice(0, 64)} channel ${rep.channel}`, { details: { controller: rep.controller, channel: rep.channel } });
       r.on = rep.on;
@@ -207,9 +245,16 @@ export async function start(opts: FactoryIotOptions = {}): Promise<FactoryIot> {
     if (locked.has(r.id)) c.lockedOut.push(r.channel);
     channels.set(r.controller, c);
   }
-  const controllers = [...channels].map(([id, c]) =>
-    new RelayController(id, server.wsUrl, c.n, { lockedOut: c.lockedOut, ...(opts.applyDelayMs === undefined ? {} : { applyDelayMs: opts.applyDelayMs }) }).start(),
-  );
+  const controllerToken = (id: string, ttlSec = 30 * 86400) => {
+    if (secret === undefined) return Promise.reject(new Error("running open: no tokens"));
+    return mintToken({ ...CONTROLLER_GRANTS, sub: id, ttlSec }, secret);
+  };
+  const controllers: RelayController[] = [];
+  for (const [id, c] of channels) {
+    const token = secret === undefined ? undefined : await controllerToken(id);
+    const o = { lockedOut: c.lockedOut, ...(token ? { token } : {}), ...(opts.applyDelayMs === undefined ? {} : { applyDelayMs: opts.applyDelayMs }) };
+    controllers.push(new RelayController(id, server.wsUrl, c.n, o).start());
+  }
 
   let stopping: Promise<void> | undefined;
   return {
@@ -222,6 +267,8 @@ export async function start(opts: FactoryIotOptions = {}): Promise<FactoryIot> {
       if (!c) throw new Error(`no controller '${id}'`);
       return c;
     },
+    secret,
+    controllerToken,
     stop: () =>
       (stopping ??= (async () => {
         for (const t of timers) clearInterval(t);

@@ -36,7 +36,7 @@ export const SET_RELAY = "set_relay";
 /**
  * The application's own error codes. A controller refuses a command with
  * the first three (`command_nack`), and the page shows the code; the server's
- * `report_relay` handler answers with the last two.
+ * `report_relay` handler answers with the last three.
  */
 export const CODES = {
   /** The output is locked out for maintenance (lockout/tagout): refused until it is released. */
@@ -49,6 +49,8 @@ export const CODES = {
   UNKNOWN_RELAY: "UNKNOWN_RELAY",
   /** Only relay controllers (device connections) report relay states. */
   NOT_A_CONTROLLER: "NOT_A_CONTROLLER",
+  /** A controller reports only its own relays: the report names another controller. */
+  NOT_YOUR_RELAY: "NOT_YOUR_RELAY",
 } as const;
 
 export type MachineStatus = "running" | "idle" | "fault";

@@ -6,9 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { start, type CryptoDashboard, type CryptoDashboardOptions } from "../../examples/crypto-dashboard/server.ts";
 
@@ -226,9 +226,20 @@ describe("crypto-dashboard example: the command", () => {
       expect(script.status).toBe(200);
       expect(script.headers.get("content-type")).toContain("javascript");
       expect((await fetch(`${url}health`)).status).toBe(200); // tickgate's own routes are still there
+      // The operator key is in a file only the user can read, and it works; stdout never shows it.
+      while (!/operator key for POST \/api\/alerts in \S+/.test(out) && Date.now() - t0 < 8000) await Bun.sleep(25);
+      const keyFile = /operator key for POST \/api\/alerts in (\S+)/.exec(out)?.[1];
+      expect(keyFile).toBeDefined();
+      expect(statSync(keyFile!).mode & 0o777).toBe(0o600);
+      const key = readFileSync(keyFile!, "utf8").trim();
+      const raised = await fetch(`${url}api/alerts`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ message: "hello" }) });
+      expect(raised.status).toBe(202);
+      expect((await fetch(`${url}widget.js`)).status).toBe(200);
       proc.kill("SIGTERM");
       expect(await exited).toBe(0);
       expect(out).toContain("crypto dashboard: closing");
+      expect(out).not.toContain(key);
+      rmSync(dirname(keyFile!), { recursive: true, force: true });
     } finally {
       if (proc.exitCode === null) proc.kill("SIGKILL");
     }

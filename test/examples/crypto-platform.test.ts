@@ -91,9 +91,54 @@ describe("crypto-platform example", () => {
     const a = await app();
     const c = await client(a);
     const [status, sentiment, models] = await Promise.all([take<any>(c, "system.status", 3), take<any>(c, "sentiment", 2), take<any>(c, "models.status", 2)]);
-    expect(status.at(-1)).toMatchObject({ stats: { connections: 1, sessions: { api: 1 } }, database: { online: true }, agent_running: true });
+    expect(status.at(-1)).toMatchObject({ stats: { connections: 1, sessions: { api: 1 } }, database: null, agent_running: true });
     expect(sentiment[1]).toMatchObject({ fear_greed: { value: expect.any(Number) }, market: { overall: expect.any(String) } });
     expect(models[1]).toMatchObject({ total: 4, models: expect.any(Array) });
+  });
+
+  // Issue 15: the fields every client in the seed's integration guide displays.
+  test("system.status carries the seed's fields, from what the platform has: sources, models, requests answered", async () => {
+    const a = await app({ periods: { ...FAST, sentiment: 60_000 } });
+    const c = await client(a);
+    // Requests answered: two over the socket, one over HTTP; then one news item (desk source "The Block").
+    await c.request("market.get_all");
+    await c.request("news.latest", { keywords: ["bitcoin"] });
+    const http = await fetch(`${a.server.url}/api/request/market.get_all`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(http.status).toBe(200);
+    const pushed = a.pushNews();
+    const [models] = await take<any>(c, "models.status", 1);
+    const [st] = await take<any>(c, "system.status", 1, (d) => d.stats.requests_last_hour === 3 && d.data_sources.categories.news.active === 1 && d.stats.available_models === models.available);
+    expect(st.stats).toMatchObject({ total_sources: 9, total_models: 4, available_models: models.available, requests_last_minute: 3, requests_last_hour: 3 });
+    expect(st.ai_models.models.map((m: any) => m.id)).toEqual(models.models.map((m: any) => m.id));
+    for (const m of st.ai_models.models) expect(Object.keys(m).sort()).toEqual(["id", "status", "success_rate"]);
+    const ds = st.data_sources;
+    expect(ds.total).toBe(9);
+    expect(ds.active).toBe(ds.sources.filter((x: any) => x.active).length);
+    expect(st.stats.active_sources).toBe(ds.active);
+    expect(ds.inactive).toBe(9 - ds.active);
+    expect(ds.categories.news).toEqual({ total: 3, active: 1 });
+    expect(ds.sources.find((x: any) => x.active && x.category === "news").name).toBe(pushed.source);
+    expect(ds.categories.sentiment).toEqual({ total: 3, active: 3 }); // published once at start
+    expect(ds.categories.market_data.active).toBeGreaterThan(0);
+    // What the platform has nothing behind: null, not a made-up number.
+    expect(ds.pools).toBeNull();
+    expect(st.database).toBeNull();
+  });
+
+  test("news items carry image_url (null when the source gave none) and each keyword once", async () => {
+    const a = await app({ symbols: ["BNB", "XRP"] }); // "bnb" and "xrp" are keyword and symbol both
+    const c = await client(a);
+    const got = take<NewsItem>(c, "news", 6);
+    await got.ready();
+    const sent = Array.from({ length: 6 }, () => a.pushNews());
+    const items = await got;
+    expect(items).toEqual(sent);
+    for (const n of items) {
+      expect(new Set(n.keywords).size).toBe(n.keywords.length);
+      if (n.source === "The Block") expect(n.image_url).toBeNull();
+      else expect(n.image_url).toMatch(/^https:\/\/news\.example\/\d+\/image\.jpg$/);
+    }
+    expect(new Set(items.map((n) => n.source))).toEqual(new Set(["CoinDesk", "The Block", "Decrypt"]));
   });
 
   test("news is pushed on arrival, tagged with its keywords", async () => {

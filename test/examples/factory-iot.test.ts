@@ -6,12 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { TickgateClient } from "tickgate/client";
+import { RelayController } from "../../examples/factory-iot/controllers.ts";
 import { start, type FactoryIot, type FactoryIotOptions } from "../../examples/factory-iot/server.ts";
+import { mintArgs } from "../../examples/factory-iot/tokens.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);
@@ -137,19 +139,54 @@ describe.skipIf(!haveChromium)("factory-iot example in Chromium", () => {
     expect(ctrl.outputs[3]).toBe(true);
   }, 20_000);
 
-  test("the controllers' reports: checked by the server's schema, from devices only, for relays that exist", async () => {
+  test("the controllers' reports: checked by the server's schema, from a controller's own token, for its own relays", async () => {
     const dashboard = new TickgateClient(app.server.wsUrl, { clientType: "browser" }).connect();
-    const device = new TickgateClient(app.server.wsUrl, { deviceId: "relay-ctrl-9" }).connect();
+    const stranger = new TickgateClient(app.server.wsUrl, { deviceId: "relay-ctrl-9", token: await app.controllerToken("relay-ctrl-9") }).connect();
+    const ctrl1 = new TickgateClient(app.server.wsUrl, { deviceId: "relay-ctrl-1", token: await app.controllerToken("relay-ctrl-1") });
     try {
-      await Promise.all([dashboard.ready(3000), device.ready(3000)]);
-      await expect(dashboard.request("report_relay", { controller: "relay-ctrl-1", channel: 1, on: true })).rejects.toMatchObject({ code: "NOT_A_CONTROLLER" });
-      await expect(device.request("report_relay", { controller: "relay-ctrl-9", channel: 1, on: true })).rejects.toMatchObject({ code: "UNKNOWN_RELAY", details: { controller: "relay-ctrl-9", channel: 1 } });
-      await expect(device.request("report_relay", { controller: "relay-ctrl-1", channel: 1, on: "yes" })).rejects.toMatchObject({ code: "INVALID_FRAME", message: expect.stringContaining("report_relay: on") });
+      await Promise.all([dashboard.ready(3000), stranger.ready(3000)]);
+      // A dashboard has no token: its anonymous grants do not include report_relay.
+      await expect(dashboard.request("report_relay", { controller: "relay-ctrl-1", channel: 1, on: true })).rejects.toMatchObject({ code: "FORBIDDEN" });
+      await expect(stranger.request("report_relay", { controller: "relay-ctrl-9", channel: 1, on: true })).rejects.toMatchObject({ code: "UNKNOWN_RELAY", details: { controller: "relay-ctrl-9", channel: 1 } });
+      await expect(stranger.request("report_relay", { controller: "relay-ctrl-1", channel: 1, on: "yes" })).rejects.toMatchObject({ code: "INVALID_FRAME", message: expect.stringContaining("report_relay: on") });
+      // A token for one controller does not speak for another.
+      await expect(stranger.request("report_relay", { controller: "relay-ctrl-2", channel: 4, on: true })).rejects.toMatchObject({ code: "NOT_YOUR_RELAY", details: { controller: "relay-ctrl-2" } });
     } finally {
       dashboard.close();
-      device.close();
+      stranger.close();
+      ctrl1.close();
     }
   });
+
+  // Issue 15: with auth off anyone could say hello as relay-ctrl-2, report the locked-out dock door ON, and take its commands.
+  test("issue 15: a connection without relay-ctrl-2's token cannot report as it nor receive its commands", async () => {
+    const ctrl = app.controller("relay-ctrl-2");
+    const impostor = new TickgateClient(app.server.wsUrl, { encoding: "json", deviceId: "relay-ctrl-2", meta: { kind: "relay-controller", channels: 4 } }).connect();
+    const stolen: unknown[] = [];
+    impostor.onCommand("set_relay", (d) => {
+      stolen.push(d);
+      return { channel: 3, on: true, appliedAt: Date.now() };
+    });
+    try {
+      await impostor.ready(3000);
+      // Reporting the dock door ON is refused: a tokenless connection may not call report_relay at all.
+      await expect(impostor.request("report_relay", { controller: "relay-ctrl-2", channel: 4, on: true })).rejects.toMatchObject({ code: "FORBIDDEN" });
+      // Listening on its command topic directly is refused too.
+      impostor.on("error", () => {}); // the refusal below is also reported there
+      await expect(impostor.subscribe("devices.relay-ctrl-2.commands", () => {}).ready(3000)).rejects.toMatchObject({ code: "FORBIDDEN" });
+      // A command for relay-ctrl-2 (R7, channel 3) reaches the real controller, not the impostor.
+      const applied = ctrl.applied;
+      await page.click('button[data-relay="R7"]');
+      expect((await commandOutcome(page, "R7", "acked")).slice(-2)).toEqual(["pending", "acked"]);
+      expect(ctrl.applied).toBe(applied + 1);
+      expect(ctrl.outputs[2]).toBe(true);
+      expect(stolen).toEqual([]);
+      // Every dashboard still shows the real controller online, and the dock door as it reported it.
+      expect(await attr(page, "#ctrl-relay-ctrl-2", "data-state")).toBe("online");
+    } finally {
+      impostor.close();
+    }
+  }, 20_000);
 
   test("a relay whose controller lost power: the command times out, and is not applied when it comes back", async () => {
     const ctrl = app.controller("relay-ctrl-2");
@@ -203,6 +240,46 @@ describe.skipIf(!haveChromium)("factory-iot example in Chromium", () => {
     }
     expect(pageErrors).toEqual([]);
   }, 25_000);
+
+  test("a real controller with a token minted by the CLI command the README gives takes relay-ctrl-2's commands", async () => {
+    const proc = Bun.spawn([process.execPath, "src/cli/main.ts", ...mintArgs("relay-ctrl-2")], { cwd: ROOT, env: { ...process.env, TICKGATE_AUTH_SECRET: app.secret! }, stdout: "pipe", stderr: "pipe" });
+    const token = (await new Response(proc.stdout).text()).trim();
+    expect(await proc.exited).toBe(0);
+    const sim = app.controller("relay-ctrl-2");
+    sim.unplug();
+    await page.waitForFunction(() => document.getElementById("ctrl-relay-ctrl-2")?.dataset.state === "offline", undefined, WAIT);
+    const real = new RelayController("relay-ctrl-2", app.server.wsUrl, 4, { token, applyDelayMs: 50 }).start();
+    try {
+      await page.waitForFunction(() => document.getElementById("ctrl-relay-ctrl-2")?.dataset.state === "online", undefined, WAIT);
+      await page.click('button[data-relay="R6"]');
+      expect((await commandOutcome(page, "R6", "acked")).slice(-2)).toEqual(["pending", "acked"]);
+      expect(real.outputs[1]).toBe(true);
+      expect(real.errors).toEqual([]);
+    } finally {
+      real.stop();
+      sim.plug();
+    }
+    expect(pageErrors).toEqual([]);
+  }, 20_000);
+});
+
+describe("factory-iot example, run open (--open)", () => {
+  test("without auth, any connection may speak for relay-ctrl-2: what the README warns about", async () => {
+    const app = await start({ ...OPTIONS, open: true });
+    const impostor = new TickgateClient(app.server.wsUrl, { deviceId: "relay-ctrl-2" });
+    try {
+      expect(app.secret).toBeUndefined();
+      await expect(app.controllerToken("relay-ctrl-1")).rejects.toThrow("running open");
+      app.controller("relay-ctrl-2").unplug();
+      impostor.connect();
+      await impostor.ready(3000);
+      // Its report is taken as relay-ctrl-2's (the device id comes from its hello).
+      expect(await impostor.request("report_relay", { controller: "relay-ctrl-2", channel: 4, on: true })).toEqual({ relay: "R8" });
+    } finally {
+      impostor.close();
+      await app.stop();
+    }
+  });
 });
 
 describe("factory-iot example: the command", () => {
@@ -223,9 +300,18 @@ describe("factory-iot example: the command", () => {
       const ask = async () => (await (await fetch(`${url}api/request/request_system_stats`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).json()).data;
       while ((await ask()).controllersOnline !== 2 && Date.now() - t0 < 8000) await Bun.sleep(50);
       expect((await ask()).controllersOnline).toBe(2);
+      // Controllers authenticate by default; the secret is in a file only the user can read, never on stdout.
+      const secretFile = /HS256 secret in (\S+)/.exec(out)?.[1];
+      expect(secretFile).toBeDefined();
+      expect(statSync(secretFile!).mode & 0o777).toBe(0o600);
+      const secret = readFileSync(secretFile!, "utf8").trim();
+      expect(secret).toMatch(/^[0-9a-f]{64}$/);
+      expect(out).toContain(`token for a real controller: TICKGATE_AUTH_SECRET="$(cat ${secretFile})" npm run -s tickgate -- token --sub relay-ctrl-2 --client device`);
       proc.kill("SIGTERM");
       expect(await exited).toBe(0);
       expect(out).toContain("factory dashboard: closing");
+      expect(out).not.toContain(secret);
+      rmSync(dirname(secretFile!), { recursive: true, force: true });
     } finally {
       if (proc.exitCode === null) proc.kill("SIGKILL");
     }
