@@ -6,7 +6,7 @@
  */
 import { CloseCode, ErrorCode } from "../protocol/codes.ts";
 import { filterError, tagsError, type FilterSpec } from "../protocol/filter-core.ts";
-import type { AckFrame, Encoding, ErrorFrame, GapFrame, PublicationFrame, RecoverPosition, WelcomeFrame } from "../protocol/frames.ts";
+import type { AckFrame, Encoding, ErrorFrame, GapFrame, PublicationFrame, RecoverPosition, WelcomeFrame } from "../protocol/wire.ts";
 import { topicError } from "../protocol/topic.ts";
 import type { Backoff } from "./backoff.ts";
 import type { IncomingFrame } from "./codec.ts";

@@ -5,6 +5,7 @@
  * client-side codes below.
  * @module
  */
+import { TickgateError } from "../protocol/errors.ts";
 
 /**
  * Codes for failures the client detects itself (never sent by a server).
@@ -62,17 +63,14 @@ export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorC
  *   if (e instanceof TickgateClientError && e.code === "FORBIDDEN") console.warn("read-only topic");
  * }
  */
-export class TickgateClientError extends Error {
-  /** A wire error code (`ErrorCode`) or a {@link ClientErrorCode}. */
-  readonly code: string;
-  /** Structured context from the server's error frame, e.g. `{size, limit}`. */
-  readonly details: Record<string, unknown> | undefined;
-
+export class TickgateClientError extends TickgateError {
+  /**
+   * `code`: a wire error code (`ErrorCode`) or a {@link ClientErrorCode};
+   * `details`: structured context from the server's error frame, e.g. `{size, limit}`.
+   */
   constructor(code: string, message: string, options?: ErrorOptions & { details?: Record<string, unknown> | undefined }) {
-    super(message, options);
+    super(code, message, options);
     this.name = "TickgateClientError";
-    this.code = code;
-    this.details = options?.details;
   }
 
   /** Builds the error for a server `error` frame (or an HTTP `{error: {code, message}}` body). */

@@ -33,4 +33,4 @@ export { ClientErrorCode, TickgateClientError } from "./errors.ts";
 export type { GapInfo, MessageMeta } from "./subscription.ts";
 export type { WebSocketConstructor, WebSocketLike } from "./ws-link.ts";
 export { ErrorCode } from "../protocol/codes.ts";
-export type { ClientType, Encoding, WelcomeFrame } from "../protocol/frames.ts";
+export type { ClientType, Encoding, WelcomeFrame } from "../protocol/wire.ts";

@@ -3,7 +3,7 @@
  * the URLs derived from the WebSocket URL.
  * @module
  */
-import type { ClientType, Encoding } from "../protocol/frames.ts";
+import { DEVICE_ID_PATTERN, LIMITS, type ClientType, type Encoding } from "../protocol/wire.ts";
 import { topicError } from "../protocol/topic.ts";
 import { Backoff, type BackoffOptions } from "./backoff.ts";
 import { ClientErrorCode, TickgateClientError } from "./errors.ts";
@@ -159,22 +159,20 @@ export function resolveOptions(url: string, options: ClientOptions): ResolvedOpt
   };
 }
 
-const DEVICE_ID = /^[A-Za-z0-9_\-:@~+=]{1,128}$/;
-
 /** Checks `deviceId`, `meta` and `will` against the limits of the `hello` frame. */
 function resolveHello(options: ClientOptions, bad: (msg: string) => TickgateClientError): HelloFields | undefined {
   const { deviceId, meta, will } = options;
   if (deviceId === undefined && meta === undefined && will === undefined) return undefined;
   const out: HelloFields = {};
   if (deviceId !== undefined) {
-    if (typeof deviceId !== "string" || !DEVICE_ID.test(deviceId)) throw bad("deviceId: must be one topic token (1–128 of A–Z a–z 0–9 _ - : @ ~ + =, no '.')");
+    if (typeof deviceId !== "string" || !DEVICE_ID_PATTERN.test(deviceId)) throw bad("deviceId: must be one topic token (1–128 of A–Z a–z 0–9 _ - : @ ~ + =, no '.')");
     out.device = deviceId;
   }
   if (meta !== undefined) {
     if (meta === null || typeof meta !== "object" || Array.isArray(meta)) throw bad("meta: must be an object");
     for (const [k, v] of Object.entries(meta)) {
-      if (k.length > 64) throw bad(`meta: key '${k.slice(0, 16)}…' is longer than 64 characters`);
-      const ok = typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v)) || (typeof v === "string" && v.length <= 256);
+      if (k.length > LIMITS.metaKeyLength) throw bad(`meta: key '${k.slice(0, 16)}…' is longer than ${LIMITS.metaKeyLength} characters`);
+      const ok = typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v)) || (typeof v === "string" && v.length <= LIMITS.metaValueLength);
       if (!ok) throw bad(`meta.${k}: must be a string of at most 256 characters, a finite number or a boolean`);
     }
     out.meta = { ...meta };
@@ -183,7 +181,7 @@ function resolveHello(options: ClientOptions, bad: (msg: string) => TickgateClie
     if (will === null || typeof will !== "object") throw bad("will: must be an object {topic, data?, key?}");
     const why = topicError(will.topic, false);
     if (why) throw bad(`will.topic: ${why}`);
-    if (will.key !== undefined && (typeof will.key !== "string" || will.key.length < 1 || will.key.length > 128)) throw bad("will.key: must be a string of 1–128 characters");
+    if (will.key !== undefined && (typeof will.key !== "string" || will.key.length < 1 || will.key.length > LIMITS.keyLength)) throw bad("will.key: must be a string of 1–128 characters");
     out.will = will.key === undefined ? { topic: will.topic, data: will.data ?? null } : { topic: will.topic, data: will.data ?? null, key: will.key };
   }
   return out;

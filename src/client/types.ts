@@ -3,7 +3,7 @@
  * @module
  */
 import type { FilterSpec } from "../protocol/filter-core.ts";
-import type { ClientType, WelcomeFrame } from "../protocol/frames.ts";
+import type { ClientType, WelcomeFrame } from "../protocol/wire.ts";
 import type { TickgateClientError } from "./errors.ts";
 import type { GapInfo } from "./subscription.ts";
 
@@ -44,7 +44,7 @@ export interface CommandOptions {
 }
 
 /** A device log line's level. */
-export type LogLevel = "debug" | "info" | "warn" | "error";
+export type { LogLevel } from "../protocol/wire.ts";
 
 /**
  * A filter over publications' tags, applied by the server: a publication

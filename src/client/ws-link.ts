@@ -5,7 +5,7 @@
  * @internal
  * @module
  */
-import type { Encoding } from "../protocol/frames.ts";
+import { SUBPROTOCOL, type Encoding } from "../protocol/wire.ts";
 import { decodeServerMessage, encodeClientFrame, type IncomingFrame } from "./codec.ts";
 
 /**
@@ -46,13 +46,6 @@ export interface LinkCallbacks {
 }
 
 const HB_PREFIX = "hb:";
-/**
- * `SUBPROTOCOL` of protocol/frames.ts, restated: importing a value from
- * frames.ts would pull zod (its client-frame schemas) into every browser
- * bundle. A test keeps the two equal.
- * @internal
- */
-export const SUBPROTOCOLS: Readonly<Record<Encoding, string>> = { msgpack: "tickgate.msgpack", json: "tickgate.json" };
 const noop = () => {};
 /** A monotonic clock where there is one (browsers, Bun, Node), else the wall clock. */
 const now: () => number = typeof performance !== "undefined" && typeof performance.now === "function" ? () => performance.now() : () => Date.now();
@@ -76,7 +69,7 @@ export class WsLink {
   constructor(url: string, WS: WebSocketConstructor, encoding: Encoding, readonly heartbeatMs: number, cb: LinkCallbacks) {
     this.#encoding = encoding;
     this.#cb = cb;
-    const ws = new WS(url, [SUBPROTOCOLS[encoding]]);
+    const ws = new WS(url, [SUBPROTOCOL[encoding]]);
     this.#ws = ws;
     ws.binaryType = "arraybuffer";
     ws.onopen = () => {

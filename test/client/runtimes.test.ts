@@ -9,8 +9,6 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SUBPROTOCOLS } from "../../src/client/ws-link.ts";
-import { SUBPROTOCOL } from "../../src/protocol/frames.ts";
 import { startServer } from "../helpers/server.ts";
 
 const ENTRY = join(import.meta.dir, "..", "..", "src", "client", "index.ts");
@@ -22,8 +20,23 @@ async function bundle(target: "browser" | "node", dir: string): Promise<string> 
 }
 
 describe("client SDK in other runtimes", () => {
-  test("the restated subprotocol names equal the protocol's", () => {
-    expect(SUBPROTOCOLS).toEqual(SUBPROTOCOL);
+  test("the client's browser bundle loads no zod, jose, pino, prom-client or node: module", async () => {
+    // Every import the bundler follows at run time (type-only imports are gone by then).
+    const loaded = new Set<string>();
+    const r = await Bun.build({
+      entrypoints: [ENTRY],
+      target: "browser",
+      plugins: [{ name: "record", setup: (b) => void b.onResolve({ filter: /.*/ }, (a) => void loaded.add(a.path)) }],
+    });
+    expect(r.success).toBe(true);
+    const packages = [...loaded].filter((p) => !p.startsWith(".") && !p.startsWith("/"));
+    expect(packages.length).toBeGreaterThan(0);
+    for (const banned of ["zod", "jose", "pino", "prom-client"]) expect(packages.filter((p) => p === banned || p.startsWith(`${banned}/`))).toEqual([]);
+    expect(packages.filter((p) => p.startsWith("node:"))).toEqual([]);
+    expect(new Set(packages)).toEqual(new Set(["msgpackr"]));
+    // The protocol modules it shares are the zod-free ones.
+    expect([...loaded].some((p) => p.endsWith("/wire.ts"))).toBe(true);
+    expect([...loaded].some((p) => p.endsWith("/frames.ts") || p.endsWith("/codec.ts") && p.includes("protocol"))).toBe(false);
   });
 
   test("the browser bundle holds msgpackr and the client, no zod and no node: modules", async () => {
