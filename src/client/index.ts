@@ -16,6 +16,7 @@ export type {
   ClientMode,
   ClientState,
   ClientStats,
+  ClientWarning,
   CommandOptions,
   LogLevel,
   PublishOptions,
@@ -34,3 +35,4 @@ export type { GapInfo, MessageMeta } from "./subscription.ts";
 export type { WebSocketConstructor, WebSocketLike } from "./ws-link.ts";
 export { ErrorCode } from "../protocol/codes.ts";
 export type { ClientType, Encoding, WelcomeFrame } from "../protocol/wire.ts";
+export { TickgateError } from "../protocol/errors.ts";

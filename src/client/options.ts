@@ -32,6 +32,14 @@ export interface ClientOptions {
   connectTimeoutMs?: number;
   /** What to do when WebSockets do not get through; see docs/client.md. Default `"sse"`, `false` for a device (`deviceId`, or `clientType: "device"`). */
   fallback?: "sse" | false;
+  /**
+   * After a WebSocket that was open is lost, how long reconnecting may keep
+   * failing before the client falls back to SSE + HTTP (with `fallback:
+   * "sse"`). It keeps trying the WebSocket meanwhile, with the `reconnect`
+   * backoff, and switches back once one opens. `Infinity`: never fall back
+   * after a cut. Default 5 000.
+   */
+  fallbackAfterMs?: number;
   /** Base URL for SSE and HTTP publish. Default: the WebSocket URL with http(s) and without its `/ws` path. */
   httpUrl?: string;
   /** Default timeout of publish acks and requests, from the call. Default 10 000. */
@@ -83,7 +91,7 @@ export interface HelloFields {
   will?: { topic: string; data: unknown; key?: string };
 }
 
-const DEFAULTS = { heartbeatMs: 15_000, connectTimeoutMs: 5_000, timeoutMs: 10_000, maxQueued: 1_000 };
+const DEFAULTS = { heartbeatMs: 15_000, connectTimeoutMs: 5_000, timeoutMs: 10_000, maxQueued: 1_000, fallbackAfterMs: 5_000 };
 
 /** Options checked and completed. @internal */
 export interface ResolvedOptions {
@@ -96,9 +104,12 @@ export interface ResolvedOptions {
   heartbeatMs: number;
   connectTimeoutMs: number;
   fallback: "sse" | false;
+  fallbackAfterMs: number;
   timeoutMs: number;
   maxQueued: number;
   backoff: Backoff;
+  /** Spaces WebSocket attempts while on SSE after a cut; never gives up. */
+  probeBackoff: Backoff;
   /** The client type asked for, if any. */
   clientType: ClientType | undefined;
   /** Sent in a `hello` on every connect; undefined when there is nothing to say. */
@@ -135,8 +146,10 @@ export function resolveOptions(url: string, options: ClientOptions): ResolvedOpt
   const fallback = options.fallback ?? (clientType === "device" ? false : "sse");
   if (fallback !== "sse" && fallback !== false) throw bad(`fallback: must be "sse" or false`);
   let backoff: Backoff;
+  let probeBackoff: Backoff;
   try {
     backoff = new Backoff(options.reconnect);
+    probeBackoff = new Backoff({ ...options.reconnect, maxAttempts: Infinity });
   } catch (e) {
     throw bad((e as Error).message);
   }
@@ -151,9 +164,11 @@ export function resolveOptions(url: string, options: ClientOptions): ResolvedOpt
     heartbeatMs: num("heartbeatMs", 0),
     connectTimeoutMs: num("connectTimeoutMs", 1),
     fallback,
+    fallbackAfterMs: num("fallbackAfterMs", 0),
     timeoutMs: num("timeoutMs", 1),
     maxQueued: num("maxQueued", 0),
     backoff,
+    probeBackoff,
     clientType,
     hello,
   };
