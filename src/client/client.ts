@@ -11,9 +11,9 @@ import { filterError, tagsError, type FilterSpec } from "../protocol/filter-core
 import { LIMITS, LOG_LEVELS, type Encoding, type WelcomeFrame } from "../protocol/wire.ts";
 import { topicError } from "../protocol/topic.ts";
 import type { CommandHandler } from "./commands.ts";
-import { Connection, listenerError, reportUnheard } from "./connection.ts";
+import { Connection } from "./connection.ts";
 import { Emitter } from "./emitter.ts";
-import { ClientErrorCode, TickgateClientError } from "./errors.ts";
+import { ClientErrorCode, closedError, listenerError, reportUnheard, TickgateClientError } from "./errors.ts";
 import { describe, type OutFrame } from "./link.ts";
 import { resolveOptions, type ClientOptions, type ResolvedOptions } from "./options.ts";
 import type { HandlerEntry, MessageMeta, SubscriptionState } from "./subscription.ts";
@@ -364,10 +364,6 @@ function copyFilter(f: FilterSpec): FilterSpec {
   if (f.all !== undefined) out.all = [...f.all];
   if (f.none !== undefined) out.none = [...f.none];
   return out;
-}
-
-function closedError(message: string): TickgateClientError {
-  return new TickgateClientError(ClientErrorCode.CLOSED, message);
 }
 
 /** The answer to a `command` (`{acked: true, data}`, over WebSocket or HTTP) → the device's data. */

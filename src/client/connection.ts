@@ -13,22 +13,18 @@ import { CloseCode, ErrorCode } from "../protocol/codes.ts";
 import type { WelcomeFrame } from "../protocol/wire.ts";
 import { CommandRouter } from "./commands.ts";
 import type { Emitter } from "./emitter.ts";
-import { ClientErrorCode, TickgateClientError } from "./errors.ts";
+import { authCloseError, ClientErrorCode, closedError, listenerError, reportUnheard, TickgateClientError } from "./errors.ts";
 import { Inbound, type InboundHost } from "./inbound.ts";
 import type { Link, LinkCallbacks, LinkClosed, OutFrame, SubAck } from "./link.ts";
 import type { ResolvedOptions } from "./options.ts";
+import { Outbox } from "./outbox.ts";
 import { PendingCalls, type Pending } from "./pending.ts";
 import { SubscriptionRegistry } from "./registry.ts";
 import { SseLink } from "./sse-link.ts";
 import type { GapInfo, SubscriptionState } from "./subscription.ts";
 import type { ClientEvents, ClientMode, ClientState } from "./types.ts";
 import { WsLink } from "./ws-link.ts";
-
-interface Queued {
-  frame: OutFrame;
-  pending?: Pending;
-  timeoutMs?: number;
-}
+import { WsProbe } from "./ws-probe.ts";
 
 /**
  * A stream is dead after this long without a byte, at the least: the
@@ -37,8 +33,6 @@ interface Queued {
 const SSE_MIN_IDLE_MS = 12_000;
 /** Budget for a pattern's topic list in a recover frame, when the server's frame limit is unknown. */
 const DEFAULT_MAX_FRAME = 1024 * 1024;
-/** Closes that say the server refused the client: another transport would be refused too. */
-const AUTH_CLOSES = new Set<number>([CloseCode.AUTH_FAILED, CloseCode.TOKEN_EXPIRED, CloseCode.AUTH_TIMEOUT]);
 
 /** @internal */
 export class Connection implements InboundHost {
@@ -64,10 +58,9 @@ export class Connection implements InboundHost {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Runs while a cut WebSocket is being reconnected; when it fires, the client falls back to SSE. */
   #fallbackTimer: ReturnType<typeof setTimeout> | undefined;
-  /** On SSE after a cut: WebSocket attempts keep being made, spaced by the probe backoff. */
+  /** On SSE after a cut: WebSocket attempts keep being made until one takes over. */
   #probing = false;
-  #probe: WsLink | undefined;
-  #probeTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #probe: WsProbe;
   #closedByUser = true;
   #everConnected = false;
   #wsEverOpened = false;
@@ -78,7 +71,7 @@ export class Connection implements InboundHost {
   #welcomeFrom: Link | undefined;
   #welcomed: Link | undefined;
   #nextId = 0;
-  #outbox: Queued[] = [];
+  readonly #outbox: Outbox;
   /** The link whose `hello` is settled: acknowledged, or refused for a reason a new token would not change. */
   #helloDone: Link | undefined;
   /** The link on which a `TOKEN_EXPIRED` error was reported already (its 4403 close says nothing new). */
@@ -107,6 +100,8 @@ export class Connection implements InboundHost {
       error: (e) => this.report(e),
     });
     this.inbound = new Inbound(this);
+    this.#outbox = new Outbox(o.maxQueued);
+    this.#probe = new WsProbe(o.probeBackoff, o.connectTimeoutMs, () => this.#openWs(), () => this.#probing && !this.#closedByUser && this.#mode === "sse");
     this.#mode = o.WebSocket ? "websocket" : "sse";
   }
 
@@ -131,7 +126,7 @@ export class Connection implements InboundHost {
     this.#setState("connecting");
     if (!this.#o.WebSocket) this.#warnNoWebSocket();
     this.#open();
-    this.#scheduleProbe();
+    this.#probe.schedule();
   }
 
   close(): void {
@@ -141,9 +136,9 @@ export class Connection implements InboundHost {
     clearTimeout(this.#connectTimer);
     clearTimeout(this.#fallbackTimer);
     this.#fallbackTimer = undefined;
-    this.#stopProbe();
+    this.#probe.stop();
     this.calls.failAll(closedError("the client was closed"));
-    this.#outbox = [];
+    this.#outbox.clear();
     const link = this.#link;
     this.#link = undefined;
     link?.abandon("client closed", 1000);
@@ -155,9 +150,7 @@ export class Connection implements InboundHost {
   call(frame: OutFrame, timeoutMs: number): Promise<unknown> {
     const id = this.nextId();
     frame.id = id;
-    const { pending, promise } = this.calls.add(id, frame.t, timeoutMs, (p) => {
-      this.#outbox = this.#outbox.filter((q) => q.pending !== p);
-    });
+    const { pending, promise } = this.calls.add(id, frame.t, timeoutMs, (p) => this.#outbox.drop(p));
     this.#dispatch(frame, pending, timeoutMs);
     return promise;
   }
@@ -242,7 +235,7 @@ export class Connection implements InboundHost {
     const link: SseLink = new SseLink(to, this, this.#callbacks(() => link));
     this.#link = link;
     // HTTP needs no handshake: what waited for a connection goes now.
-    this.#flushOutbox(link);
+    this.#outbox.flush(link);
   }
 
   /** The callbacks of a link; each acts only while its link is current (or the probe). */
@@ -256,14 +249,14 @@ export class Connection implements InboundHost {
       },
       onFrame: (f) => {
         const link = self();
-        if (this.#probe === link) {
-          if (f.t === "welcome") this.#switchBack(link as WsLink, f);
+        if (this.#probe.owns(link)) {
+          if (f.t === "welcome") this.#switchBack(f);
           return;
         }
         if (current()) this.inbound.frame(link, f);
       },
       onClose: (info) => {
-        if (this.#probe === self()) return this.#probeEnded();
+        if (this.#probe.owns(self())) return this.#probe.ended();
         this.#onClosed(self(), info);
       },
       onPong: (rttMs) => {
@@ -335,7 +328,7 @@ export class Connection implements InboundHost {
       this.#fallbackTimer = undefined;
     }
     for (const sub of this.subs.values()) if (sub.status === "idle") link.hold(sub);
-    this.#flushOutbox(link);
+    this.#outbox.flush(link);
     if (this.#state !== "connected") this.#connected();
     if (this.#welcome && this.#welcomeFrom === link && this.#welcomed !== link) {
       this.#welcomed = link;
@@ -378,10 +371,10 @@ export class Connection implements InboundHost {
     if (delayMs === undefined) {
       this.#closedByUser = true;
       clearTimeout(this.#fallbackTimer);
-      this.#stopProbe();
+      this.#probe.stop();
       const err = new TickgateClientError(ClientErrorCode.RECONNECT_FAILED, `gave up after ${this.#o.backoff.attempts} reconnect attempts (last: ${info.reason || info.code})`);
       this.calls.failAll(err);
-      this.#outbox = [];
+      this.#outbox.clear();
       this.#setState("disconnected");
       this.report(err);
       return;
@@ -418,7 +411,7 @@ export class Connection implements InboundHost {
       if (this.#closedByUser || this.#mode !== "websocket" || this.#link?.ready) return;
       this.#probing = true;
       this.#fallBack(`WebSocket lost and not back within ${ms} ms; falling back to SSE`);
-      this.#scheduleProbe();
+      this.#probe.schedule();
     }, ms);
   }
 
@@ -439,45 +432,11 @@ export class Connection implements InboundHost {
     this.#openSse();
   }
 
-  #scheduleProbe(): void {
-    if (!this.#probing || this.#closedByUser || this.#mode !== "sse" || this.#probe || this.#probeTimer !== undefined) return;
-    const backoff = this.#o.probeBackoff;
-    const delayMs = backoff.next() ?? backoff.options.maxDelayMs;
-    this.#probeTimer = setTimeout(() => {
-      this.#probeTimer = undefined;
-      if (!this.#probing || this.#closedByUser || this.#mode !== "sse") return;
-      const probe = this.#openWs();
-      this.#probe = probe;
-      // A probe that brings no welcome in time is abandoned like any attempt.
-      this.#probeTimer = setTimeout(() => {
-        this.#probeTimer = undefined;
-        if (this.#probe === probe) probe.abandon(`WebSocket probe not answered within ${this.#o.connectTimeoutMs} ms`);
-      }, this.#o.connectTimeoutMs);
-    }, delayMs);
-  }
-
-  #probeEnded(): void {
-    this.#probe = undefined;
-    clearTimeout(this.#probeTimer);
-    this.#probeTimer = undefined;
-    this.#scheduleProbe();
-  }
-
-  #stopProbe(): void {
-    clearTimeout(this.#probeTimer);
-    this.#probeTimer = undefined;
-    const probe = this.#probe;
-    this.#probe = undefined;
-    probe?.abandon("client closed", 1000);
-  }
-
   /** A probe got its welcome: the WebSocket takes over and resubscribes from where SSE left off. */
-  #switchBack(probe: WsLink, w: WelcomeFrame): void {
-    clearTimeout(this.#probeTimer);
-    this.#probeTimer = undefined;
-    this.#probe = undefined;
+  #switchBack(w: WelcomeFrame): void {
+    const probe = this.#probe.take();
+    if (!probe) return;
     this.#probing = false;
-    this.#o.probeBackoff.reset();
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     const old = this.#link;
@@ -494,28 +453,15 @@ export class Connection implements InboundHost {
   // ---- frames out ----
 
   /** Hands a frame to the current link when it is ready, else queues it (bounded). */
-  #dispatch(frame: OutFrame, pending?: Pending, timeoutMs?: number): void {
+  #dispatch(frame: OutFrame, pending?: Pending, timeoutMs = this.#o.timeoutMs): void {
     const link = this.#link;
     if (link?.ready) {
-      if (pending) link.call(frame, pending, timeoutMs ?? this.#o.timeoutMs);
+      if (pending) link.call(frame, pending, timeoutMs);
       else link.send(frame);
       return;
     }
-    if (this.#outbox.length >= this.#o.maxQueued) {
-      const err = new TickgateClientError(ClientErrorCode.QUEUE_FULL, `${this.#o.maxQueued} frames are queued already while not connected`);
-      if (!pending || !this.calls.fail(pending, err)) this.report(err);
-      return;
-    }
-    this.#outbox.push(pending ? { frame, pending, timeoutMs } : { frame });
-  }
-
-  #flushOutbox(link: Link): void {
-    const queued = this.#outbox;
-    this.#outbox = [];
-    for (const q of queued) {
-      if (q.pending) link.call(q.frame, q.pending, q.timeoutMs ?? this.#o.timeoutMs);
-      else link.send(q.frame);
-    }
+    const full = this.#outbox.push(frame, pending, timeoutMs);
+    if (full && (!pending || !this.calls.fail(pending, full))) this.report(full);
   }
 
   /** The link to answer a device command on: `via` itself, or a later one the server knows as the device. */
@@ -532,32 +478,4 @@ export class Connection implements InboundHost {
     console.warn(`tickgate client: ${message}`);
     this.#events.emit("warning", { code: "NO_WEBSOCKET", message });
   }
-}
-
-function closedError(message: string): TickgateClientError {
-  return new TickgateClientError(ClientErrorCode.CLOSED, message);
-}
-
-/** The error to report when the server closed for an authentication reason; undefined for other closes. */
-function authCloseError(info: LinkClosed): TickgateClientError | undefined {
-  if (!AUTH_CLOSES.has(info.code)) return undefined;
-  const details = { closeCode: info.code, reason: info.reason };
-  switch (info.code) {
-    case CloseCode.AUTH_FAILED:
-      return new TickgateClientError(ClientErrorCode.AUTH_FAILED, `the server refused the token and closed the connection (4401 ${info.reason})`, { details });
-    case CloseCode.TOKEN_EXPIRED:
-      return new TickgateClientError(ErrorCode.TOKEN_EXPIRED, `the token expired and the server closed the connection (4403 ${info.reason}); set a fresh one with setToken`, { details });
-    default:
-      return new TickgateClientError(ClientErrorCode.AUTH_TIMEOUT, `the server requires a token and none came in time (4408 ${info.reason}); set one with setToken`, { details });
-  }
-}
-
-/** @internal */
-export function listenerError(where: string, e: unknown): TickgateClientError {
-  return new TickgateClientError(ClientErrorCode.LISTENER_ERROR, `${where} threw: ${(e as Error)?.message ?? String(e)}`, { cause: e });
-}
-
-/** Nobody listens for errors: say so on the console rather than lose them. */
-export function reportUnheard(e: unknown): void {
-  console.error("tickgate client:", e);
 }
