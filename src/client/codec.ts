@@ -1,17 +1,12 @@
 /**
- * The client's frame encoding. The packer settings are the server's
- * (`protocol/codec.ts`): plain msgpack maps, no records or extensions. They
- * are repeated here rather than imported because `protocol/codec.ts` also
- * holds the server's zod-validated decoder, which a browser bundle should
- * not carry.
+ * The client's frame encoding: the protocol's one packer (plain msgpack
+ * maps, no records or extensions) and the JSON twin. Imports only the
+ * zod-free half of the protocol. Cost: one pack or unpack per frame.
  * @internal
  * @module
  */
-import { Packr, Unpackr } from "msgpackr";
-import type { Encoding, PublicationFrame, ServerFrame } from "../protocol/frames.ts";
-
-const packr = new Packr({ useRecords: false, variableMapSize: true, useFloat32: 0 });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
+import { packr, unpackr } from "../protocol/codec-packr.ts";
+import type { Encoding, PublicationFrame, ServerFrame } from "../protocol/wire.ts";
 
 /** Every frame a server sends, publications included. @internal */
 export type IncomingFrame = ServerFrame | PublicationFrame;

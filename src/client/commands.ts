@@ -13,7 +13,7 @@
  * @module
  */
 import { ErrorCode } from "../protocol/codes.ts";
-import type { DeviceCommandFrame } from "../protocol/frames.ts";
+import { LIMITS, REFUSAL_CODE_PATTERN, type DeviceCommandFrame } from "../protocol/wire.ts";
 import { ClientErrorCode, TickgateClientError } from "./errors.ts";
 
 /** What a command handler learns besides the command's data. */
@@ -35,8 +35,8 @@ export interface CommandInfo {
  */
 export type CommandHandler<T = any, R = unknown> = (data: T, info: Readonly<CommandInfo>) => R | Promise<R>;
 
-const CODE = /^[A-Z][A-Z0-9_]{1,63}$/;
-const MAX_REFUSAL_MESSAGE = 1024;
+const CODE = REFUSAL_CODE_PATTERN;
+const MAX_REFUSAL_MESSAGE = LIMITS.nackMessageLength;
 /**
  * Codes a device may not refuse with: the server's own (it answers a
  * `command_nack` with one of them with INVALID_FRAME and resends the

@@ -5,6 +5,8 @@
  * client-side codes below.
  * @module
  */
+import { CloseCode, ErrorCode } from "../protocol/codes.ts";
+import { TickgateError } from "../protocol/errors.ts";
 
 /**
  * Codes for failures the client detects itself (never sent by a server).
@@ -62,17 +64,14 @@ export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorC
  *   if (e instanceof TickgateClientError && e.code === "FORBIDDEN") console.warn("read-only topic");
  * }
  */
-export class TickgateClientError extends Error {
-  /** A wire error code (`ErrorCode`) or a {@link ClientErrorCode}. */
-  readonly code: string;
-  /** Structured context from the server's error frame, e.g. `{size, limit}`. */
-  readonly details: Record<string, unknown> | undefined;
-
+export class TickgateClientError extends TickgateError {
+  /**
+   * `code`: a wire error code (`ErrorCode`) or a {@link ClientErrorCode};
+   * `details`: structured context from the server's error frame, e.g. `{size, limit}`.
+   */
   constructor(code: string, message: string, options?: ErrorOptions & { details?: Record<string, unknown> | undefined }) {
-    super(message, options);
+    super(code, message, options);
     this.name = "TickgateClientError";
-    this.code = code;
-    this.details = options?.details;
   }
 
   /** Builds the error for a server `error` frame (or an HTTP `{error: {code, message}}` body). */
@@ -82,4 +81,36 @@ export class TickgateClientError extends Error {
     const details = e.details && typeof e.details === "object" ? (e.details as Record<string, unknown>) : undefined;
     return new TickgateClientError(code, message, { details });
   }
+}
+
+/** Closes that say the server refused the client: another transport would be refused too. */
+const AUTH_CLOSES = new Set<number>([CloseCode.AUTH_FAILED, CloseCode.TOKEN_EXPIRED, CloseCode.AUTH_TIMEOUT]);
+
+/** @internal */
+export function closedError(message: string): TickgateClientError {
+  return new TickgateClientError(ClientErrorCode.CLOSED, message);
+}
+
+/** The error to report when the server closed for an authentication reason; undefined for other closes. @internal */
+export function authCloseError(info: { code: number; reason: string }): TickgateClientError | undefined {
+  if (!AUTH_CLOSES.has(info.code)) return undefined;
+  const details = { closeCode: info.code, reason: info.reason };
+  switch (info.code) {
+    case CloseCode.AUTH_FAILED:
+      return new TickgateClientError(ClientErrorCode.AUTH_FAILED, `the server refused the token and closed the connection (4401 ${info.reason})`, { details });
+    case CloseCode.TOKEN_EXPIRED:
+      return new TickgateClientError(ErrorCode.TOKEN_EXPIRED, `the token expired and the server closed the connection (4403 ${info.reason}); set a fresh one with setToken`, { details });
+    default:
+      return new TickgateClientError(ClientErrorCode.AUTH_TIMEOUT, `the server requires a token and none came in time (4408 ${info.reason}); set one with setToken`, { details });
+  }
+}
+
+/** @internal */
+export function listenerError(where: string, e: unknown): TickgateClientError {
+  return new TickgateClientError(ClientErrorCode.LISTENER_ERROR, `${where} threw: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+}
+
+/** Nobody listens for errors: say so on the console rather than lose them. @internal */
+export function reportUnheard(e: unknown): void {
+  console.error("tickgate client:", e);
 }

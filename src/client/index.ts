@@ -16,6 +16,7 @@ export type {
   ClientMode,
   ClientState,
   ClientStats,
+  ClientWarning,
   CommandOptions,
   LogLevel,
   PublishOptions,
@@ -33,4 +34,5 @@ export { ClientErrorCode, TickgateClientError } from "./errors.ts";
 export type { GapInfo, MessageMeta } from "./subscription.ts";
 export type { WebSocketConstructor, WebSocketLike } from "./ws-link.ts";
 export { ErrorCode } from "../protocol/codes.ts";
-export type { ClientType, Encoding, WelcomeFrame } from "../protocol/frames.ts";
+export type { ClientType, Encoding, WelcomeFrame } from "../protocol/wire.ts";
+export { TickgateError } from "../protocol/errors.ts";

@@ -3,7 +3,7 @@
  * the URLs derived from the WebSocket URL.
  * @module
  */
-import type { ClientType, Encoding } from "../protocol/frames.ts";
+import { DEVICE_ID_PATTERN, LIMITS, type ClientType, type Encoding } from "../protocol/wire.ts";
 import { topicError } from "../protocol/topic.ts";
 import { Backoff, type BackoffOptions } from "./backoff.ts";
 import { ClientErrorCode, TickgateClientError } from "./errors.ts";
@@ -32,6 +32,14 @@ export interface ClientOptions {
   connectTimeoutMs?: number;
   /** What to do when WebSockets do not get through; see docs/client.md. Default `"sse"`, `false` for a device (`deviceId`, or `clientType: "device"`). */
   fallback?: "sse" | false;
+  /**
+   * After a WebSocket that was open is lost, how long reconnecting may keep
+   * failing before the client falls back to SSE + HTTP (with `fallback:
+   * "sse"`). It keeps trying the WebSocket meanwhile, with the `reconnect`
+   * backoff, and switches back once one opens. `Infinity`: never fall back
+   * after a cut. Default 5 000.
+   */
+  fallbackAfterMs?: number;
   /** Base URL for SSE and HTTP publish. Default: the WebSocket URL with http(s) and without its `/ws` path. */
   httpUrl?: string;
   /** Default timeout of publish acks and requests, from the call. Default 10 000. */
@@ -83,7 +91,7 @@ export interface HelloFields {
   will?: { topic: string; data: unknown; key?: string };
 }
 
-const DEFAULTS = { heartbeatMs: 15_000, connectTimeoutMs: 5_000, timeoutMs: 10_000, maxQueued: 1_000 };
+const DEFAULTS = { heartbeatMs: 15_000, connectTimeoutMs: 5_000, timeoutMs: 10_000, maxQueued: 1_000, fallbackAfterMs: 5_000 };
 
 /** Options checked and completed. @internal */
 export interface ResolvedOptions {
@@ -96,9 +104,12 @@ export interface ResolvedOptions {
   heartbeatMs: number;
   connectTimeoutMs: number;
   fallback: "sse" | false;
+  fallbackAfterMs: number;
   timeoutMs: number;
   maxQueued: number;
   backoff: Backoff;
+  /** Spaces WebSocket attempts while on SSE after a cut; never gives up. */
+  probeBackoff: Backoff;
   /** The client type asked for, if any. */
   clientType: ClientType | undefined;
   /** Sent in a `hello` on every connect; undefined when there is nothing to say. */
@@ -135,8 +146,10 @@ export function resolveOptions(url: string, options: ClientOptions): ResolvedOpt
   const fallback = options.fallback ?? (clientType === "device" ? false : "sse");
   if (fallback !== "sse" && fallback !== false) throw bad(`fallback: must be "sse" or false`);
   let backoff: Backoff;
+  let probeBackoff: Backoff;
   try {
     backoff = new Backoff(options.reconnect);
+    probeBackoff = new Backoff({ ...options.reconnect, maxAttempts: Infinity });
   } catch (e) {
     throw bad((e as Error).message);
   }
@@ -151,15 +164,15 @@ export function resolveOptions(url: string, options: ClientOptions): ResolvedOpt
     heartbeatMs: num("heartbeatMs", 0),
     connectTimeoutMs: num("connectTimeoutMs", 1),
     fallback,
+    fallbackAfterMs: num("fallbackAfterMs", 0),
     timeoutMs: num("timeoutMs", 1),
     maxQueued: num("maxQueued", 0),
     backoff,
+    probeBackoff,
     clientType,
     hello,
   };
 }
-
-const DEVICE_ID = /^[A-Za-z0-9_\-:@~+=]{1,128}$/;
 
 /** Checks `deviceId`, `meta` and `will` against the limits of the `hello` frame. */
 function resolveHello(options: ClientOptions, bad: (msg: string) => TickgateClientError): HelloFields | undefined {
@@ -167,14 +180,14 @@ function resolveHello(options: ClientOptions, bad: (msg: string) => TickgateClie
   if (deviceId === undefined && meta === undefined && will === undefined) return undefined;
   const out: HelloFields = {};
   if (deviceId !== undefined) {
-    if (typeof deviceId !== "string" || !DEVICE_ID.test(deviceId)) throw bad("deviceId: must be one topic token (1–128 of A–Z a–z 0–9 _ - : @ ~ + =, no '.')");
+    if (typeof deviceId !== "string" || !DEVICE_ID_PATTERN.test(deviceId)) throw bad("deviceId: must be one topic token (1–128 of A–Z a–z 0–9 _ - : @ ~ + =, no '.')");
     out.device = deviceId;
   }
   if (meta !== undefined) {
     if (meta === null || typeof meta !== "object" || Array.isArray(meta)) throw bad("meta: must be an object");
     for (const [k, v] of Object.entries(meta)) {
-      if (k.length > 64) throw bad(`meta: key '${k.slice(0, 16)}…' is longer than 64 characters`);
-      const ok = typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v)) || (typeof v === "string" && v.length <= 256);
+      if (k.length > LIMITS.metaKeyLength) throw bad(`meta: key '${k.slice(0, 16)}…' is longer than ${LIMITS.metaKeyLength} characters`);
+      const ok = typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v)) || (typeof v === "string" && v.length <= LIMITS.metaValueLength);
       if (!ok) throw bad(`meta.${k}: must be a string of at most 256 characters, a finite number or a boolean`);
     }
     out.meta = { ...meta };
@@ -183,7 +196,7 @@ function resolveHello(options: ClientOptions, bad: (msg: string) => TickgateClie
     if (will === null || typeof will !== "object") throw bad("will: must be an object {topic, data?, key?}");
     const why = topicError(will.topic, false);
     if (why) throw bad(`will.topic: ${why}`);
-    if (will.key !== undefined && (typeof will.key !== "string" || will.key.length < 1 || will.key.length > 128)) throw bad("will.key: must be a string of 1–128 characters");
+    if (will.key !== undefined && (typeof will.key !== "string" || will.key.length < 1 || will.key.length > LIMITS.keyLength)) throw bad("will.key: must be a string of 1–128 characters");
     out.will = will.key === undefined ? { topic: will.topic, data: will.data ?? null } : { topic: will.topic, data: will.data ?? null, key: will.key };
   }
   return out;

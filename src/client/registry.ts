@@ -7,7 +7,7 @@
  * @module
  */
 import type { FilterSpec } from "../protocol/filter-core.ts";
-import type { PublicationFrame } from "../protocol/frames.ts";
+import type { PublicationFrame } from "../protocol/wire.ts";
 import { ClientErrorCode, TickgateClientError } from "./errors.ts";
 import { SubscriptionState, subscriptionKey, type GapInfo, type HandlerEntry, type MessageMeta } from "./subscription.ts";
 

@@ -1,37 +1,49 @@
 /**
- * One Server-Sent Events stream over `fetch` (works in browsers, Bun and
- * Node 18+; `EventSource` is not used because it cannot be told where to
- * resume on a reopen and does its own reconnecting). Frames arrive as the
- * JSON `data` of `welcome`, `ack`, `msg` and `gap` events; `: ping`
- * comments only prove the stream is alive.
+ * The SSE + HTTP {@link Link}: where WebSockets do not get through, every
+ * subscription rides one Server-Sent Events stream (reopened with a resume
+ * cursor whenever the set changes) and every frame that has an HTTP
+ * equivalent goes as its own request: publish, request, command, stats.
+ * `hello`, `auth`, `log` and command acks have none: they are refused with
+ * `UNSUPPORTED`. Cost: one HTTP request per publish; one stream per client.
  * @internal
  * @module
  */
-import type { IncomingFrame } from "./codec.ts";
-import { httpError } from "./http.ts";
-import { SseParser, type SseEvent } from "./sse-parser.ts";
-import type { LinkCallbacks } from "./ws-link.ts";
+import { ClientErrorCode, TickgateClientError } from "./errors.ts";
+import { httpCommand, httpPublish, httpRequest, httpStats } from "./http.ts";
+import type { Link, LinkCallbacks, LinkClosed, LinkHost, OutFrame } from "./link.ts";
+import type { Pending } from "./pending.ts";
+import { SseStream } from "./sse-stream.ts";
+import type { ErrorFrame } from "../protocol/wire.ts";
 
-const EVENTS = new Set(["welcome", "ack", "msg", "gap", "error"]);
+/** Where the link's requests go. @internal */
+export interface SseTarget {
+  /** Base URL of the HTTP API, without a trailing slash. */
+  httpUrl: string;
+  /** The `?client=` type to label the stream's session with, if any. */
+  clientType: string | undefined;
+  fetch: typeof fetch;
+  /** No byte on the stream within this long means it is dead (0: never). */
+  idleMs: number;
+}
 
 /** @internal */
-export class SseLink {
+export class SseLink implements Link {
   readonly mode = "sse" as const;
-  readonly #abort = new AbortController();
+  readonly session = false;
+  readonly unfiltered = true;
+  readonly #to: SseTarget;
+  readonly #host: LinkHost;
   readonly #cb: LinkCallbacks;
+  #stream: SseStream | undefined;
   #opened = false;
   #ended = false;
-  #watchdog: ReturnType<typeof setTimeout> | undefined;
+  #restartQueued = false;
 
-  constructor(
-    url: string,
-    fetchImpl: typeof fetch,
-    /** No byte within this long means a dead stream (0: never). */
-    readonly idleMs: number,
-    cb: LinkCallbacks,
-  ) {
+  constructor(to: SseTarget, host: LinkHost, cb: LinkCallbacks) {
+    this.#to = to;
+    this.#host = host;
     this.#cb = cb;
-    void this.#run(url, fetchImpl);
+    this.#restart();
   }
 
   get opened(): boolean {
@@ -42,76 +54,126 @@ export class SseLink {
     return this.#ended;
   }
 
-  /** Ends the stream now; `onClose` runs before this returns. */
+  /** HTTP needs no handshake: frames may go from the start. */
+  get ready(): boolean {
+    return !this.#ended;
+  }
+
+  markReady(): void {}
+
+  send(frame: OutFrame): void {
+    const sent = this.#overHttp(frame, this.#host.timeoutMs);
+    if (sent) sent.catch((e) => this.#host.report(e));
+    else this.#host.report(unsupported(frame.t));
+  }
+
+  call(frame: OutFrame, pending: Pending, timeoutMs: number): void {
+    const sent = this.#overHttp(frame, timeoutMs);
+    if (sent) this.#host.calls.transfer(pending, sent);
+    else this.#host.calls.fail(pending, unsupported(frame.t));
+  }
+
+  hold(): void {
+    this.#restartSoon();
+  }
+
+  release(): void {
+    this.#restartSoon();
+  }
+
+  resync(): void {
+    this.#restartSoon();
+  }
+
   abandon(reason: string, code = 1006): void {
-    if (this.#ended) return;
-    this.#end(code, reason);
+    this.#end({ code, reason, opened: this.#opened });
   }
 
-  async #run(url: string, fetchImpl: typeof fetch): Promise<void> {
-    this.#arm();
-    let res: Response;
-    try {
-      res = await fetchImpl(url, { headers: { accept: "text/event-stream" }, cache: "no-store", signal: this.#abort.signal });
-    } catch (e) {
-      return this.#end(1006, `SSE request failed: ${(e as Error)?.message ?? e}`);
-    }
-    if (this.#ended) return;
-    if (!res.ok || !res.body) {
-      const error = await httpError(res, "SSE stream");
-      return this.#end(1006, error.message, error);
-    }
-    this.#opened = true;
-    this.#cb.onOpen();
-    const parser = new SseParser((ev) => this.#event(ev));
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (this.#ended) break;
-        if (done) return this.#end(1006, "SSE stream ended");
-        this.#arm();
-        parser.feed(decoder.decode(value, { stream: true }));
-      }
-    } catch (e) {
-      return this.#end(1006, `SSE stream failed: ${(e as Error)?.message ?? e}`);
-    } finally {
-      reader.cancel().catch(() => {});
-    }
+  /** The set of subscriptions changed: reopen the stream once, after the current turn. */
+  #restartSoon(): void {
+    if (this.#restartQueued || this.#ended) return;
+    this.#restartQueued = true;
+    queueMicrotask(() => {
+      this.#restartQueued = false;
+      this.#restart();
+    });
   }
 
-  #event(ev: SseEvent): void {
+  /** Opens the stream with every subscription, resuming where each left off; none: no stream. */
+  #restart(): void {
     if (this.#ended) return;
-    let f: unknown;
-    try {
-      f = JSON.parse(ev.data);
-    } catch {
+    const old = this.#stream;
+    this.#stream = undefined;
+    old?.abandon("subscriptions changed");
+    const subs = this.#host.subs;
+    if (subs.size === 0) {
+      // Nothing to stream: publishes are plain HTTP requests, so the link is as good as open.
+      queueMicrotask(() => {
+        if (this.#ended || this.#stream) return;
+        this.#opened = true;
+        this.#cb.onReady?.();
+      });
       return;
     }
-    if (f === null || typeof f !== "object") return;
-    if (ev.event === "close") {
-      // The server ends the stream (shutdown, slow consumer) and says why.
-      const c = f as { code?: unknown; reason?: unknown };
-      return this.#end(typeof c.code === "number" ? c.code : 1006, typeof c.reason === "string" ? c.reason : "stream closed by the server");
+    subs.setStatus("pending");
+    const stream: SseStream = new SseStream(this.#url(), this.#to.fetch, this.#to.idleMs, {
+      onOpen: () => {
+        if (this.#stream !== stream) return;
+        this.#opened = true;
+        this.#cb.onOpen();
+      },
+      onFrame: (f) => {
+        if (this.#stream !== stream) return;
+        if (f.t === "ack" && typeof f.topic === "string") return this.#cb.onStreamAck?.(f as typeof f & { topic: string });
+        // A refused subscription's error carries its topic as the id.
+        if (f.t === "error" && typeof f.id === "string") return this.#cb.onStreamRefusal?.(f.id, f as ErrorFrame);
+        this.#cb.onFrame(f);
+      },
+      onClose: (info) => {
+        if (this.#stream === stream) this.#end(info);
+      },
+    });
+    this.#stream = stream;
+  }
+
+  /** The SSE URL: every subscription, and where to resume each topic from. */
+  #url(): string {
+    const q = new URLSearchParams();
+    // SSE streams have no filters: one stream per topic, filtered by the client (see registry.deliver).
+    for (const topic of this.#host.subs.topics()) q.append("topic", topic);
+    if (this.#to.clientType) q.set("client", this.#to.clientType);
+    const cursor = this.#host.subs.cursor();
+    if (cursor) q.set("lastEventId", cursor);
+    return `${this.#to.httpUrl}/sse?${q}`;
+  }
+
+  /** The HTTP equivalent of a frame, sent; undefined for frames that have none. */
+  #overHttp(frame: OutFrame, timeoutMs: number): Promise<unknown> | undefined {
+    const { fetch: f, httpUrl } = this.#to;
+    switch (frame.t) {
+      case "pub":
+        return httpPublish(f, httpUrl, { topic: frame.topic, data: frame.data, key: frame.key, tags: frame.tags }, timeoutMs);
+      case "req":
+        return httpRequest(f, httpUrl, String(frame.method), frame.data, timeoutMs);
+      case "command":
+        return httpCommand(f, httpUrl, { device: frame.device, name: frame.name, data: frame.data, ttlMs: frame.ttlMs }, timeoutMs);
+      case "stats":
+        return httpStats(f, httpUrl, timeoutMs);
+      default:
+        return undefined;
     }
-    if (!EVENTS.has(ev.event)) return;
-    const frame = f as IncomingFrame;
-    if (typeof frame.t !== "string") (frame as { t: string }).t = ev.event;
-    this.#cb.onFrame(frame);
   }
 
-  #arm(): void {
-    if (this.idleMs <= 0) return;
-    clearTimeout(this.#watchdog);
-    this.#watchdog = setTimeout(() => this.abandon(`SSE stream silent for ${this.idleMs} ms`), this.idleMs);
-  }
-
-  #end(code: number, reason: string, error?: Error): void {
+  #end(info: LinkClosed): void {
     if (this.#ended) return;
     this.#ended = true;
-    clearTimeout(this.#watchdog);
-    this.#abort.abort();
-    this.#cb.onClose(error ? { code, reason, opened: this.#opened, error } : { code, reason, opened: this.#opened });
+    const stream = this.#stream;
+    this.#stream = undefined;
+    stream?.abandon(info.reason);
+    this.#cb.onClose(info);
   }
+}
+
+function unsupported(what: string): TickgateClientError {
+  return new TickgateClientError(ClientErrorCode.UNSUPPORTED, `'${what}' needs the WebSocket transport; the client is on the SSE fallback`);
 }

@@ -9,7 +9,7 @@
  * @module
  */
 import { canonicalFilter, compileFilter, type FilterFn, type FilterSpec } from "../protocol/filter-core.ts";
-import type { AckFrame, PublicationFrame, RecoverPosition } from "../protocol/frames.ts";
+import type { AckFrame, PublicationFrame, RecoverPosition } from "../protocol/wire.ts";
 import { isPattern, matches } from "../protocol/topic.ts";
 
 /** What a handler learns about a publication besides its data. */

@@ -3,7 +3,7 @@
  * @module
  */
 import type { FilterSpec } from "../protocol/filter-core.ts";
-import type { ClientType, WelcomeFrame } from "../protocol/frames.ts";
+import type { ClientType, WelcomeFrame } from "../protocol/wire.ts";
 import type { TickgateClientError } from "./errors.ts";
 import type { GapInfo } from "./subscription.ts";
 
@@ -44,7 +44,7 @@ export interface CommandOptions {
 }
 
 /** A device log line's level. */
-export type LogLevel = "debug" | "info" | "warn" | "error";
+export type { LogLevel } from "../protocol/wire.ts";
 
 /**
  * A filter over publications' tags, applied by the server: a publication
@@ -89,10 +89,22 @@ export interface ClientEvents {
   retry: (info: { attempt: number; delayMs: number }) => void;
   /** The server's welcome, on every (re)connect. Not sent when SSE runs without subscriptions. */
   welcome: (welcome: WelcomeFrame) => void;
-  /** The transport changed (the SSE fallback kicked in). */
+  /** The transport changed: the SSE fallback kicked in, or the WebSocket is back after a cut. */
   mode: (mode: ClientMode) => void;
+  /** Something the client works around but the app should know, e.g. `NO_WEBSOCKET`; see {@link ClientWarning}. Also logged with `console.warn`. */
+  warning: (warning: ClientWarning) => void;
   /** A heartbeat `ping` was answered (WebSocket only), `rttMs` after it was sent. */
   heartbeat: (info: { rttMs: number }) => void;
+}
+
+/**
+ * A condition the client works around. `NO_WEBSOCKET`: the runtime has no
+ * global `WebSocket` and none was passed (option `WebSocket`), so the client
+ * runs over SSE + HTTP (Node 20: pass `WebSocket` from the `ws` package).
+ */
+export interface ClientWarning {
+  code: "NO_WEBSOCKET";
+  message: string;
 }
 
 export interface ClientStats {

@@ -1,69 +1,62 @@
 /**
- * One WebSocket connection attempt and its lifetime: open, decode frames,
- * app-level heartbeat, and exactly one `onClose` however it ends (server
- * close, network drop, dead heartbeat, or abandoned by the client).
+ * The WebSocket {@link Link}: one connection attempt and its lifetime (open,
+ * decode frames, app-level heartbeat, exactly one `onClose` however it ends:
+ * server close, network drop, dead heartbeat, or abandoned by the client),
+ * and every frame the client sends over it. Cost per frame: one encode and
+ * one `send`.
  * @internal
  * @module
  */
-import type { Encoding } from "../protocol/frames.ts";
+import { SUBPROTOCOL, type Encoding, type RecoverPosition } from "../protocol/wire.ts";
+import type { FilterSpec } from "../protocol/filter-core.ts";
 import { decodeServerMessage, encodeClientFrame, type IncomingFrame } from "./codec.ts";
+import { ClientErrorCode, TickgateClientError } from "./errors.ts";
+import { describe, type Link, type LinkCallbacks, type LinkHost, type OutFrame } from "./link.ts";
+import type { Pending } from "./pending.ts";
+import type { SubscriptionState } from "./subscription.ts";
 
 /**
- * The members of a WebSocket the client uses: the browser/Bun/Node 22
- * global, or e.g. the `ws` package on Node 20.
+ * The members of a WebSocket the client uses, by shape: the browser/Bun/
+ * Node 22 global, or the `ws` package's `WebSocket` on Node 20. The
+ * handlers take `any` events so that implementations with their own event
+ * classes (`ws`'s `WebSocket.MessageEvent`, the DOM's `MessageEvent`) fit;
+ * the client reads only `data` of a message and `code`/`reason` of a close.
  */
 export interface WebSocketLike {
   binaryType: string;
   readonly readyState: number;
-  send(data: string | ArrayBufferView | ArrayBuffer): void;
+  send(data: any): void;
   close(code?: number, reason?: string): void;
   onopen: ((ev: any) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onmessage: ((ev: any) => void) | null;
+  onclose: ((ev: any) => void) | null;
   onerror: ((ev: any) => void) | null;
 }
 
-/** A WebSocket constructor: `globalThis.WebSocket`, or an injected one. */
+/**
+ * A WebSocket constructor: `globalThis.WebSocket`, or an injected one such
+ * as the `ws` package's default export (docs/client.md, "Runtimes").
+ * @example
+ * const client = new TickgateClient(url, { WebSocket: globalThis.WebSocket });
+ */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
-/** How a link ended. @internal */
-export interface LinkClosed {
-  code: number;
-  reason: string;
-  /** The transport had opened (WebSocket open / HTTP 200) before it ended. */
-  opened: boolean;
-  /** An error worth reporting (e.g. an HTTP error body), beside the plain close. */
-  error?: Error;
-}
-
-/** @internal */
-export interface LinkCallbacks {
-  onOpen(): void;
-  onFrame(frame: IncomingFrame): void;
-  onClose(info: LinkClosed): void;
-  /** A heartbeat ping was answered, after `rttMs`. */
-  onPong?(rttMs: number): void;
-}
-
 const HB_PREFIX = "hb:";
-/**
- * `SUBPROTOCOL` of protocol/frames.ts, restated: importing a value from
- * frames.ts would pull zod (its client-frame schemas) into every browser
- * bundle. A test keeps the two equal.
- * @internal
- */
-export const SUBPROTOCOLS: Readonly<Record<Encoding, string>> = { msgpack: "tickgate.msgpack", json: "tickgate.json" };
 const noop = () => {};
 /** A monotonic clock where there is one (browsers, Bun, Node), else the wall clock. */
 const now: () => number = typeof performance !== "undefined" && typeof performance.now === "function" ? () => performance.now() : () => Date.now();
 
 /** @internal */
-export class WsLink {
+export class WsLink implements Link {
   readonly mode = "websocket" as const;
+  readonly session = true;
+  readonly unfiltered = false;
   readonly #ws: WebSocketLike;
   readonly #encoding: Encoding;
   readonly #cb: LinkCallbacks;
+  readonly #host: LinkHost;
   #opened = false;
+  #ready = false;
   #ended = false;
   #hbTimer: ReturnType<typeof setInterval> | undefined;
   #pingSeq = 0;
@@ -73,10 +66,11 @@ export class WsLink {
   #pingSentPerf = 0;
   #lastRx = 0;
 
-  constructor(url: string, WS: WebSocketConstructor, encoding: Encoding, readonly heartbeatMs: number, cb: LinkCallbacks) {
+  constructor(url: string, WS: WebSocketConstructor, encoding: Encoding, readonly heartbeatMs: number, host: LinkHost, cb: LinkCallbacks) {
     this.#encoding = encoding;
     this.#cb = cb;
-    const ws = new WS(url, [SUBPROTOCOLS[encoding]]);
+    this.#host = host;
+    const ws = new WS(url, [SUBPROTOCOL[encoding]]);
     this.#ws = ws;
     ws.binaryType = "arraybuffer";
     ws.onopen = () => {
@@ -86,7 +80,7 @@ export class WsLink {
       if (heartbeatMs > 0) this.#hbTimer = setInterval(() => this.#beat(), heartbeatMs);
       cb.onOpen();
     };
-    ws.onmessage = (ev) => {
+    ws.onmessage = (ev: { data: unknown }) => {
       if (this.#ended) return;
       this.#lastRx = Date.now();
       let f: IncomingFrame | null;
@@ -106,7 +100,7 @@ export class WsLink {
       }
       cb.onFrame(f);
     };
-    ws.onclose = (ev) => this.#end(ev.code, ev.reason || "");
+    ws.onclose = (ev: { code: number; reason?: string }) => this.#end(ev.code, ev.reason || "");
     ws.onerror = () => {
       // Always followed by close, which carries what there is to know.
     };
@@ -120,9 +114,70 @@ export class WsLink {
     return this.#ended;
   }
 
-  send(frame: Record<string, unknown>): void {
-    const data = encodeClientFrame(frame, this.#encoding);
-    this.#ws.send(data);
+  get ready(): boolean {
+    return this.#ready && !this.#ended;
+  }
+
+  markReady(): void {
+    this.#ready = true;
+  }
+
+  send(frame: OutFrame): void {
+    this.#write(frame);
+  }
+
+  call(frame: OutFrame, pending: Pending): void {
+    this.#write(frame, pending);
+  }
+
+  hold(sub: SubscriptionState): void {
+    // Before the handshake the life cycle sends every idle subscription itself.
+    if (!this.ready) return;
+    const id = this.#host.nextId();
+    const frame: { t: "sub"; id: number; topic: string; filter?: FilterSpec; recover?: RecoverPosition } = { t: "sub", id, topic: sub.topic };
+    if (sub.filter) frame.filter = sub.filter;
+    // Half the frame limit for the topic list, the rest for everything else in the frame.
+    const r = sub.recoverPosition((this.#host.maxFrameBytes() >> 1) - sub.key.length - 64);
+    if (r) frame.recover = r.recover;
+    sub.status = "pending";
+    this.#host.subAcks.set(id, { sub, truncated: r?.truncated ?? false });
+    try {
+      this.#encodeAndSend(frame);
+    } catch (e) {
+      this.#host.subAcks.delete(id);
+      this.#host.report(new TickgateClientError(ClientErrorCode.CONNECTION_LOST, `subscribe ${describe(sub)} not sent: ${(e as Error).message}`));
+    }
+  }
+
+  release(sub: SubscriptionState, held: boolean): void {
+    if (!held || !this.ready) return;
+    const id = this.#host.nextId();
+    this.#host.quiet.add(id);
+    try {
+      // The server names a filtered subscription by topic and filter: both go.
+      this.#encodeAndSend(sub.filter ? { t: "unsub", id, topic: sub.topic, filter: sub.filter } : { t: "unsub", id, topic: sub.topic });
+    } catch {
+      // the connection is going away; so is the subscription with it
+    }
+  }
+
+  resync(): void {
+    // Each subscription is its own frame here: nothing to catch up on.
+  }
+
+  /** Writes a frame; a failure (unencodable data, a closing socket) fails `pending` or is reported. */
+  #write(frame: OutFrame, pending?: Pending): void {
+    try {
+      this.#encodeAndSend(frame);
+      if (pending) pending.sent = true;
+    } catch (e) {
+      const err = e instanceof TickgateClientError ? e : new TickgateClientError(ClientErrorCode.CONNECTION_LOST, `'${frame.t}' not sent: ${(e as Error)?.message ?? e}`, { cause: e });
+      if (!pending || !this.#host.calls.fail(pending, err)) this.#host.report(err);
+    }
+  }
+
+  #encodeAndSend(frame: Record<string, unknown>): void {
+    this.#ws.send(encodeClientFrame(frame, this.#encoding));
   }
 
   /**
@@ -152,7 +207,7 @@ export class WsLink {
     this.#pingSentAt = Date.now();
     this.#pingSentPerf = now();
     try {
-      this.send({ t: "ping", id: `${HB_PREFIX}${++this.#pingSeq}` });
+      this.#encodeAndSend({ t: "ping", id: `${HB_PREFIX}${++this.#pingSeq}` });
     } catch {
       // the socket is closing; onclose follows
     }

@@ -5,19 +5,10 @@
  * @module
  */
 import { ErrorCode } from "../protocol/codes.ts";
+import { TickgateError } from "../protocol/errors.ts";
 
-export class TickgateError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    options?: ErrorOptions & { details?: Record<string, unknown> },
-  ) {
-    super(message, options);
-    this.name = "TickgateError";
-    this.details = options?.details;
-  }
-  readonly details: Record<string, unknown> | undefined;
-}
+/** The base class lives in the protocol, so decoding errors and the client share it. */
+export { TickgateError };
 
 /** Bad configuration. The message is one line that names the bad key. */
 export class ConfigError extends TickgateError {

@@ -8,6 +8,7 @@
  * @module
  */
 import { ErrorCode } from "./codes.ts";
+import { TickgateError } from "./errors.ts";
 import { clientFrameSchemas, type ClientFrame, type Payload, type ServerFrame } from "./frames.ts";
 import { ScanError, readKey, readMapHeader, skipValue } from "./msgpack-scan.ts";
 import { valueProblem } from "./value-check.ts";
@@ -18,14 +19,16 @@ import type { PublicationHeader } from "./publication-frame.ts";
 export { packr, unpackr } from "./codec-packr.ts";
 export { encodePublicationMsgpack, type PublicationHeader } from "./publication-frame.ts";
 
-export class DecodeError extends Error {
+/** A client frame that cannot be decoded or fails its schema; `code` says which (BAD_FRAME, UNKNOWN_TYPE, ...). */
+export class DecodeError extends TickgateError {
+  declare readonly code: ErrorCode;
   constructor(
-    readonly code: ErrorCode,
+    code: ErrorCode,
     message: string,
     /** The frame's `id`, when it could be read, so the error can answer it. */
     readonly frameId?: string | number,
   ) {
-    super(message);
+    super(code, message);
     this.name = "DecodeError";
   }
 }
@@ -187,7 +190,7 @@ export function encodePublicationJson(h: PublicationHeader, data: unknown): stri
   return JSON.stringify(o);
 }
 
-/** Decodes any server frame (used by the client SDK and tests). */
+/** Decodes any server frame (for tests and tools; the client SDK has its own in `client/codec.ts`, without this module's zod). */
 export function decodeServerFrame(msg: Uint8Array | ArrayBuffer | string): Record<string, unknown> & { t: string } {
   if (typeof msg === "string") return JSON.parse(msg);
   return unpackr.unpack(msg instanceof Uint8Array ? msg : new Uint8Array(msg));

@@ -8,18 +8,20 @@
  * except when a string holds non-ASCII bytes (checked with a fatal decoder).
  * @module
  */
+import { ErrorCode } from "./codes.ts";
+import { TickgateError } from "./errors.ts";
 
 export const MAX_DEPTH = 64;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Thrown for malformed input; `offset` points at the offending byte. */
-export class ScanError extends Error {
+/** Malformed msgpack at `offset`; code `BAD_FRAME` (the decoder says `BAD_PAYLOAD` when it was inside `data`). */
+export class ScanError extends TickgateError {
   constructor(
     message: string,
     readonly offset: number,
   ) {
-    super(message);
+    super(ErrorCode.BAD_FRAME, message);
     this.name = "ScanError";
   }
 }

@@ -7,6 +7,7 @@
 import net from "node:net";
 import {
   TickgateClient,
+  type ClientMode,
   type ClientOptions,
   type ClientState,
   type GapInfo,
@@ -39,8 +40,12 @@ export interface Watched extends AsyncDisposable {
   gaps: GapInfo[];
   errors: TickgateClientError[];
   retries: { attempt: number; delayMs: number; at: number }[];
+  /** Every `mode` event, in order. */
+  modes: ClientMode[];
   /** Resolves once the client reaches `state` (immediately if it is there). */
   until(state: ClientState, timeoutMs?: number): Promise<void>;
+  /** Resolves once the client is in `mode` (immediately if it is). */
+  untilMode(mode: ClientMode, timeoutMs?: number): Promise<void>;
   /** Resolves once `n` gap events were seen in total. */
   gapCount(n: number, timeoutMs?: number): Promise<GapInfo[]>;
   errorCount(n: number, timeoutMs?: number): Promise<TickgateClientError[]>;
@@ -51,6 +56,7 @@ export function watch(client: TickgateClient): Watched {
   const gaps: GapInfo[] = [];
   const errors: TickgateClientError[] = [];
   const retries: Watched["retries"] = [];
+  const modes: ClientMode[] = [];
   const wakers = new Set<() => void>();
   const wake = () => {
     for (const w of [...wakers]) w();
@@ -59,6 +65,7 @@ export function watch(client: TickgateClient): Watched {
   client.on("gap", (g) => (gaps.push(g), wake()));
   client.on("error", (e) => (errors.push(e), wake()));
   client.on("retry", (r) => (retries.push({ ...r, at: performance.now() }), wake()));
+  client.on("mode", (m) => (modes.push(m), wake()));
   const hook = (w: () => void) => (wakers.add(w), () => wakers.delete(w));
   return {
     client,
@@ -66,7 +73,9 @@ export function watch(client: TickgateClient): Watched {
     gaps,
     errors,
     retries,
+    modes,
     until: (state, timeoutMs = 5000) => waitUntil(() => client.state === state, () => `state ${state} (now ${client.state}; seen ${states.join(" → ")})`, timeoutMs, hook),
+    untilMode: (mode, timeoutMs = 5000) => waitUntil(() => client.mode === mode, () => `mode ${mode} (now ${client.mode}; seen ${modes.join(" → ")})`, timeoutMs, hook),
     gapCount: async (n, timeoutMs = 5000) => {
       await waitUntil(() => gaps.length >= n, () => `${n} gaps (have ${JSON.stringify(gaps)})`, timeoutMs, hook);
       return gaps;
