@@ -5,6 +5,7 @@
  * @module
  */
 import { start } from "./server.ts";
+import { closeOnSignal } from "tickgate/bun";
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -29,7 +30,7 @@ try {
 console.log(`crypto dashboard: ${app.url}  (Ctrl-C to stop)`);
 
 // Ctrl-C / SIGTERM: stop the producers and bots, close every connection (1001), exit 0.
-app.server.closeOnSignal(() => {
+closeOnSignal(app.server, () => {
   console.log("crypto dashboard: closing");
   return app.stop();
 });

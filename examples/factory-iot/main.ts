@@ -6,6 +6,7 @@
  * @module
  */
 import { start } from "./server.ts";
+import { closeOnSignal } from "tickgate/bun";
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -29,7 +30,7 @@ try {
 console.log(`factory dashboard: ${app.url}  (Ctrl-C to stop)`);
 
 // Ctrl-C / SIGTERM: stop the producers and controllers, close every connection (1001), exit 0.
-app.server.closeOnSignal(() => {
+closeOnSignal(app.server, () => {
   console.log("factory dashboard: closing");
   return app.stop();
 });
