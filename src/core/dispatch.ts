@@ -170,9 +170,10 @@ export class Dispatcher {
       (e) => {
         if (s.closed) return;
         admission.counters.authFailures++;
-        const message = e instanceof TokenError ? e.message : "token could not be verified";
+        const known = e instanceof TokenError;
+        const message = known ? e.message : "token could not be verified";
         log.warn({ event: "auth_failed", via: "frame", session: s.id, ip: s.remoteAddress, reason: message }, "token refused");
-        const code = e instanceof TokenError && e.reason === "expired" ? ErrorCode.TOKEN_EXPIRED : ErrorCode.UNAUTHORIZED;
+        const code = known ? e.code : ErrorCode.UNAUTHORIZED;
         replies.fail(s, code, message, f.id);
         s.socket?.close(CloseCode.AUTH_FAILED, "token refused");
       },

@@ -25,7 +25,7 @@ import { PolicyTable } from "./policy.ts";
 import { Replies } from "./replies.ts";
 import { RequestRouter, type RequestContext, type RequestHandler } from "./requests.ts";
 import { SlowConsumerGuard } from "./slow-consumers.ts";
-import { ConnectionCounters, StatsCollector, type StatsSnapshot } from "./stats.ts";
+import { ConnectionCounters, StatsCollector, type ProcessProbe, type StatsSnapshot } from "./stats.ts";
 import { CompositeTransport, StreamTransport } from "./streams.ts";
 import type { Transport } from "./transport.ts";
 import { VERSION } from "./version.ts";
@@ -42,6 +42,8 @@ export interface ServerDeps {
   log?: Logger;
   /** HTTP routes other than the WebSocket path; see `http/routes.ts`. */
   http?: HttpHandler;
+  /** CPU and memory of the process, for stats; the adapter gives its runtime's. */
+  probe?: ProcessProbe;
 }
 
 /** @internal The implementation behind {@link TickgateServer}; reachable from `tickgate/internal` only. */
@@ -94,7 +96,7 @@ export class TickgateServerImpl implements TickgateServer {
       sendCommand: (s, frame) => this.replies.send(s, frame),
     });
     this.gate = new Gate({ options: o, broker: this.broker, requests: this.requests, devices: this.devices, counters: this.admission.counters, log });
-    this.#statsCollector = new StatsCollector(VERSION, this.#bus.epoch, this.broker, this.guard, this.#conns);
+    this.#statsCollector = new StatsCollector(VERSION, this.#bus.epoch, this.broker, this.guard, this.#conns, deps.probe);
     const http = deps.http;
     this.host = new ConnectionHost({
       options: o,

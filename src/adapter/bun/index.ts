@@ -17,7 +17,7 @@ export { closeOnSignal } from "./signals.ts";
 
 /** Creates a server on the Bun transport with the standard HTTP routes (not yet listening). */
 export function createServer(options: unknown = {}, deps: Partial<ServerDeps> = {}): TickgateServer {
-  return new TickgateServerImpl(options, { transport: bunTransport(), http: httpRoutes, ...deps });
+  return new TickgateServerImpl(options, { transport: bunTransport(), http: httpRoutes, probe: process, ...deps });
 }
 
 /** Creates and starts a server. */
