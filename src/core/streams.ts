@@ -63,6 +63,7 @@ export class StreamTransport implements Transport {
   readonly name = "streams";
   readonly #channels = new Map<string, Set<StreamSocket>>();
   readonly #open = new Set<Open>();
+  readonly #byState = new WeakMap<object, Open>();
   #host: TransportHost<any> | undefined;
   #accepting = false;
 
@@ -109,8 +110,6 @@ export class StreamTransport implements Transport {
     this.#host!.onOpen(socket, state);
     return socket;
   }
-
-  readonly #byState = new WeakMap<object, Open>();
 
   /** The stream's reader caught up after backpressure. */
   drained(state: unknown): void {

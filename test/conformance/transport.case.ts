@@ -222,6 +222,21 @@ export function runTransportSuite(name: string, make: () => Transport): void {
       ws.close();
     });
 
+    test("publish hands binary frames to subscribed sockets as the same bytes", async () => {
+      await using s = await start();
+      const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`);
+      ws.binaryType = "arraybuffer";
+      const got: Uint8Array[] = [];
+      ws.onmessage = (e) => got.push(new Uint8Array(e.data as ArrayBuffer));
+      await new Promise((r) => (ws.onopen = r));
+      await until(() => s.host.states[0]?.socket !== undefined);
+      s.host.states[0]!.socket!.subscribe("b|a");
+      s.t.publish("b|a", Uint8Array.of(9, 9));
+      await until(() => got.length === 1);
+      expect(got[0]).toEqual(Uint8Array.of(9, 9));
+      ws.close();
+    });
+
     test("stop(false) refuses new connections; open sockets stay until closed", async () => {
       const s = await start();
       const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`);
