@@ -1,9 +1,12 @@
 /**
  * tickgate: the runtime-free server API. Pick a transport from
- * `tickgate/bun` (or `serve()` there, which wires everything for Bun).
+ * `tickgate/bun` (`createServer()` / `serve()` there wire everything for
+ * Bun). The server is the {@link TickgateServer} interface; its
+ * implementation and subsystems are internal.
  * @module
  */
-export { TickgateServer, type ServerDeps, type PublishOptions, type ConnectionInfo, type RouteHandler, type RequestSchema } from "./core/server.ts";
+export type { TickgateServer, PublishOptions, ConnectionInfo, ConnectionListener, RouteHandler, RequestSchema, ListenAddress } from "./core/api.ts";
+export type { ServerDeps } from "./core/server.ts";
 export { parseOptions, defaultOptions, DEFAULT_POLICY, type Options, type Policy, type UserOptions } from "./core/options.ts";
 export { TickgateError, ConfigError, ProtocolError, TimeoutError } from "./core/errors.ts";
 export { mintToken, type TokenClaims } from "./core/auth/mint.ts";

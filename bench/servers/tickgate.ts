@@ -22,6 +22,7 @@
  * @module
  */
 import { createServer } from "../../src/adapter/bun/index.ts";
+import { internals } from "../../src/internal.ts";
 import { argValue } from "../lib/args.ts";
 import { payloadTemplate, stamp, TOPIC } from "../lib/tick.ts";
 import { runDriver } from "./driver.ts";
@@ -65,7 +66,7 @@ const server = createServer({
   },
 });
 const { port } = await server.listen();
-const broker = server.broker;
+const broker = internals(server).broker;
 
 // Built once: the publish loop should cost what tickgate costs, not string building.
 const topicNames = topics > 1 ? Array.from({ length: topics }, (_, k) => `bench.t.${k}`) : [TOPIC];
@@ -84,7 +85,7 @@ server
     Bun.gc(true);
     return Response.json({ ok: true });
   })
-  .route("GET", "/bench/counters", () => Response.json({ ...broker.counters, connections: server.connections, guard: server.guard.counters, lagging: server.guard.laggingSessions }))
+  .route("GET", "/bench/counters", () => Response.json({ ...broker.counters, connections: server.connections, guard: internals(server).guard.counters, lagging: internals(server).guard.laggingSessions }))
   .route("POST", "/bench/burst", (_req, { url }) => {
     // Recovery: drop the topic's subscribers, then publish `count` into its
     // history in the same turn, so all of it lands while they are away.

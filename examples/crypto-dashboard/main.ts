@@ -13,6 +13,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { start } from "./server.ts";
+import { closeOnSignal } from "tickgate/bun";
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -46,7 +47,7 @@ console.log(`crypto dashboard: operator key for POST /api/alerts in ${keyWhere}`
 console.log(`crypto dashboard: status widget: <script src="${app.url}widget.js"></script>${allowedOrigins.length ? ` (other origins allowed: ${allowedOrigins.join(", ")})` : " (add --allow-origin <origin> for pages elsewhere)"}`);
 
 // Ctrl-C / SIGTERM: stop the producers and bots, close every connection (1001), exit 0.
-app.server.closeOnSignal(() => {
+closeOnSignal(app.server, () => {
   console.log("crypto dashboard: closing");
   return app.stop();
 });

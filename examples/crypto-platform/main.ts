@@ -17,6 +17,7 @@ import { parseArgs } from "node:util";
 import type { SubscriptionFilter } from "tickgate/client";
 import { DEFAULT_NEWS_FILTER, runClient } from "./client.ts";
 import { SEED_PERIODS, start, type Periods } from "./server.ts";
+import { closeOnSignal } from "tickgate/bun";
 
 const { values: flags } = parseArgs({
   options: {
@@ -54,7 +55,7 @@ console.log(`crypto-platform listening on ${app.wsUrl}`);
 // Armed before the client starts, so a signal at any moment from here on shuts down cleanly.
 let client: Awaited<ReturnType<typeof runClient>> | undefined;
 process.once("exit", (code) => console.log(code === 0 ? "stopped" : `exited with ${code}`));
-app.server.closeOnSignal(() => {
+closeOnSignal(app.server, () => {
   console.log("\nstopping");
   client?.stop();
   return app.stop();

@@ -23,6 +23,7 @@ import { SimDevice } from "./device.ts";
 import { watchFleet } from "./operator.ts";
 import { start } from "./server.ts";
 import { cliCommand } from "./tokens.ts";
+import { closeOnSignal } from "tickgate/bun";
 
 const { values: flags } = parseArgs({ options: { port: { type: "string" }, host: { type: "string" }, "period-scale": { type: "string" }, "log-level": { type: "string" } } });
 const logLevel = flags["log-level"] ?? process.env.LOG_LEVEL ?? "info";
@@ -114,7 +115,7 @@ const commandTimer = setInterval(() => {
 // Ctrl-C / SIGTERM: the devices leave normally (presence offline, reason normal), then the
 // operator; the server closes every other connection with 1001 and the process exits 0.
 process.once("exit", (code) => console.log(code === 0 ? "stopped" : `exited with ${code}`));
-fleet.server.closeOnSignal(async () => {
+closeOnSignal(fleet.server, async () => {
   console.log("\nstopping");
   clearInterval(commandTimer);
   for (const d of [pico1, ...intruders]) d.stop();

@@ -14,6 +14,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { start } from "./server.ts";
+import { closeOnSignal } from "tickgate/bun";
 import { mintCommand } from "./tokens.ts";
 
 function flag(name: string): string | undefined {
@@ -52,7 +53,7 @@ if (app.secret === undefined) {
 }
 
 // Ctrl-C / SIGTERM: stop the producers and controllers, close every connection (1001), exit 0.
-app.server.closeOnSignal(() => {
+closeOnSignal(app.server, () => {
   console.log("factory dashboard: closing");
   return app.stop();
 });

@@ -12,6 +12,7 @@
 import { parseArgs } from "node:util";
 import { runClient } from "./client.ts";
 import { SEED_PERIODS, start, STREAMS } from "./server.ts";
+import { closeOnSignal } from "tickgate/bun";
 
 const { values: flags } = parseArgs({
   options: { port: { type: "string" }, host: { type: "string" }, "period-scale": { type: "string" }, "no-client": { type: "boolean" } },
@@ -28,7 +29,7 @@ console.log(`smartsignal listening on ${app.wsUrl}`);
 // Armed before the client starts, so a signal at any moment from here on shuts down cleanly.
 let client: Awaited<ReturnType<typeof runClient>> | undefined;
 process.once("exit", (code) => console.log(code === 0 ? "stopped" : `exited with ${code}`));
-app.server.closeOnSignal(() => {
+closeOnSignal(app.server, () => {
   console.log("\nstopping");
   client?.stop();
   return app.stop();

@@ -18,7 +18,6 @@ import { Publication, type EncodeCounters } from "./publication.ts";
 import type { Session } from "./session.ts";
 import type { SlowConsumerGuard } from "./slow-consumers.ts";
 import { LatencySampler } from "./latency.ts";
-import { StreamHub } from "./stream-hub.ts";
 import { Topic } from "./topic.ts";
 import type { Transport } from "./transport.ts";
 import { packr } from "../protocol/codec.ts";
@@ -60,7 +59,12 @@ export interface JoinPlan {
   backlog: Publication[];
 }
 
-/** Where a publication came from: a socket client, or a server-side producer / HTTP. */
+/**
+ * Who a publication is checked as: `"client"` for anything a caller sent
+ * (a socket's `pub`, HTTP publish, a last will), so `publish: "server"`
+ * policies refuse it; `"server"` for the server's own producers
+ * (`server.publish`, presence, device logs).
+ */
 export type Origin = "client" | "server";
 
 export class Broker implements BusNode {
@@ -68,8 +72,6 @@ export class Broker implements BusNode {
   readonly topics = new Map<string, Topic>();
   readonly counters: BrokerCounters = { publications: 0, deliveries: 0, bytesOut: 0, bytesIn: 0 };
   readonly encodes: EncodeCounters = { msgpack: 0, json: 0 };
-  /** Non-native sockets (SSE streams); see stream-hub.ts. */
-  readonly streams = new StreamHub();
   readonly latency = new LatencySampler();
 
   constructor(
@@ -150,7 +152,6 @@ export class Broker implements BusNode {
       if (ch.textCount > 0) {
         const f = pub.text();
         this.transport.publish(ch.nativeText, f);
-        this.streams.publish(ch.nativeText, f);
         topic.deliveries += ch.textCount;
         this.counters.deliveries += ch.textCount;
         this.counters.bytesOut += f.length * ch.textCount;
@@ -248,11 +249,6 @@ export class Broker implements BusNode {
     this.counters.deliveries += plan.backlog.length;
     s.socket!.subscribe(ch.native(s.json));
     ch.countNative(s.json, +1);
-  }
-
-  /** Subscribes without recovery (server-side use and tests). */
-  subscribe(s: Session, key: string): void {
-    this.join(s, this.prepareSubscribe(s, key));
   }
 
   unsubscribe(s: Session, topic: string, filter?: Filter): void {

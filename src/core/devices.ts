@@ -8,7 +8,7 @@
  * see a command more than once and should act on each `cid` once.
  * @module
  */
-import { ErrorCode } from "../protocol/codes.ts";
+import { ErrorCode, NORMAL_CLOSES } from "../protocol/codes.ts";
 import { topicError } from "../protocol/topic.ts";
 import { ProtocolError, TickgateError, TimeoutError } from "./errors.ts";
 import type { Options } from "./options.ts";
@@ -98,7 +98,7 @@ export class DeviceRegistry {
     const id = s.deviceId;
     if (id === undefined || this.#online.get(id) !== s) return;
     this.#online.delete(id);
-    const abnormal = code !== 1000 && code !== 1001 && code !== 1005;
+    const abnormal = !NORMAL_CLOSES.has(code);
     if (this.options.presence) this.hooks.publish(presenceTopic(id), { state: "offline", reason: abnormal ? "abnormal" : "normal", code, detail: reason.slice(0, 120), ts: Date.now() }, id);
   }
 

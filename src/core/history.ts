@@ -39,10 +39,6 @@ export class History {
     }
   }
 
-  get length(): number {
-    return this.#len;
-  }
-
   /**
    * Publications with seq greater than `after`, oldest first; `null` when
    * some of them are no longer held (evicted by count or age).

@@ -41,9 +41,4 @@ export class PolicyTable {
     this.#cache.set(name, p);
     return p;
   }
-
-  /** Smallest limit any policy can have; sockets below it need no closer look. */
-  get smallestLimit(): number {
-    return Math.min(this.#default.limitBytes, ...this.#resolved.map((p) => p.limitBytes));
-  }
 }

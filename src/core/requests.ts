@@ -3,10 +3,7 @@
  * answered with a `res` frame or an `error` frame (no handler, timeout, throw).
  * @module
  */
-import { ErrorCode } from "../protocol/codes.ts";
-
-/** Codes only the server may use; an application code may be anything else. */
-export const RESERVED = new Set<string>([...Object.values(ErrorCode), "CONFIG", "METHOD_NOT_ALLOWED", "NOT_FOUND"]);
+import { ErrorCode, RESERVED_CODES } from "../protocol/codes.ts";
 import type { ClientType } from "../protocol/frames.ts";
 import { ProtocolError, TickgateError, TimeoutError } from "./errors.ts";
 
@@ -20,6 +17,9 @@ export interface RequestContext {
   /** The device id, when the caller is a device connection (from its token, or its hello with auth off). */
   device?: string | undefined;
 }
+
+/** Codes only the server may use (derived from `protocol/codes.ts`); an application code may be anything else. */
+export const RESERVED = RESERVED_CODES;
 
 export type RequestHandler = (data: unknown, ctx: RequestContext) => unknown | Promise<unknown>;
 

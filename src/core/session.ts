@@ -1,37 +1,18 @@
 /**
  * Per-connection state. Lives in the transport's per-socket slot, so the
- * core never looks a connection up by id on a hot path.
+ * core never looks a connection up by id on a hot path. A session is the
+ * gate's caller for everything its connection does.
  * @module
  */
 import type { ClientType, Encoding } from "../protocol/frames.ts";
 import type { Grants } from "./auth/grants.ts";
 import type { Identity } from "./auth/tokens.ts";
 import type { Channel } from "./channel.ts";
-import type { Policy } from "./options.ts";
+import { RateBuckets, type Caller, type TokenBucket } from "./caller.ts";
 import type { ServerSocket } from "./transport.ts";
 
-/** A refilling allowance of bad frames; empty means the peer is abusive. */
-export class TokenBucket {
-  #tokens: number;
-  #last: number;
-  constructor(
-    readonly burst: number,
-    readonly perSecond: number,
-  ) {
-    this.#tokens = burst;
-    this.#last = Date.now();
-  }
-  take(): boolean {
-    const now = Date.now();
-    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#last) / 1000) * this.perSecond);
-    this.#last = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
-  }
-}
-
-export class Session {
+/** One connection (WebSocket or SSE stream): its state, and the {@link Caller} the gate checks. */
+export class Session implements Caller {
   socket: ServerSocket | null = null;
   readonly json: boolean;
   readonly connectedAt = Date.now();
@@ -53,9 +34,7 @@ export class Session {
   awaitingAuth = false;
   /** Timer for the auth deadline or the token's expiry. */
   authTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Publish allowance: connection-wide, and per policy with its own `publishRate`. */
-  publishBucket: TokenBucket | null = null;
-  policyBuckets: Map<Policy, TokenBucket> | null = null;
+  readonly rates = new RateBuckets();
   /** Set for device connections: the id commands and presence use. */
   deviceId: string | undefined;
   /** Presence published and queued commands flushed for this connection already. */
@@ -71,8 +50,14 @@ export class Session {
     readonly errors: TokenBucket,
     /** What this connection may subscribe to, publish to and request. */
     public grants: Grants,
+    /** The transport it came by. */
+    readonly via: "ws" | "sse" = "ws",
   ) {
     this.json = encoding === "json";
+  }
+
+  get sessionId(): string {
+    return this.id;
   }
 
   send(frame: Uint8Array | string): boolean {

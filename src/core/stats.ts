@@ -46,9 +46,21 @@ export class ConnectionCounters {
   readonly byClient: Record<ClientType, number> = Object.fromEntries(CLIENT_TYPES.map((c) => [c, 0])) as Record<ClientType, number>;
 }
 
+/**
+ * What the runtime tells about the process, for `cpu` and `memory`. The
+ * adapter supplies it (Bun and Node: `process`); the core reads no global.
+ */
+export interface ProcessProbe {
+  cpuUsage(): { user: number; system: number };
+  memoryUsage(): { rss: number; heapUsed: number };
+}
+
+/** For a runtime that tells nothing: zeros. */
+export const NO_PROBE: ProcessProbe = { cpuUsage: () => ({ user: 0, system: 0 }), memoryUsage: () => ({ rss: 0, heapUsed: 0 }) };
+
 export class StatsCollector {
   readonly startedAt = Date.now();
-  #lastCpu = process.cpuUsage();
+  #lastCpu: { user: number; system: number };
   #lastAt = performance.now();
   #percent = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -59,7 +71,10 @@ export class StatsCollector {
     readonly broker: Broker,
     readonly guard: SlowConsumerGuard,
     readonly conns: ConnectionCounters,
-  ) {}
+    readonly probe: ProcessProbe = NO_PROBE,
+  ) {
+    this.#lastCpu = probe.cpuUsage();
+  }
 
   /**
    * Samples CPU every `ms` on its own timer, so reading stats (the frame,
@@ -76,7 +91,7 @@ export class StatsCollector {
 
   #sample(): void {
     const now = performance.now();
-    const cpu = process.cpuUsage();
+    const cpu = this.probe.cpuUsage();
     const used = cpu.user - this.#lastCpu.user + (cpu.system - this.#lastCpu.system);
     const wall = (now - this.#lastAt) * 1000;
     this.#lastCpu = cpu;
@@ -86,7 +101,7 @@ export class StatsCollector {
 
   /** CPU share of one core over the last sampling window, in percent. */
   #cpuPercent(): { percent: number; userMs: number; systemMs: number } {
-    const cpu = process.cpuUsage();
+    const cpu = this.probe.cpuUsage();
     return { percent: this.#percent, userMs: Math.round(cpu.user / 1000), systemMs: Math.round(cpu.system / 1000) };
   }
 
@@ -101,7 +116,7 @@ export class StatsCollector {
       chans.push(entry);
     }
     chans.sort((x, y) => y.subscribers - x.subscribers || y.published - x.published);
-    const mem = process.memoryUsage();
+    const mem = this.probe.memoryUsage();
     const g = this.guard.counters;
     return {
       server: { name: "tickgate", version: this.version, uptimeSec: Math.round((Date.now() - this.startedAt) / 1000), startedAt: this.startedAt, epoch: this.epoch },

@@ -28,6 +28,8 @@ export interface UpgradeInfo {
   remoteAddress: string;
   /** Subprotocols offered by the client, in order. */
   protocols: string[];
+  /** Which kind of connection asks: a WebSocket (the default) or an SSE stream. */
+  via?: "ws" | "sse";
 }
 
 /** The core's side of the boundary: the transport calls these. */

@@ -2,12 +2,13 @@
  * Request handlers and device commands over HTTP, for clients without a
  * WebSocket (the SDK's SSE mode): `POST /api/request/<method>` with
  * `{data}` answers like a `req` frame, `POST /api/command` with
- * `{device, name, data?, ttlMs?}` like a `command` frame. Same grants.
+ * `{device, name, data?, ttlMs?}` like a `command` frame. Both go through
+ * the gate, as the frames do.
  * @module
  */
 import { z } from "zod";
-import { mayPublish, mayRequest } from "../core/auth/grants.ts";
-import type { TickgateServer } from "../core/server.ts";
+import { wireError } from "../core/replies.ts";
+import type { TickgateServerImpl as TickgateServer } from "../core/server.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import { DeviceId } from "../protocol/frames.ts";
 import { httpError, json } from "./errors.ts";
@@ -28,11 +29,10 @@ function invalid(e: z.ZodError): Response {
   return httpError(ErrorCode.INVALID_FRAME, `${issue.path.join(".") || "body"}: ${issue.message}`);
 }
 
-/** A failure from a handler or the device layer, with its wire code. */
+/** A refusal or failure from the gate, a handler or the device layer, with its wire code. */
 function failed(e: unknown): Response {
-  const err = e as { code?: string; message?: string; details?: Record<string, unknown> };
-  const code = typeof err.code === "string" ? err.code : ErrorCode.INTERNAL;
-  return httpError(code, err.message ?? String(e), err.details);
+  const w = wireError(e);
+  return httpError(w.code, w.message, w.details);
 }
 
 export async function handleRequest(req: Request, server: TickgateServer, url: URL, ip: string): Promise<Response> {
@@ -47,13 +47,8 @@ export async function handleRequest(req: Request, server: TickgateServer, url: U
   if (post instanceof Response) return post;
   const body = RequestBody.safeParse(post.value);
   if (!body.success) return invalid(body.error);
-  const who = post.auth.identity?.sub;
-  if (!mayRequest(post.auth.grants, method)) {
-    server.auditRequest(who, ip, "request", method);
-    return httpError(ErrorCode.FORBIDDEN, `not allowed to request '${method}'`);
-  }
   try {
-    const data = await server.requests.call(method, body.data.data, { session: "http", client: post.auth.identity?.client ?? "api", remoteAddress: ip, who });
+    const data = await server.gate.request(server.gate.httpCaller(post.auth, ip), method, body.data.data);
     return json(200, { data: data ?? null });
   } catch (e) {
     return failed(e);
@@ -66,15 +61,8 @@ export async function handleCommand(req: Request, server: TickgateServer, ip: st
   const body = CommandBody.safeParse(post.value);
   if (!body.success) return invalid(body.error);
   const c = body.data;
-  const target = `devices.${c.device}.commands`;
-  const who = post.auth.identity?.sub;
-  if (!mayPublish(post.auth.grants, target)) {
-    server.auditRequest(who, ip, "command", target);
-    return httpError(ErrorCode.FORBIDDEN, `not allowed to command '${target}'`);
-  }
-  if (!server.takeHttpPublish(who, ip)) return httpError(ErrorCode.RATE_LIMITED, `sending commands too fast`);
   try {
-    const data = await server.command(c.device, c.name, c.data, c.ttlMs === undefined ? {} : { ttlMs: c.ttlMs });
+    const data = await server.gate.command(server.gate.httpCaller(post.auth, ip), c.device, c.name, c.data, c.ttlMs);
     return json(200, { acked: true, data });
   } catch (e) {
     return failed(e);

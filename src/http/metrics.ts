@@ -15,7 +15,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Channel } from "../core/channel.ts";
-import type { TickgateServer } from "../core/server.ts";
+import type { TickgateServerImpl as TickgateServer } from "../core/server.ts";
 
 /** Most topic classes that get their own label value; the rest share {@link OTHER}. */
 export const MAX_CLASSES = 50;

@@ -4,7 +4,8 @@
  * a size-limited body, and decoding it as JSON or msgpack.
  * @module
  */
-import type { RequestAuth, TickgateServer } from "../core/server.ts";
+import type { RequestAuth } from "../core/caller.ts";
+import type { TickgateServerImpl as TickgateServer } from "../core/server.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import { unpackr } from "../protocol/codec.ts";
 import { valueProblem } from "../protocol/value-check.ts";
@@ -28,7 +29,7 @@ export async function readPost(req: Request, server: TickgateServer, remoteAddre
   if (raw === null) return httpError(ErrorCode.UNSUPPORTED_ENCODING, "set content-type: application/json or application/msgpack");
   const type = raw.split(";")[0]!.trim().toLowerCase();
   if (!TYPES.has(type)) return httpError(ErrorCode.UNSUPPORTED_ENCODING, `content-type '${type}' is not supported; use application/json or application/msgpack`);
-  const auth = await server.authorize(req, remoteAddress);
+  const auth = await server.host.authorize(req, remoteAddress);
   if (auth instanceof Response) return auth;
   const body = await readBody(req, server.options.maxFrameBytes);
   if (body instanceof Response) return body;

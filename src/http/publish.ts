@@ -1,15 +1,16 @@
 /**
  * `POST /api/publish`: publishing for producers that are not WebSocket
  * clients (and the SDK's SSE mode). One publication `{topic, data, key?}` or
- * an array of them, as JSON or msgpack. Same checks as a socket publish.
+ * an array of them, as JSON or msgpack. The publication goes through the
+ * gate like a socket's `pub`: grants, the publish allowance (the caller's,
+ * or the topic policy's own `publishRate`), the topic's policy.
  * @module
  */
 import { z } from "zod";
-import type { TickgateServer } from "../core/server.ts";
+import type { TickgateServerImpl as TickgateServer } from "../core/server.ts";
+import type { Caller } from "../core/caller.ts";
+import { wireError } from "../core/replies.ts";
 import { ErrorCode } from "../protocol/codes.ts";
-import { mayPublish } from "../core/auth/grants.ts";
-import type { RequestAuth } from "../core/server.ts";
-import { topicError } from "../protocol/topic.ts";
 import { httpError, json } from "./errors.ts";
 import { readPost } from "./post-body.ts";
 
@@ -32,31 +33,22 @@ export async function handlePublish(req: Request, server: TickgateServer, remote
     const issue = parsed.error.issues[0]!;
     return httpError(ErrorCode.INVALID_FRAME, `${issue.path.join(".") || "body"}: ${issue.message}`);
   }
+  const caller = server.gate.httpCaller(auth, remoteAddress);
   if (!Array.isArray(parsed.data)) {
-    const r = await publishOne(server, auth, remoteAddress, parsed.data);
+    const r = await publishOne(server, caller, parsed.data);
     return "seq" in r ? json(200, r) : httpError(r.error.code, r.error.message, r.error.details);
   }
   const results = [];
-  for (const p of parsed.data) results.push(await publishOne(server, auth, remoteAddress, p));
+  for (const p of parsed.data) results.push(await publishOne(server, caller, p));
   return json(200, { results });
 }
 
 type Result = { seq: number } | { error: { code: string; message: string; details?: Record<string, unknown> } };
 
-async function publishOne(server: TickgateServer, auth: RequestAuth, ip: string, p: z.infer<typeof One>): Promise<Result> {
-  const who = auth.identity?.sub;
-  if (topicError(p.topic, false) === null && !mayPublish(auth.grants, p.topic)) {
-    server.auditRequest(who, ip, "publish", p.topic);
-    return { error: { code: ErrorCode.FORBIDDEN, message: `not allowed to publish to '${p.topic}'` } };
-  }
-  if (!server.takeHttpPublish(who, ip)) {
-    return { error: { code: ErrorCode.RATE_LIMITED, message: `publishing too fast on '${p.topic}'` } };
-  }
+async function publishOne(server: TickgateServer, caller: Caller, p: z.infer<typeof One>): Promise<Result> {
   try {
-    const seq = await server.broker.publish(p.topic, { value: p.data ?? null }, p.key, "client", p.tags);
-    return { seq };
+    return { seq: await server.gate.publish(caller, p.topic, { value: p.data ?? null }, p.key, p.tags) };
   } catch (e) {
-    const err = e as { code?: string; message: string; details?: Record<string, unknown> };
-    return { error: { code: err.code ?? ErrorCode.INTERNAL, message: err.message, ...(err.details ? { details: err.details } : {}) } };
+    return { error: wireError(e) };
   }
 }

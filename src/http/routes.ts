@@ -5,7 +5,7 @@
  * {@link ROUTES}; `docs/http-api.md` documents each one.
  * @module
  */
-import type { TickgateServer } from "../core/server.ts";
+import type { TickgateServerImpl as TickgateServer } from "../core/server.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import { httpError, json } from "./errors.ts";
 import { handleMetrics } from "./metrics.ts";
@@ -39,7 +39,7 @@ export const ROUTES: Record<string, Record<string, Handler>> = {
 function adminOnly(h: Handler): Handler {
   return async (req, server, url, ip) => {
     if (!server.options.auth.required) return h(req, server, url, ip);
-    const auth = await server.authorize(req, ip);
+    const auth = await server.host.authorize(req, ip);
     if (auth instanceof Response) return auth;
     if (!auth.grants.admin) return httpError(ErrorCode.FORBIDDEN, "this route needs a token with tg.admin");
     return h(req, server, url, ip);

@@ -5,17 +5,23 @@
  * `id` is a cursor over every topic seen on the stream, so a reconnecting
  * EventSource (which sends `Last-Event-ID` by itself) recovers from history
  * exactly like a WebSocket client's `recover`.
+ *
+ * {@link openStream} is the transport half: an SSE response whose writer is
+ * a socket of the core's `StreamTransport`, admitted, opened, drained and
+ * closed through the same host as a WebSocket. {@link handleSse} is the
+ * route: it parses the topics and subscribes through the gate. Per
+ * delivery: one text write per stream (this is the fallback path).
  * @module
  */
-import type { TickgateServer } from "../core/server.ts";
+import type { TickgateServerImpl as TickgateServer } from "../core/server.ts";
 import type { Session } from "../core/session.ts";
-import { StreamSocket, type StreamWriter } from "../core/stream-hub.ts";
+import type { StreamTransport, StreamWriter } from "../core/streams.ts";
 import type { SendResult } from "../core/transport.ts";
+import { wireError } from "../core/replies.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import { encodeFrame } from "../protocol/codec.ts";
 import type { RecoverPosition } from "../protocol/frames.ts";
 import { isPattern, matches, topicError } from "../protocol/topic.ts";
-import { maySubscribe } from "../core/auth/grants.ts";
 import { httpError } from "./errors.ts";
 
 /** Comment lines keep proxies and idle timers from closing a quiet stream. */
@@ -122,6 +128,65 @@ class SseWriter implements StreamWriter {
   }
 }
 
+/** What the route adds around a stream: checks before it opens, and work once it has. */
+export interface StreamHooks {
+  /** After admission, before the response: a Response refuses the stream (its slot is given back). */
+  check?(state: unknown): Response | null;
+  /** The stream is open: the host has welcomed it. */
+  opened?(state: unknown): void;
+  /** The cursor a reconnecting EventSource sent, to resume publication ids from. */
+  cursor?: Cursor | null;
+}
+
+/**
+ * Opens an SSE stream as a connection of `streams`: admitted by the host
+ * (origin, limits, token), then a `text/event-stream` response whose
+ * writes are the socket's sends.
+ */
+export async function openStream(streams: StreamTransport, req: Request, remoteAddress: string, hooks: StreamHooks = {}): Promise<Response> {
+  const up = await streams.admit({ url: new URL(req.url), headers: req.headers, remoteAddress, protocols: ["tickgate.json"] });
+  if (up instanceof Response) return up;
+  const state = up.state;
+  const refused = hooks.check?.(state);
+  if (refused) {
+    streams.abandon(state);
+    return refused;
+  }
+  const c = hooks.cursor;
+  const writer = new SseWriter(c ? { epoch: c.epoch, seqs: new Map(c.seqs) } : { epoch: "", seqs: new Map() });
+  let ping: ReturnType<typeof setInterval> | undefined;
+  writer.onEnd = (code, reason) => {
+    clearInterval(ping);
+    writer.markClosed();
+    streams.ended(state, code, reason);
+  };
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        writer.attach(controller);
+        streams.open(state, writer, remoteAddress);
+        hooks.opened?.(state);
+        ping = setInterval(() => writer.ping(), SSE_PING_MS);
+        (ping as { unref?: () => void }).unref?.();
+      },
+      pull() {
+        if (writer.backedUp) {
+          writer.backedUp = false;
+          streams.drained(state);
+        }
+      },
+      cancel() {
+        writer.onEnd(1001, "stream closed");
+      },
+    },
+    { highWaterMark: HIGH_WATER, size: (chunk) => chunk?.byteLength ?? 0 },
+  );
+  return new Response(stream, {
+    headers: { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" },
+  });
+}
+
+/** `GET /sse`: a stream subscribed to the given topics, each through the gate. */
 export async function handleSse(req: Request, server: TickgateServer, remoteAddress: string): Promise<Response> {
   const url = new URL(req.url);
   const topics = url.searchParams.getAll("topic");
@@ -131,68 +196,39 @@ export async function handleSse(req: Request, server: TickgateServer, remoteAddr
     const bad = topicError(t, true);
     if (bad) return httpError(ErrorCode.BAD_TOPIC, `bad topic '${t.slice(0, 64)}': ${bad}`);
   }
-  const up = await server.upgrade({ url, headers: req.headers, remoteAddress, protocols: ["tickgate.json"] });
-  if (up instanceof Response) return up;
-  const session: Session = up.state;
-  // A stream cannot send an auth frame: its token must come with the request.
-  // Refusals from here on give back the connection slot the upgrade took.
-  if (session.awaitingAuth) {
-    server.abandon(session);
-    return httpError(ErrorCode.UNAUTHORIZED, "a bearer token (header or ?token=) is required");
-  }
-  for (const t of topics) {
-    if (!maySubscribe(session.grants, t)) {
-      server.audit(session, "subscribe", t);
-      server.abandon(session);
-      return httpError(ErrorCode.FORBIDDEN, `not allowed to subscribe to '${t}'`);
-    }
-  }
   const cursor = parseCursor(req.headers.get("last-event-id") ?? url.searchParams.get("lastEventId"));
   // Positions are read before anything is written: the writer advances its
   // own cursor as replays go out, and a later subscription on the same stream
   // (a pattern over an exact topic) must still recover from where it was.
   const positions = topics.map((t) => recoverFor(t, cursor));
-  const writer = new SseWriter(cursor ? { epoch: cursor.epoch, seqs: new Map(cursor.seqs) } : { epoch: "", seqs: new Map() });
-  const socket = new StreamSocket(server.broker.streams, writer, remoteAddress);
-  let ping: ReturnType<typeof setInterval> | undefined;
-  const end = (code = 1001, reason = "stream closed") => {
-    clearInterval(ping);
-    writer.markClosed();
-    socket.leaveAll();
-    server.onClose(session, code, reason);
-  };
-  writer.onEnd = end;
-  const stream = new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        writer.attach(controller);
-        server.onOpen(socket, session);
-        for (const [i, topic] of topics.entries()) {
-          try {
-            const plan = server.broker.prepareSubscribe(session, topic, positions[i]);
-            session.send(encodeFrame({ t: "ack", id: topic, topic, ...plan.ack }, true));
-            server.broker.join(session, plan);
-          } catch (e) {
-            const code = (e as { code?: string }).code ?? ErrorCode.INTERNAL;
-            session.send(encodeFrame({ t: "error", id: topic, code, message: (e as Error).message }, true));
-          }
+  const gate = server.gate;
+  return openStream(server.streams, req, remoteAddress, {
+    cursor,
+    check(state) {
+      const session = state as Session;
+      // A stream cannot send an auth frame: its token must come with the request.
+      if (session.awaitingAuth) return httpError(ErrorCode.UNAUTHORIZED, "a bearer token (header or ?token=) is required");
+      // Every topic is allowed before the stream opens, so a refusal is an HTTP 403, not a half-open stream.
+      for (const t of topics) {
+        try {
+          gate.checkSubscribe(session, t);
+        } catch (e) {
+          const w = wireError(e);
+          return httpError(w.code, w.message);
         }
-        ping = setInterval(() => writer.ping(), SSE_PING_MS);
-        (ping as { unref?: () => void }).unref?.();
-      },
-      pull() {
-        if (writer.backedUp) {
-          writer.backedUp = false;
-          server.onDrain(session);
-        }
-      },
-      cancel() {
-        end();
-      },
+      }
+      return null;
     },
-    { highWaterMark: HIGH_WATER, size: (chunk) => chunk?.byteLength ?? 0 },
-  );
-  return new Response(stream, {
-    headers: { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" },
+    opened(state) {
+      const session = state as Session;
+      for (const [i, topic] of topics.entries()) {
+        try {
+          gate.subscribe(session, topic, { recover: positions[i] }, (ack) => session.send(encodeFrame({ t: "ack", id: topic, topic, ...ack }, true)));
+        } catch (e) {
+          const w = wireError(e);
+          session.send(encodeFrame({ t: "error", id: topic, code: w.code, message: w.message }, true));
+        }
+      }
+    },
   });
 }

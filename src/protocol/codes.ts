@@ -1,61 +1,96 @@
 /**
- * Every error code a peer can see, in one table. Codes are stable strings;
- * the numbers are WebSocket close codes, used only when the error ends the
- * connection. `docs/protocol.md` renders this table; a test keeps them equal.
+ * Every error code a peer can see, one row per code: what it means, its
+ * HTTP status, whether it spends the connection's error budget, whether it
+ * is reserved for the server (a request handler or a device may not answer
+ * with it as its own), and the WebSocket close code where the error ends
+ * the connection. Everything else is derived from these rows: the error
+ * budget's fault set, the HTTP status table, the reserved set, and the
+ * table in `docs/protocol.md` (a test compares the doc with this data).
+ * Zod-free: the client imports it. No hot-path cost (looked up on errors).
  * @module
  */
 
-export const ErrorCode = {
-  /** The frame is not valid msgpack / JSON, or not a map/object. */
-  BAD_FRAME: "BAD_FRAME",
-  /** `t` names no frame type this server knows. */
-  UNKNOWN_TYPE: "UNKNOWN_TYPE",
-  /** The frame's fields do not match its type's schema. */
-  INVALID_FRAME: "INVALID_FRAME",
-  /** A topic or pattern breaks the topic syntax. */
-  BAD_TOPIC: "BAD_TOPIC",
-  /** A publication's `data` is not one well-formed msgpack value. */
-  BAD_PAYLOAD: "BAD_PAYLOAD",
-  /** A publication's `data` is larger than the topic's `maxPayload`. */
-  PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
-  /** The topic's policy does not let this client publish there. */
-  FORBIDDEN: "FORBIDDEN",
-  /** Unsubscribe from something the connection is not subscribed to. */
-  NOT_SUBSCRIBED: "NOT_SUBSCRIBED",
-  /** The connection holds `maxSubscriptions` already. */
-  TOO_MANY_SUBSCRIPTIONS: "TOO_MANY_SUBSCRIPTIONS",
-  /** Publishing would create a topic past `maxTopics`. */
-  TOO_MANY_TOPICS: "TOO_MANY_TOPICS",
-  /** The encoding asked for (subprotocol or `?encoding=`) is not supported (HTTP 400 on upgrade). */
-  UNSUPPORTED_ENCODING: "UNSUPPORTED_ENCODING",
-  /** No valid token yet: only an `auth` frame is accepted (or the token was refused). */
-  UNAUTHORIZED: "UNAUTHORIZED",
-  /** The token has expired; the connection closes with 4403. Send a fresh one before `exp`. */
-  TOKEN_EXPIRED: "TOKEN_EXPIRED",
-  /** Publishing faster than the connection's (or the topic's) rate limit. */
-  RATE_LIMITED: "RATE_LIMITED",
-  /** HTTP 403 at upgrade: the browser's Origin is not in `limits.allowedOrigins`. */
-  ORIGIN_NOT_ALLOWED: "ORIGIN_NOT_ALLOWED",
-  /** HTTP 429/503 at upgrade: too many connections from this address, or in total. */
-  TOO_MANY_CONNECTIONS: "TOO_MANY_CONNECTIONS",
-  /** A device command was not acknowledged before it expired. */
-  COMMAND_TIMEOUT: "COMMAND_TIMEOUT",
-  /** The device's command queue is full. */
-  DEVICE_QUEUE_FULL: "DEVICE_QUEUE_FULL",
-  /** `command_ack`/`log` from a connection that is not a device. */
-  NOT_A_DEVICE: "NOT_A_DEVICE",
-  /** No request handler is registered under that method name. */
-  NO_HANDLER: "NO_HANDLER",
-  /** The request handler did not answer within `requestTimeoutMs`. */
-  REQUEST_TIMEOUT: "REQUEST_TIMEOUT",
-  /** The request handler threw; its message is passed on. */
-  HANDLER_ERROR: "HANDLER_ERROR",
-  /** The server is shutting down and refuses new work. */
-  SHUTTING_DOWN: "SHUTTING_DOWN",
-  /** Something failed inside the server; the frame had no effect. */
-  INTERNAL: "INTERNAL",
-} as const;
+/** The facts about one error code. */
+export interface CodeFacts {
+  readonly meaning: string;
+  /** Status of an HTTP answer carrying this code. */
+  readonly status: number;
+  /** Caused by the peer: an error frame with this code spends its error budget. */
+  readonly budget: boolean;
+  /** Only the server may answer with it; an application's code must be another. */
+  readonly reserved: boolean;
+  /** Close code when this error ends a WebSocket connection. */
+  readonly close?: number;
+  /** Where the code appears: on the wire (frames and HTTP bodies), HTTP only, or never sent. */
+  readonly scope: "wire" | "http" | "local";
+}
+
+const wire = (meaning: string, status: number, budget: boolean) => ({ meaning, status, budget, reserved: true, scope: "wire" }) as const;
+
+/** The table. Keys are the codes; `ErrorCode` lists the wire ones. */
+export const CODES = {
+  BAD_FRAME: wire("The frame is not valid msgpack / JSON, or not a map/object.", 400, true),
+  UNKNOWN_TYPE: wire("`t` names no frame type this server knows.", 422, true),
+  INVALID_FRAME: wire("The frame's fields do not match its type's schema.", 400, true),
+  BAD_TOPIC: wire("A topic or pattern breaks the topic syntax.", 400, true),
+  BAD_PAYLOAD: wire("A publication's `data` is not one well-formed msgpack value.", 400, true),
+  PAYLOAD_TOO_LARGE: wire("A publication's `data` is larger than the topic's `maxPayload`.", 413, true),
+  FORBIDDEN: wire("A grant or the topic's policy does not allow the action.", 403, true),
+  NOT_SUBSCRIBED: wire("Unsubscribe from something the connection is not subscribed to.", 422, true),
+  TOO_MANY_SUBSCRIPTIONS: wire("The connection holds `maxSubscriptions` already.", 429, true),
+  TOO_MANY_TOPICS: wire("Publishing would create a topic past `maxTopics`.", 429, false),
+  UNSUPPORTED_ENCODING: wire("The encoding asked for (subprotocol, `?encoding=`, content type) is not supported.", 415, false),
+  UNAUTHORIZED: { ...wire("No valid token yet: only an `auth` frame is accepted (or the token was refused).", 401, true), close: 4401 },
+  TOKEN_EXPIRED: { ...wire("The token has expired. Send a fresh one before `exp`.", 401, false), close: 4403 },
+  RATE_LIMITED: wire("Publishing faster than the caller's (or the topic's) rate limit.", 429, true),
+  ORIGIN_NOT_ALLOWED: wire("The browser's Origin is not in `limits.allowedOrigins`.", 403, false),
+  TOO_MANY_CONNECTIONS: wire("Too many connections from this address (429), or in total (503).", 429, false),
+  COMMAND_TIMEOUT: wire("A device command was not acknowledged before it expired.", 504, false),
+  DEVICE_QUEUE_FULL: wire("The device's command queue is full.", 429, false),
+  NOT_A_DEVICE: wire("`command_ack`/`command_nack`/`log` from a connection that is not a device.", 422, true),
+  NO_HANDLER: wire("No request handler is registered under that method name.", 404, true),
+  REQUEST_TIMEOUT: wire("The request handler did not answer within `requestTimeoutMs`.", 504, false),
+  HANDLER_ERROR: wire("The request handler threw; its message is passed on.", 502, false),
+  SHUTTING_DOWN: wire("The server is shutting down and refuses new work.", 503, false),
+  INTERNAL: wire("Something failed inside the server; the frame had no effect.", 500, false),
+  NOT_FOUND: { meaning: "No HTTP route has this path.", status: 404, budget: false, reserved: true, scope: "http" },
+  METHOD_NOT_ALLOWED: { meaning: "The HTTP path exists, but not with this method.", status: 405, budget: false, reserved: true, scope: "http" },
+  CONFIG: { meaning: "Bad configuration (`ConfigError`); raised at startup, never sent.", status: 500, budget: false, reserved: true, scope: "local" },
+} as const satisfies Record<string, CodeFacts>;
+
+type WireName = { [K in keyof typeof CODES]: (typeof CODES)[K]["scope"] extends "wire" ? K : never }[keyof typeof CODES];
+
+/** The wire error codes, by name: `ErrorCode.FORBIDDEN === "FORBIDDEN"`. */
+export const ErrorCode = Object.freeze(
+  Object.fromEntries(Object.entries(CODES as Record<string, CodeFacts>).filter(([, f]) => f.scope === "wire").map(([k]) => [k, k])),
+) as { readonly [K in WireName]: K };
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The row for a code, or undefined for an application's own code. */
+export function codeFacts(code: string): CodeFacts | undefined {
+  return Object.hasOwn(CODES, code) ? (CODES as Record<string, CodeFacts>)[code] : undefined;
+}
+
+/** A code outside the table (an application's own, e.g. `NO_SUCH_RELAY`) is answered with this status. */
+export const APPLICATION_CODE_STATUS = 422;
+
+/** HTTP status for an error code. */
+export function statusFor(code: string): number {
+  return codeFacts(code)?.status ?? APPLICATION_CODE_STATUS;
+}
+
+/** Whether an error frame with this code spends the peer's error budget. */
+export function spendsBudget(code: string): boolean {
+  return codeFacts(code)?.budget ?? false;
+}
+
+/** Whether only the server may use this code (a handler's or a device's own code must be another). */
+export function isReserved(code: string): boolean {
+  return codeFacts(code)?.reserved ?? false;
+}
+
+/** Every code only the server may use (the client adds its own to this for devices). */
+export const RESERVED_CODES: ReadonlySet<string> = new Set(Object.entries(CODES as Record<string, CodeFacts>).filter(([, f]) => f.reserved).map(([k]) => k));
 
 /** WebSocket close codes tickgate uses. 4000–4999 are ours. */
 export const CloseCode = {
@@ -70,15 +105,21 @@ export const CloseCode = {
   /** Subscriber fell behind on a topic whose policy action is `disconnect`. */
   SLOW_CONSUMER: 4008,
   /** The token in an `auth` frame was refused. */
-  AUTH_FAILED: 4401,
+  AUTH_FAILED: CODES.UNAUTHORIZED.close,
   /** The token expired on a live connection. */
-  TOKEN_EXPIRED: 4403,
+  TOKEN_EXPIRED: CODES.TOKEN_EXPIRED.close,
   /** No `auth` frame arrived within `auth.timeoutMs`. */
   AUTH_TIMEOUT: 4408,
   /** Sent by a client that gave up on a connection it thinks is dead: abnormal, so wills fire. */
   CLIENT_GAVE_UP: 4100,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** 1005: no status, what a browser's plain `close()` arrives as. */
+const NO_STATUS = 1005;
+
+/** Closes that are not failures (no last will fires): normal, going away, and no status. */
+export const NORMAL_CLOSES: ReadonlySet<number> = new Set([CloseCode.NORMAL, CloseCode.GOING_AWAY, NO_STATUS]);
 
 /** Reasons a `gap` frame gives for publications a subscriber did not get. */
 export const GapReason = {

@@ -3,12 +3,40 @@
  * uWebSockets.js adapter on Node will run the same cases). It drives the
  * transport with a minimal host, not the tickgate server, so a failure
  * points at the adapter. Real sockets on 127.0.0.1, port 0.
+ *
+ * Two halves: {@link runSocketSuite} is the `ServerSocket` contract (send,
+ * native channels, backpressure and drain, close) against any peer, so
+ * WebSocket transports and the SSE stream transport run the same cases;
+ * {@link runTransportSuite} adds what only a WebSocket server has (HTTP
+ * routing, upgrade, incoming messages, stop) and runs the socket half with
+ * WebSocket peers.
  */
 import { describe, expect, test } from "bun:test";
 import type { ServerSocket, Transport, TransportHost, UpgradeInfo } from "../../src/core/transport.ts";
 import { rawConnect } from "../helpers/raw-ws.ts";
 
-interface State {
+/** A connected client, as the socket half sees it: the text frames it got, and how it ended. */
+export interface Peer {
+  readonly texts: string[];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  close(): void;
+}
+
+/** A client that can stop reading (so the server's queue fills) and start again. */
+export interface PausablePeer {
+  pause(): void;
+  resume(): void;
+  destroy(): void;
+}
+
+/** How the socket half starts a transport and connects peers to it. */
+export interface SocketHarness {
+  start(host: RecordingHost): Promise<{ t: Transport; port: number; stop(): Promise<void> }>;
+  connect(port: number): Promise<Peer>;
+  connectPausable(port: number): Promise<PausablePeer>;
+}
+
+export interface State {
   id: number;
   socket?: ServerSocket;
   messages: (Uint8Array | string)[];
@@ -16,7 +44,7 @@ interface State {
   drains: number;
 }
 
-class RecordingHost implements TransportHost<State> {
+export class RecordingHost implements TransportHost<State> {
   readonly wsPath = "/ws";
   readonly states: State[] = [];
   refuse: Response | null = null;
@@ -48,7 +76,7 @@ class RecordingHost implements TransportHost<State> {
   }
 }
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
+export async function until(cond: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error("condition not met in time");
@@ -56,9 +84,99 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-const OPTS = { host: "127.0.0.1", port: 0, maxFrameBytes: 64 * 1024, backpressureLimit: 16 * 1024 * 1024, idleTimeoutSec: 120, sendPings: true, perMessageDeflate: false };
+export const OPTS = { host: "127.0.0.1", port: 0, maxFrameBytes: 64 * 1024, backpressureLimit: 16 * 1024 * 1024, idleTimeoutSec: 120, sendPings: true, perMessageDeflate: false };
+
+export function runSocketSuite(name: string, harness: SocketHarness): void {
+  async function start(host = new RecordingHost()) {
+    const r = await harness.start(host);
+    return { ...r, host, [Symbol.asyncDispose]: () => r.stop() };
+  }
+  const opened = (s: { host: RecordingHost }, n: number) => until(() => s.host.states.filter((x) => x.socket).length === n);
+
+  describe(`socket conformance: ${name}`, () => {
+    test("send reaches the peer", async () => {
+      await using s = await start();
+      const p = await harness.connect(s.port);
+      await opened(s, 1);
+      expect(s.host.states[0]!.socket!.send("hello")).toBe("sent");
+      await until(() => p.texts.includes("hello"));
+      p.close();
+    });
+
+    test("publish reaches exactly the sockets subscribed to that channel, same bytes each", async () => {
+      await using s = await start();
+      const peers = [await harness.connect(s.port), await harness.connect(s.port), await harness.connect(s.port)];
+      await opened(s, 3);
+      s.host.states[0]!.socket!.subscribe("t|a");
+      s.host.states[1]!.socket!.subscribe("t|a");
+      s.host.states[2]!.socket!.subscribe("t|other");
+      s.t.publish("t|a", "first");
+      await until(() => peers[0]!.texts.includes("first") && peers[1]!.texts.includes("first"));
+      s.host.states[1]!.socket!.unsubscribe("t|a");
+      s.t.publish("t|a", "second");
+      await until(() => peers[0]!.texts.includes("second"));
+      // A sentinel sent straight to every peer shows nothing else is still on its way.
+      for (const st of s.host.states) st.socket!.send("end");
+      await until(() => peers.every((p) => p.texts.includes("end")));
+      expect(peers.map((p) => p.texts.filter((x) => x !== "end"))).toEqual([["first", "second"], ["first"], []]);
+      for (const p of peers) p.close();
+    });
+
+    test("a peer that stops reading shows queued bytes, then drains", async () => {
+      await using s = await start();
+      const raw = await harness.connectPausable(s.port);
+      await opened(s, 1);
+      const sock = s.host.states[0]!.socket!;
+      raw.pause();
+      const chunk = "x".repeat(64 * 1024);
+      const results = new Set<string>();
+      for (let i = 0; i < 400 && sock.bufferedAmount() === 0; i++) results.add(sock.send(chunk));
+      for (let i = 0; i < 10; i++) results.add(sock.send(chunk));
+      expect(sock.bufferedAmount()).toBeGreaterThan(0);
+      expect(results.has("buffered")).toBe(true);
+      raw.resume();
+      await until(() => sock.bufferedAmount() === 0 && s.host.states[0]!.drains > 0, 10_000);
+      raw.destroy();
+    });
+
+    test("close(code, reason) reaches the peer; onClose runs once", async () => {
+      await using s = await start();
+      const p = await harness.connect(s.port);
+      await opened(s, 1);
+      s.host.states[0]!.socket!.close(4321, "bye");
+      expect(await p.closed).toEqual({ code: 4321, reason: "bye" });
+      await until(() => s.host.states[0]!.closed !== undefined);
+      expect(s.host.states[0]!.closed!.code).toBe(4321);
+    });
+  });
+}
+
+/** Peers over WebSocket, for a transport that is a WebSocket server. */
+export function webSocketHarness(make: () => Transport): SocketHarness {
+  return {
+    async start(host) {
+      const t = make();
+      const addr = await t.listen(host, OPTS);
+      return { t, port: addr.port, stop: () => t.stop(true) };
+    },
+    async connect(port) {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+      const texts: string[] = [];
+      ws.onmessage = (e) => typeof e.data === "string" && texts.push(e.data);
+      const closed = new Promise<{ code: number; reason: string }>((r) => (ws.onclose = (e) => r({ code: e.code, reason: e.reason })));
+      await new Promise((r) => (ws.onopen = r));
+      return { texts, closed, close: () => ws.close() };
+    },
+    async connectPausable(port) {
+      const raw = await rawConnect(port);
+      return { pause: () => raw.pause(), resume: () => raw.resume(() => {}), destroy: () => raw.destroy() };
+    },
+  };
+}
 
 export function runTransportSuite(name: string, make: () => Transport): void {
+  runSocketSuite(name, webSocketHarness(make));
+
   async function start(host = new RecordingHost()) {
     const t = make();
     const addr = await t.listen(host, OPTS);
@@ -104,61 +222,19 @@ export function runTransportSuite(name: string, make: () => Transport): void {
       ws.close();
     });
 
-    test("publish reaches exactly the sockets subscribed to that channel, same bytes each", async () => {
-      await using s = await start();
-      const clients = await Promise.all(
-        [0, 1, 2].map(async () => {
-          const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`);
-          ws.binaryType = "arraybuffer";
-          const got: Uint8Array[] = [];
-          ws.onmessage = (e) => got.push(new Uint8Array(e.data as ArrayBuffer));
-          await new Promise((r) => (ws.onopen = r));
-          return { ws, got };
-        }),
-      );
-      await until(() => s.host.states.filter((x) => x.socket).length === 3);
-      s.host.states[0]!.socket!.subscribe("b|a");
-      s.host.states[1]!.socket!.subscribe("b|a");
-      s.host.states[2]!.socket!.subscribe("b|other");
-      s.t.publish("b|a", Uint8Array.of(9, 9));
-      await until(() => clients[0]!.got.length === 1 && clients[1]!.got.length === 1);
-      expect(clients[0]!.got[0]).toEqual(Uint8Array.of(9, 9));
-      s.host.states[1]!.socket!.unsubscribe("b|a");
-      s.t.publish("b|a", Uint8Array.of(7));
-      await until(() => clients[0]!.got.length === 2);
-      expect(clients[1]!.got.length).toBe(1);
-      expect(clients[2]!.got.length).toBe(0);
-      for (const c of clients) c.ws.close();
-    });
-
-    test("a peer that stops reading shows queued bytes, then drains", async () => {
-      await using s = await start();
-      const raw = await rawConnect(s.port);
-      await until(() => s.host.states[0]?.socket !== undefined);
-      const sock = s.host.states[0]!.socket!;
-      raw.pause();
-      const chunk = new Uint8Array(64 * 1024);
-      let results = new Set<string>();
-      for (let i = 0; i < 400 && sock.bufferedAmount() === 0; i++) results.add(sock.send(chunk));
-      for (let i = 0; i < 10; i++) results.add(sock.send(chunk));
-      expect(sock.bufferedAmount()).toBeGreaterThan(0);
-      expect(results.has("buffered")).toBe(true);
-      raw.resume(() => {});
-      await until(() => sock.bufferedAmount() === 0 && s.host.states[0]!.drains > 0, 10_000);
-      raw.destroy();
-    });
-
-    test("close(code, reason) reaches the peer; onClose runs once", async () => {
+    test("publish hands binary frames to subscribed sockets as the same bytes", async () => {
       await using s = await start();
       const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`);
-      const closed = new Promise<CloseEvent>((r) => (ws.onclose = r));
+      ws.binaryType = "arraybuffer";
+      const got: Uint8Array[] = [];
+      ws.onmessage = (e) => got.push(new Uint8Array(e.data as ArrayBuffer));
       await new Promise((r) => (ws.onopen = r));
       await until(() => s.host.states[0]?.socket !== undefined);
-      s.host.states[0]!.socket!.close(4321, "bye");
-      const ev = await closed;
-      expect([ev.code, ev.reason]).toEqual([4321, "bye"]);
-      await until(() => s.host.states[0]!.closed !== undefined);
-      expect(s.host.states[0]!.closed!.code).toBe(4321);
+      s.host.states[0]!.socket!.subscribe("b|a");
+      s.t.publish("b|a", Uint8Array.of(9, 9));
+      await until(() => got.length === 1);
+      expect(got[0]).toEqual(Uint8Array.of(9, 9));
+      ws.close();
     });
 
     test("stop(false) refuses new connections; open sockets stay until closed", async () => {

@@ -1,13 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import { packr } from "../../src/protocol/codec.ts";
 import { createServer } from "../../src/adapter/bun/index.ts";
+import { internals } from "../../src/internal.ts";
 import { connect, subscribe, type TestClient } from "../helpers/client.ts";
 import { CountingTransport } from "../helpers/counting-transport.ts";
 import { uniqueTopic } from "../helpers/server.ts";
 
 async function counted(opts: Record<string, unknown> = {}) {
   const transport = new CountingTransport();
-  const server = createServer({ host: "127.0.0.1", port: 0, ...opts }, { transport });
+  const server = internals(createServer({ host: "127.0.0.1", port: 0, ...opts }, { transport }));
   const { port } = await server.listen();
   return { server, transport, url: `ws://127.0.0.1:${port}/ws`, [Symbol.asyncDispose]: () => server.close() };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { createServer } from "../../src/adapter/bun/index.ts";
+import { internals } from "../../src/internal.ts";
 import { compileFilter } from "../../src/protocol/filter.ts";
 import { connect, type TestClient } from "../helpers/client.ts";
 import { CountingTransport } from "../helpers/counting-transport.ts";
@@ -68,7 +69,7 @@ describe("subscription filters", () => {
       server.publish(topic, 1, { tags: ["all"] });
       await Promise.all(clients.map((c) => c.next((f) => f.t === "msg")));
       expect(transport.total).toBe(100);
-      expect(server.broker.encodes.msgpack).toBe(1);
+      expect(internals(server).broker.encodes.msgpack).toBe(1);
       await Promise.all(clients.map((c) => c[Symbol.asyncDispose]()));
     } finally {
       await server.close();

@@ -19,7 +19,7 @@ describe("frame limits and shutdown", () => {
     await using c = await connect(server.wsUrl);
     const closing = server.close();
     // An upgrade that raced the listener closing is refused, not half-served.
-    const late = await server.upgrade({ url: new URL(server.wsUrl), headers: new Headers(), remoteAddress: "127.0.0.1", protocols: [] });
+    const late = await server.host.upgrade({ url: new URL(server.wsUrl), headers: new Headers(), remoteAddress: "127.0.0.1", protocols: [] });
     expect(late).toBeInstanceOf(Response);
     expect((late as Response).status).toBe(503);
     expect(((await (late as Response).json()) as { error: { code: string } }).error.code).toBe(ErrorCode.SHUTTING_DOWN);

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { start, type CryptoDashboard, type CryptoDashboardOptions } from "../../examples/crypto-dashboard/server.ts";
+import { internals } from "../../src/internal.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);
@@ -109,7 +110,7 @@ describe.skipIf(!haveChromium)("crypto-dashboard example in Chromium", () => {
     // The bar agrees with the server's own count.
     expect(app.server.sessions).toMatchObject({ browser: 2, api: 1, mobile: 0 });
     // Pushed on connect and disconnect only: nothing is republished while nobody comes or goes.
-    const presenceSeq = () => app.server.broker.topics.get("sys.presence")?.seq;
+    const presenceSeq = () => internals(app.server).broker.topics.get("sys.presence")?.seq;
     const before = presenceSeq();
     await Bun.sleep(400);
     expect(presenceSeq()).toBe(before);

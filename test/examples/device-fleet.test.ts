@@ -19,6 +19,7 @@ import { DEVICE_GRANTS, mint } from "../../examples/device-fleet/tokens.ts";
 import { connect } from "../helpers/client.ts";
 import { tryUpgrade } from "../helpers/tokens.ts";
 import { startProxy } from "../client/support.ts";
+import { internals } from "../../src/internal.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const SECRET = "device-fleet-test-secret-0123456789-abcdef";
@@ -153,9 +154,9 @@ describe("device-fleet example: devices that authenticate", () => {
     const cam = await camera(f, { commandMs: 250 });
     const pico = device(f, { id: "pico-1", token: await f.deviceToken("pico-1"), commandMs: 250 });
     await Promise.all([cam.start(), pico.start()]);
-    const before = f.server.devices.counters.redeliveries;
+    const before = internals(f.server).devices.counters.redeliveries;
     expect(await op.client.command("esp32cam-1", "capture", { resolution: "SVGA" }, { ttlMs: 3000 })).toMatchObject({ ok: true, resolution: "SVGA", bytes: expect.any(Number) });
-    expect(f.server.devices.counters.redeliveries).toBeGreaterThan(before);
+    expect(internals(f.server).devices.counters.redeliveries).toBeGreaterThan(before);
     expect(cam.executed.capture).toBe(1); // the SDK ran it once and acknowledged the copies
     expect(await op.client.command("pico-1", "blink", { times: 2 }, { ttlMs: 3000 })).toEqual({ ok: true, blinked: 2 });
     const deliveries = pico.received.filter((x) => x.t === "command" && x.name === "blink");
@@ -164,10 +165,10 @@ describe("device-fleet example: devices that authenticate", () => {
     expect(pico.executed.blink).toBe(1);
 
     // Refusals, from the SDK (CommandRefused) and from raw firmware (a command_nack frame), reach the operator as codes.
-    const refused = f.server.devices.counters.commandsRefused;
+    const refused = internals(f.server).devices.counters.commandsRefused;
     await expect(op.client.command("esp32cam-1", "self_destruct", {}, { ttlMs: 3000 })).rejects.toMatchObject({ code: "UNKNOWN_COMMAND", message: "an esp32cam does not know 'self_destruct'" });
     await expect(op.watch.command("pico-1", "dance", {}, 3000)).rejects.toMatchObject({ code: "UNKNOWN_COMMAND" });
-    expect(f.server.devices.counters.commandsRefused).toBe(refused + 2);
+    expect(internals(f.server).devices.counters.commandsRefused).toBe(refused + 2);
     expect(op.lines).toContain("pico-1 dance → UNKNOWN_COMMAND: a pico does not know 'dance'");
     expect(cam.executed.self_destruct).toBeUndefined();
   });

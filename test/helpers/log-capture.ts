@@ -5,6 +5,7 @@
  */
 import { createServer } from "../../src/adapter/bun/index.ts";
 import type { Logger } from "../../src/core/log.ts";
+import { internals } from "../../src/internal.ts";
 import type { TestServer } from "./server.ts";
 
 export type Level = "info" | "warn" | "error" | "debug";
@@ -84,7 +85,7 @@ export function captureLogs(): LogCapture {
  */
 export async function startLoggedServer(options: Record<string, unknown> = {}): Promise<{ server: TestServer; logs: LogCapture }> {
   const logs = captureLogs();
-  const server = createServer({ host: "127.0.0.1", port: 0, shutdownGraceMs: 500, ...options }, { log: logs }) as TestServer;
+  const server = internals(createServer({ host: "127.0.0.1", port: 0, shutdownGraceMs: 500, ...options }, { log: logs })) as TestServer;
   await server.listen();
   server[Symbol.asyncDispose] = () => server.close();
   return { server, logs };

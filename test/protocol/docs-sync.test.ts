@@ -1,5 +1,7 @@
 /**
- * Keeps `docs/protocol.md` in step with the protocol code: every error code,
+ * Keeps `docs/protocol.md` in step with the protocol code: every error code
+ * (compared with the rows of `CODES` in protocol/codes.ts, which the server
+ * derives its error budget, HTTP statuses and reserved codes from),
  * close code, gap reason and frame type must be documented, the doc's error
  * and close-code tables must not name codes the code does not have, the
  * error table must say which codes spend the error budget, and the doc's
@@ -20,13 +22,13 @@ import { Admission } from "../../src/core/auth/admission.ts";
 import { DeviceRegistry, logTopic, presenceTopic } from "../../src/core/devices.ts";
 import { parseOptions } from "../../src/core/options.ts";
 import { PolicyTable } from "../../src/core/policy.ts";
-import { NORMAL_CLOSE, TickgateServer } from "../../src/core/server.ts";
+import { TickgateServerImpl as TickgateServer } from "../../src/core/server.ts";
 import type { TopicStats } from "../../src/core/stats.ts";
 import { REQUEST_PREFIX } from "../../src/http/calls.ts";
 import { statusFor } from "../../src/http/errors.ts";
 import { ROUTES, httpRoutes } from "../../src/http/routes.ts";
 import { formatCursor, parseCursor } from "../../src/http/sse.ts";
-import { CloseCode, ErrorCode, GapReason } from "../../src/protocol/codes.ts";
+import { CODES, CloseCode, ErrorCode, GapReason, NORMAL_CLOSES, codeFacts, spendsBudget } from "../../src/protocol/codes.ts";
 import { Filter, Tags, compileFilter } from "../../src/protocol/filter.ts";
 import {
   SUBPROTOCOL,
@@ -41,24 +43,6 @@ import {
 
 const doc = readFileSync(new URL("../../docs/protocol.md", import.meta.url), "utf8");
 const httpDoc = readFileSync(new URL("../../docs/http-api.md", import.meta.url), "utf8");
-
-/**
- * The codes that spend the error budget: `CLIENT_FAULTS` in server.ts. It is
- * not exported, so it is read from the source; if the declaration changes
- * shape, this throws and the pattern below needs updating.
- */
-function clientFaults(): string[] {
-  const src = readFileSync(new URL("../../src/core/server.ts", import.meta.url), "utf8");
-  const m = /const CLIENT_FAULTS = new Set<string>\(\[([\s\S]*?)\]\);/.exec(src);
-  if (!m) throw new Error("src/core/server.ts: no 'const CLIENT_FAULTS = new Set<string>([...]);' found");
-  const names = [...m[1]!.matchAll(/ErrorCode\.([A-Z0-9_]+)/g)].map((x) => x[1]!);
-  if (names.length === 0) throw new Error("CLIENT_FAULTS lists no ErrorCode");
-  const codes = ErrorCode as Record<string, string>;
-  return names.map((n) => {
-    if (!(n in codes)) throw new Error(`CLIENT_FAULTS names unknown ErrorCode.${n}`);
-    return codes[n]!;
-  });
-}
 
 const CLIENT_FRAME_TYPES = Object.keys(clientFrameSchemas) as ClientFrameType[];
 
@@ -192,15 +176,28 @@ describe("error codes", () => {
     }
   });
 
-  test("the budget column says 'yes' exactly for the codes in CLIENT_FAULTS", () => {
-    const faults = new Set(clientFaults());
+  test("the budget column says 'yes' exactly for the codes whose row spends the budget", () => {
     for (const r of rows) {
       const code = r[0]!.replaceAll("`", "");
       const spends = /^yes\b/.test(r[2]!);
       const spares = /^no\b/.test(r[2]!);
       if (!spends && !spares) throw new Error(`budget cell of ${code} must start with 'yes' or 'no': ${r[2]}`);
-      expect({ code, spends }).toEqual({ code, spends: faults.has(code) });
+      expect({ code, spends }).toEqual({ code, spends: spendsBudget(code) });
     }
+  });
+
+  test("a code whose row has a close code says so in the 'stays up' column, with that number", () => {
+    for (const r of rows) {
+      const code = r[0]!.replaceAll("`", "");
+      const close = codeFacts(code)?.close;
+      if (close !== undefined) expect({ code, cell: r[3]!.includes(String(close)) }).toEqual({ code, cell: true });
+    }
+  });
+
+  test("the table's rows are the wire rows of CODES, and every row of CODES is reserved and has a status", () => {
+    const wire = Object.entries(CODES).filter(([, f]) => f.scope === "wire").map(([k]) => k);
+    expect([...documented].sort()).toEqual(wire.sort());
+    for (const [code, f] of Object.entries(CODES)) expect({ code, reserved: f.reserved, status: f.status >= 400 }).toEqual({ code, reserved: true, status: true });
   });
 });
 
@@ -501,7 +498,7 @@ describe("frame fields", () => {
 test("the close codes that count as normal are the server's", () => {
   const will = subsection(section("Devices"), "Last will");
   const closes = section("Close codes");
-  const normal = [...NORMAL_CLOSE].sort();
+  const normal = [...NORMAL_CLOSES].sort();
   const listed = (text: string) => [...text.matchAll(/close codes? other than ([0-9, and]+)/g)].flatMap((m) => m[1]!.match(/\d+/g)!.map(Number));
   expect(listed(will).sort()).toEqual(normal);
   for (const c of normal) expect(closes).toContain(String(c));
@@ -515,8 +512,15 @@ describe("docs/http-api.md", () => {
   const routes = [...Object.entries(ROUTES).flatMap(([path, methods]) => Object.keys(methods).map((method) => ({ method, path }))), ...prefixRoutes];
   const byKey = (x: { method: string; path: string }[]) => x.map((r) => `${r.method} ${r.path}`).sort();
 
-  test("the route table lists exactly the routes in ROUTES and the prefix route", () => {
-    expect(byKey(routeRows)).toEqual(byKey(routes));
+  /** Routes the CLI adds with the demo (`src/demo/routes.ts`); the table lists them, marked as the demo's in their sections. */
+  const demoRoutes = [
+    { method: "GET", path: "/" },
+    { method: "GET", path: "/dashboard.js" },
+  ];
+
+  test("the route table lists exactly the routes in ROUTES, the prefix route and the demo's", () => {
+    expect(byKey(routeRows)).toEqual(byKey([...routes, ...demoRoutes]));
+    for (const r of demoRoutes) expect(httpDoc).toContain(`## ${r.method} ${r.path} (demo)`);
   });
 
   test("every route in ROUTES and the prefix route has its own section, and no other route does", () => {
@@ -531,9 +535,9 @@ describe("docs/http-api.md", () => {
   });
 
   test("the status table gives each code the status the server answers with", () => {
-    // Statuses from errors.ts, plus the ones the admission layer sets itself.
+    // Statuses from the rows of CODES (every code an HTTP answer can carry), plus the ones the admission layer sets itself.
     const pairs = new Set<string>();
-    for (const code of [...Object.values(ErrorCode), "NOT_FOUND", "METHOD_NOT_ALLOWED"]) pairs.add(`${code} ${statusFor(code)}`);
+    for (const [code, f] of Object.entries(CODES)) if (f.scope !== "local") pairs.add(`${code} ${statusFor(code)}`);
     const total = new Admission(parseOptions({ limits: { maxConnections: 1 } }), null);
     total.opened("a");
     const perIp = new Admission(parseOptions({ limits: { maxConnectionsPerIp: 1 } }), null);

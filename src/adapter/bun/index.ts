@@ -6,16 +6,18 @@
  * server.publish("prices.BTC-USD", { bid: 64000.5 }, { key: "BTC-USD" });
  * @module
  */
-import { TickgateServer, type ServerDeps } from "../../core/server.ts";
+import type { TickgateServer } from "../../core/api.ts";
+import { TickgateServerImpl, type ServerDeps } from "../../core/server.ts";
 import { httpRoutes } from "../../http/routes.ts";
 import { bunTransport } from "./transport.ts";
 
 export { bunTransport, BunTransport } from "./transport.ts";
 export { bundleForBrowser, scriptRoute } from "./bundle.ts";
+export { closeOnSignal } from "./signals.ts";
 
 /** Creates a server on the Bun transport with the standard HTTP routes (not yet listening). */
 export function createServer(options: unknown = {}, deps: Partial<ServerDeps> = {}): TickgateServer {
-  return new TickgateServer(options, { transport: bunTransport(), http: httpRoutes, ...deps });
+  return new TickgateServerImpl(options, { transport: bunTransport(), http: httpRoutes, probe: process, ...deps });
 }
 
 /** Creates and starts a server. */

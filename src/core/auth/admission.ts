@@ -92,8 +92,8 @@ export class Admission {
         return { identity, grants: identity.grants, awaitingAuth: false };
       } catch (e) {
         this.counters.authFailures++;
-        const reason = e instanceof TokenError ? e.message : "token could not be verified";
-        return { status: 401, code: e instanceof TokenError && e.reason === "expired" ? ErrorCode.TOKEN_EXPIRED : ErrorCode.UNAUTHORIZED, message: reason };
+        if (e instanceof TokenError) return { status: 401, code: e.code, message: e.message };
+        return { status: 401, code: ErrorCode.UNAUTHORIZED, message: "token could not be verified" };
       }
     }
     if (!this.required) return { identity: null, grants: ALL, awaitingAuth: false };

@@ -16,7 +16,6 @@ export interface Grants {
 }
 
 export const ALL: Grants = Object.freeze({ subscribe: [">"], publish: [">"], request: [">"], admin: true });
-export const NONE: Grants = Object.freeze({ subscribe: [], publish: [], request: [], admin: false });
 
 /** Whether grant pattern `a` matches every topic pattern `p` can match. */
 export function covers(a: string, p: string): boolean {

@@ -11,6 +11,8 @@
 import { createLocalJWKSet, importSPKI, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { z } from "zod";
 import { CLIENT_TYPES, type ClientType } from "../../protocol/frames.ts";
+import { ErrorCode } from "../../protocol/codes.ts";
+import { TickgateError } from "../errors.ts";
 import type { AuthOptions } from "../options.ts";
 import { expandGrants, type Grants } from "./grants.ts";
 
@@ -23,13 +25,17 @@ export interface Identity {
   expiresAt: number | undefined;
 }
 
-/** Why a token was refused; safe to send to the client and to log (never the token itself). */
-export class TokenError extends Error {
+/**
+ * Why a token was refused; safe to send to the client and to log (never the
+ * token itself). Its `code` is the wire code: TOKEN_EXPIRED for an expired
+ * token, UNAUTHORIZED for every other reason.
+ */
+export class TokenError extends TickgateError {
   constructor(
     readonly reason: "malformed" | "signature" | "algorithm" | "expired" | "not_yet_valid" | "claims" | "audience" | "issuer",
     message: string,
   ) {
-    super(message);
+    super(reason === "expired" ? ErrorCode.TOKEN_EXPIRED : ErrorCode.UNAUTHORIZED, message);
     this.name = "TokenError";
   }
 }

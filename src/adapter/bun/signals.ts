@@ -1,0 +1,34 @@
+/**
+ * Shutting a server down on SIGINT/SIGTERM: process signals belong to the
+ * runtime, not the core. The CLI and the examples use this.
+ * @module
+ */
+import type { TickgateServer } from "../../core/api.ts";
+
+/**
+ * Closes the server on SIGINT/SIGTERM and exits the process with 0 (1 if
+ * closing fails), after `beforeClose` (e.g. stopping producers).
+ * @example
+ * closeOnSignal(server, () => feed.stop());
+ */
+export function closeOnSignal(server: TickgateServer, beforeClose: () => void | Promise<void> = () => {}): TickgateServer {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    server.log.info({ event: "shutdown", signal }, "shutting down");
+    Promise.resolve()
+      .then(beforeClose)
+      .then(() => server.close())
+      .then(
+        () => process.exit(0),
+        (e) => {
+          server.log.error({ event: "shutdown_failed", err: String(e) }, "shutdown failed");
+          process.exit(1);
+        },
+      );
+  };
+  process.once("SIGINT", () => stop("SIGINT"));
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  return server;
+}

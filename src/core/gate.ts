@@ -1,0 +1,134 @@
+/**
+ * The one place where a caller's action is allowed or refused. A caller
+ * (`caller.ts`) is whoever acts: a WebSocket or SSE connection (its
+ * session), or one HTTP request (its token's identity and address). Each
+ * operation does, in this order, the grant check, the rate limit and the
+ * audit line of a refusal, then calls the engine; every entry point (the
+ * frame dispatcher, `POST /api/publish`, `/api/request`, `/api/command`,
+ * SSE) calls these, so a check added here holds on every path. Runs once
+ * per subscribe / publish / request / command, never per delivery.
+ * @module
+ */
+import { ErrorCode } from "../protocol/codes.ts";
+import type { Filter } from "../protocol/filter.ts";
+import type { AckFrame, Payload, RecoverPosition } from "../protocol/frames.ts";
+import { topicError } from "../protocol/topic.ts";
+import type { AdmissionCounters } from "./auth/admission.ts";
+import { mayPublish, mayRequest, maySubscribe } from "./auth/grants.ts";
+import type { Broker } from "./broker.ts";
+import type { DeviceRegistry } from "./devices.ts";
+import { ProtocolError } from "./errors.ts";
+import type { Logger } from "./log.ts";
+import type { Options } from "./options.ts";
+import type { RequestRouter } from "./requests.ts";
+import type { Session } from "./session.ts";
+import { RateBuckets, TokenBucket, type Caller, type RequestAuth } from "./caller.ts";
+
+export type { Caller, RequestAuth };
+
+export interface GateDeps {
+  options: Options;
+  broker: Broker;
+  requests: RequestRouter;
+  devices: DeviceRegistry;
+  counters: AdmissionCounters;
+  log: Logger;
+}
+
+/** HTTP callers keyed by token subject or address; bounded, a flood of keys resets it. */
+const MAX_HTTP_KEYS = 10_000;
+
+export class Gate {
+  readonly #d: GateDeps;
+  readonly #httpRates = new Map<string, RateBuckets>();
+
+  constructor(deps: GateDeps) {
+    this.#d = deps;
+  }
+
+  /**
+   * Checks a subscription and prepares it, then calls `ack` with the
+   * recovery verdict and joins in the same turn (backlog first, then live),
+   * so nothing can fall between the ack and the first live frame.
+   */
+  subscribe(s: Session, topic: string, opts: { recover?: RecoverPosition | undefined; filter?: Filter | undefined }, ack: (a: Pick<AckFrame, "seq" | "epoch" | "recovery" | "backlog">) => void): void {
+    this.checkSubscribe(s, topic);
+    const b = this.#d.broker;
+    const plan = b.prepareSubscribe(s, topic, opts.recover, opts.filter);
+    ack(plan.ack);
+    b.join(s, plan);
+  }
+
+  /** The grant check of a subscription alone (audited, FORBIDDEN), for a path that must refuse before it opens (SSE). */
+  checkSubscribe(c: Caller, topic: string): void {
+    if (topicError(topic, true) === null && !maySubscribe(c.grants, topic)) this.forbidden(c, "subscribe", topic);
+  }
+
+  /** A caller's publication: grant, rate limit, then the topic's policy and the bus. Resolves to its seq. */
+  publish(c: Caller, topic: string, payload: Payload, key?: string, tags?: readonly string[]): number | Promise<number> {
+    if (topicError(topic, false) === null && !mayPublish(c.grants, topic)) this.forbidden(c, "publish", topic);
+    this.limit(c, topic);
+    return this.#d.broker.publish(topic, payload, key, "client", tags);
+  }
+
+  /** A request to a registered handler, after the grant check. */
+  request(c: Caller, method: string, data: unknown): Promise<unknown> {
+    if (!mayRequest(c.grants, method)) this.forbidden(c, "request", method);
+    return this.#d.requests.call(method, data, { session: c.sessionId ?? "http", client: c.client, remoteAddress: c.remoteAddress, who: c.identity?.sub, device: c.deviceId });
+  }
+
+  /** A command to a device: publishing to `devices.<id>.commands` must be granted, and it spends the publish allowance. */
+  command(c: Caller, device: string, name: string, data: unknown, ttlMs?: number): Promise<unknown> {
+    const target = `devices.${device}.commands`;
+    if (!mayPublish(c.grants, target)) this.forbidden(c, "command", target);
+    this.limit(c, target);
+    return this.#d.devices.command(device, name, data, ttlMs);
+  }
+
+  /** Spends one unit of the caller's publish allowance for `topic`, or refuses with RATE_LIMITED (logged). */
+  limit(c: Caller, topic: string): void {
+    const policy = this.#d.broker.policies.for(topic);
+    const r = c.rates;
+    let bucket: TokenBucket;
+    // A topic whose policy has its own rate uses its own bucket instead of the connection-wide one.
+    if (policy.publishRate > 0) {
+      r.perPolicy ??= new Map();
+      bucket = r.perPolicy.get(policy) ?? new TokenBucket(Math.max(1, Math.ceil(policy.publishRate)), policy.publishRate);
+      r.perPolicy.set(policy, bucket);
+    } else {
+      const l = this.#d.options.limits;
+      bucket = r.publish ??= new TokenBucket(l.publishBurst, l.publishPerSecond);
+    }
+    if (bucket.take()) return;
+    this.#d.counters.rateLimited++;
+    this.#d.log.warn({ event: "limit", code: ErrorCode.RATE_LIMITED, via: c.via, who: c.identity?.sub, session: c.sessionId, ip: c.remoteAddress, topic }, "publish rate limit hit");
+    throw new ProtocolError(ErrorCode.RATE_LIMITED, `publishing too fast on '${topic}'`);
+  }
+
+  /** Audits a refusal and throws FORBIDDEN. */
+  forbidden(c: Caller, action: string, target: string): never {
+    this.audit(c, action, target);
+    throw new ProtocolError(ErrorCode.FORBIDDEN, `not allowed to ${action} '${target}'`);
+  }
+
+  /** The audit line of a refused action: who, from where, what. */
+  audit(c: Caller, action: string, target: string): void {
+    this.#d.counters.forbidden++;
+    this.#d.log.warn({ event: "forbidden", via: c.via, who: c.identity?.sub ?? "anonymous", session: c.sessionId, ip: c.remoteAddress, action, target }, "permission denied");
+  }
+
+  /**
+   * The caller for one HTTP request. Its allowances are kept per token
+   * subject, or per address without a token, so HTTP is no way around them.
+   */
+  httpCaller(auth: RequestAuth, ip: string): Caller {
+    const who = auth.identity?.sub;
+    const key = who === undefined ? `ip:${ip}` : `sub:${who}`;
+    let rates = this.#httpRates.get(key);
+    if (!rates) {
+      if (this.#httpRates.size >= MAX_HTTP_KEYS) this.#httpRates.clear();
+      this.#httpRates.set(key, (rates = new RateBuckets()));
+    }
+    return { identity: auth.identity, grants: auth.grants, remoteAddress: ip, client: auth.identity?.client ?? "api", sessionId: undefined, rates, via: "http" };
+  }
+}

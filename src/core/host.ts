@@ -1,0 +1,312 @@
+/**
+ * The connection host: the core's side of the transport boundary
+ * ({@link TransportHost}). It admits upgrades (origin, limits, token,
+ * encoding, client type), opens and closes sessions, runs the auth deadline
+ * and token-expiry timers, and hands every decoded frame to the dispatcher.
+ * Every transport (native WebSocket, SSE streams) drives the same host. Per
+ * message: one decode and one dispatch; nothing per delivery.
+ * @module
+ */
+import { CloseCode, ErrorCode, NORMAL_CLOSES } from "../protocol/codes.ts";
+import { DecodeError, decodeBinary, decodeText, type Decoded } from "../protocol/codec.ts";
+import { CLIENT_TYPES, SUBPROTOCOL, clientFrameSchemas, type ClientFrameType, type ClientType, type Encoding } from "../protocol/frames.ts";
+import { bearerToken, isRefusal, type Admission } from "./auth/admission.ts";
+import type { Broker } from "./broker.ts";
+import { TokenBucket, type RequestAuth } from "./caller.ts";
+import { isDeviceId, type DeviceRegistry } from "./devices.ts";
+import { Dispatcher } from "./dispatch.ts";
+import type { Gate } from "./gate.ts";
+import type { Logger } from "./log.ts";
+import type { Options } from "./options.ts";
+import { errorResponse, type Replies } from "./replies.ts";
+import type { RequestRouter } from "./requests.ts";
+import { Session } from "./session.ts";
+import type { SlowConsumerGuard } from "./slow-consumers.ts";
+import type { ConnectionCounters } from "./stats.ts";
+import type { ServerSocket, TransportHost, UpgradeInfo } from "./transport.ts";
+import { VERSION } from "./version.ts";
+
+/** What `server.on("open" | "close")` listeners learn about a connection. */
+export interface ConnectionInfo {
+  /** The connection's session id. */
+  session: string;
+  client: ClientType;
+  remoteAddress: string;
+  /** The token's subject, when there is one. */
+  who: string | undefined;
+  /** Only on close. */
+  code?: number;
+}
+
+export type ConnectionListener = (info: ConnectionInfo) => void;
+
+export interface HostDeps {
+  options: Options;
+  admission: Admission;
+  broker: Broker;
+  guard: SlowConsumerGuard;
+  devices: DeviceRegistry;
+  requests: RequestRouter;
+  gate: Gate;
+  replies: Replies;
+  conns: ConnectionCounters;
+  log: Logger;
+  /** The node's id in `welcome` (the bus epoch). */
+  node: string;
+  /** The `stats` frame's data: the whole server, or the public summary. */
+  stats(full: boolean): object;
+  /** Whether shutdown has begun. */
+  closing(): boolean;
+  /** Plain HTTP requests. */
+  fetch(req: Request, remoteAddress: string): Response | Promise<Response>;
+}
+
+const COMMANDS = Object.keys(clientFrameSchemas) as ClientFrameType[];
+const ENCODING_BY_PROTOCOL = new Map<string, Encoding>(Object.entries(SUBPROTOCOL).map(([e, p]) => [p, e as Encoding]));
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class ConnectionHost implements TransportHost<Session> {
+  readonly wsPath: string;
+  readonly #d: HostDeps;
+  readonly #dispatcher: Dispatcher;
+  /** Open connections, to close them on shutdown. */
+  readonly open = new Set<Session>();
+  readonly #listeners = { open: new Set<ConnectionListener>(), close: new Set<ConnectionListener>() };
+
+  constructor(deps: HostDeps) {
+    this.#d = deps;
+    this.wsPath = deps.options.path;
+    this.#dispatcher = new Dispatcher({
+      gate: deps.gate,
+      replies: deps.replies,
+      broker: deps.broker,
+      devices: deps.devices,
+      admission: deps.admission,
+      log: deps.log,
+      stats: deps.stats,
+      reclassify: (s, c) => this.reclassify(s, c),
+      attachDevice: (s) => this.attachDevice(s),
+      authenticated: (s) => this.authenticated(s),
+    });
+  }
+
+  /** Listens to connections opening and closing; returns a function that stops listening. */
+  on(event: "open" | "close", listener: ConnectionListener): () => void {
+    this.#listeners[event].add(listener);
+    return () => this.#listeners[event].delete(listener);
+  }
+
+  #emit(event: "open" | "close", s: Session, code?: number): void {
+    if (this.#listeners[event].size === 0) return;
+    const info: ConnectionInfo = { session: s.id, client: s.client, remoteAddress: s.remoteAddress, who: s.identity?.sub };
+    if (code !== undefined) info.code = code;
+    for (const l of this.#listeners[event]) {
+      try {
+        l(info);
+      } catch (e) {
+        this.#d.log.error({ event: "listener_failed", on: event, err: String(e) }, "connection listener threw");
+      }
+    }
+  }
+
+  /**
+   * What an HTTP request may do, from its bearer token; a Response when it
+   * is refused. With auth off, everything is allowed.
+   */
+  async authorize(req: Request, remoteAddress?: string): Promise<RequestAuth | Response> {
+    const token = bearerToken(req.headers, new URL(req.url), this.#d.options.auth.queryToken);
+    const r = await this.#d.admission.admit(token);
+    if (isRefusal(r)) {
+      this.#d.log.warn({ event: "auth_failed", via: "http", ip: remoteAddress, reason: r.message }, "token refused");
+      return errorResponse(r.code, r.message, undefined, r.status);
+    }
+    if (r.awaitingAuth) return errorResponse(ErrorCode.UNAUTHORIZED, "a bearer token is required");
+    return { identity: r.identity, grants: r.grants };
+  }
+
+  async upgrade(info: UpgradeInfo): Promise<{ state: Session; protocol?: string } | Response> {
+    const { admission, log } = this.#d;
+    if (this.#d.closing()) return errorResponse(ErrorCode.SHUTTING_DOWN, "server is shutting down");
+    const refused = admission.gate(info.headers, info.remoteAddress);
+    if (refused) {
+      log.warn({ event: "limit", code: refused.code, ip: info.remoteAddress, origin: info.headers.get("origin") ?? undefined }, refused.message);
+      return errorResponse(refused.code, refused.message, undefined, refused.status);
+    }
+    // The slot is taken now, before any await, so concurrent upgrades cannot
+    // all pass the limit; every refusal below gives it back.
+    admission.opened(info.remoteAddress);
+    const r = await this.#upgradeAdmitted(info);
+    if (r instanceof Response) admission.closed(info.remoteAddress);
+    return r;
+  }
+
+  /** The transport could not complete an upgrade it was granted: give the slot back. */
+  abandon(s: Session): void {
+    if (s.socket === null && !s.closed) {
+      s.closed = true;
+      this.#d.admission.closed(s.remoteAddress);
+    }
+  }
+
+  async #upgradeAdmitted(info: UpgradeInfo): Promise<{ state: Session; protocol?: string } | Response> {
+    const o = this.#d.options;
+    let encoding: Encoding = o.defaultEncoding;
+    let protocol: string | undefined;
+    if (info.protocols.length > 0) {
+      protocol = info.protocols.find((p) => ENCODING_BY_PROTOCOL.has(p));
+      // 400, not the code's 415: an upgrade has no content type to blame.
+      if (!protocol) return errorResponse(ErrorCode.UNSUPPORTED_ENCODING, `none of the subprotocols [${info.protocols.join(", ")}] is supported; use ${Object.values(SUBPROTOCOL).join(" or ")}`, undefined, 400);
+      encoding = ENCODING_BY_PROTOCOL.get(protocol)!;
+    } else {
+      const q = info.url.searchParams.get("encoding");
+      if (q !== null) {
+        if (q !== "msgpack" && q !== "json") return errorResponse(ErrorCode.UNSUPPORTED_ENCODING, `encoding '${q.slice(0, 32)}' is not supported; use msgpack or json`, undefined, 400);
+        encoding = q;
+      }
+    }
+    const asked = info.headers.get("x-tickgate-client") ?? info.url.searchParams.get("client");
+    let client: ClientType = info.headers.has("origin") ? "browser" : "api";
+    if (asked !== null) {
+      if (!(CLIENT_TYPES as readonly string[]).includes(asked)) return errorResponse(ErrorCode.INVALID_FRAME, `client type '${asked.slice(0, 32)}' is not one of ${CLIENT_TYPES.join(", ")}`);
+      client = asked as ClientType;
+    }
+    const token = bearerToken(info.headers, info.url, o.auth.queryToken);
+    const admitted = await this.#d.admission.admit(token);
+    if (isRefusal(admitted)) {
+      this.#d.log.warn({ event: "auth_failed", via: "upgrade", ip: info.remoteAddress, reason: admitted.message }, "token refused");
+      return errorResponse(admitted.code, admitted.message, undefined, admitted.status);
+    }
+    const b = o.errorBudget;
+    const via = info.via ?? "ws";
+    const s = new Session(crypto.randomUUID(), encoding, admitted.identity?.client ?? client, info.remoteAddress, new TokenBucket(b.burst, b.perSecond), admitted.grants, via);
+    s.identity = admitted.identity;
+    s.awaitingAuth = admitted.awaitingAuth;
+    if (s.identity && s.client === "device" && isDeviceId(s.identity.sub)) s.deviceId = s.identity.sub;
+    return protocol ? { state: s, protocol } : { state: s };
+  }
+
+  onOpen(socket: ServerSocket, s: Session): void {
+    const { conns, log, options: o, replies } = this.#d;
+    s.socket = socket;
+    this.open.add(s);
+    conns.connections++;
+    conns.byClient[s.client]++;
+    log.info({ event: "connect", session: s.id, ip: s.remoteAddress, client: s.client, encoding: s.encoding, who: s.identity?.sub, via: s.via }, "connection opened");
+    this.#emit("open", s);
+    replies.send(s, {
+      t: "welcome",
+      session: s.id,
+      ts: Date.now(),
+      encoding: s.encoding,
+      client: s.client,
+      server: { name: "tickgate", version: VERSION, node: this.#d.node },
+      limits: { maxFrameBytes: o.maxFrameBytes, maxPayload: o.defaultPolicy.maxPayload, maxSubscriptions: o.maxSubscriptions },
+      commands: COMMANDS,
+      methods: this.#d.requests.methods(),
+      ...(o.topics.length > 0 ? { topics: [...o.topics] } : {}),
+    });
+    if (s.awaitingAuth) {
+      s.authTimer = setTimeout(() => {
+        this.#d.admission.counters.authTimeouts++;
+        log.warn({ event: "auth_timeout", session: s.id, ip: s.remoteAddress }, "no auth frame in time");
+        s.socket?.close(CloseCode.AUTH_TIMEOUT, "no auth frame in time");
+      }, o.auth.timeoutMs);
+    } else this.authenticated(s);
+  }
+
+  /** Runs once a connection may act: expiry timer, device presence. */
+  authenticated(s: Session): void {
+    clearTimeout(s.authTimer);
+    s.authTimer = undefined;
+    this.#armExpiry(s);
+    if (s.deviceId !== undefined && s.client === "device") this.attachDevice(s);
+  }
+
+  /** Closes the connection when its token expires (plus the clock tolerance). */
+  #armExpiry(s: Session): void {
+    const exp = s.identity?.expiresAt;
+    if (exp === undefined) return;
+    const at = exp + this.#d.options.auth.clockToleranceSec * 1000;
+    s.authTimer = setTimeout(() => {
+      // Timers cap at ~24.8 days; a longer-lived token re-arms.
+      if (Date.now() < at) return this.#armExpiry(s);
+      this.#d.admission.counters.expired++;
+      this.#d.log.info({ event: "token_expired", session: s.id, who: s.identity?.sub, ip: s.remoteAddress }, "token expired");
+      this.#d.replies.send(s, { t: "error", code: ErrorCode.TOKEN_EXPIRED, message: "token expired; reconnect with a fresh one" });
+      s.socket?.close(CloseCode.TOKEN_EXPIRED, "token expired");
+    }, Math.min(Math.max(0, at - Date.now()), MAX_TIMER_MS));
+  }
+
+  /** Announces a device once per connection (not again on token refresh). */
+  attachDevice(s: Session): void {
+    if (s.deviceAttached) return;
+    s.deviceAttached = true;
+    this.#d.devices.attach(s);
+  }
+
+  /** Moves a session between client-type counters. */
+  reclassify(s: Session, client: ClientType): void {
+    const c = this.#d.conns.byClient;
+    c[s.client]--;
+    s.client = client;
+    c[s.client]++;
+  }
+
+  onClose(s: Session, code: number, reason: string): void {
+    if (s.closed) return;
+    const { conns, broker, devices, log } = this.#d;
+    s.closed = true;
+    clearTimeout(s.authTimer);
+    this.open.delete(s);
+    conns.connections--;
+    conns.byClient[s.client]--;
+    this.#d.admission.closed(s.remoteAddress);
+    broker.detach(s);
+    devices.detach(s, code, reason);
+    const abnormal = !NORMAL_CLOSES.has(code);
+    // A device connection replaced by a newer one has no will left to give: the device is back.
+    const replaced = s.deviceId !== undefined && s.deviceAttached && devices.isOnline(s.deviceId);
+    if (abnormal && s.will && !replaced) {
+      // As the client, so the will obeys the same policies as its publishes.
+      try {
+        const r = broker.publish(s.will.topic, { value: s.will.data }, s.will.key, "client");
+        if (typeof r !== "number") r.catch(() => {});
+      } catch (e) {
+        log.warn({ event: "will_failed", session: s.id, topic: s.will.topic, err: String(e) }, "last will not published");
+      }
+    }
+    log.info({ event: "disconnect", session: s.id, ip: s.remoteAddress, who: s.identity?.sub, code, reason, abnormal }, "connection closed");
+    this.#emit("close", s, code);
+  }
+
+  onDrain(s: Session): void {
+    this.#d.guard.promote(s);
+  }
+
+  fetch(req: Request, remoteAddress: string): Response | Promise<Response> {
+    return this.#d.fetch(req, remoteAddress);
+  }
+
+  onMessage(s: Session, data: Uint8Array | string): void {
+    const len = typeof data === "string" ? data.length : data.byteLength;
+    const conns = this.#d.conns;
+    s.messagesIn++;
+    s.bytesIn += len;
+    conns.messagesIn++;
+    conns.bytesIn += len;
+    let d: Decoded;
+    try {
+      d = typeof data === "string" ? decodeText(data) : decodeBinary(data);
+    } catch (e) {
+      if (e instanceof DecodeError) return this.#d.replies.fail(s, e.code, e.message, e.frameId);
+      throw e;
+    }
+    const id = d.frame.id;
+    if (this.#d.closing()) return this.#d.replies.fail(s, ErrorCode.SHUTTING_DOWN, "server is shutting down", id);
+    try {
+      this.#dispatcher.dispatch(s, d);
+    } catch (e) {
+      this.#d.replies.failWith(s, e, id);
+    }
+  }
+}
