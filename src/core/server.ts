@@ -4,6 +4,7 @@
  * with frames. It imports no runtime: the transport and the bus are handed in.
  * @module
  */
+import { forwardedResolver } from "./forwarded.ts";
 import { CloseCode, ErrorCode } from "../protocol/codes.ts";
 import { DecodeError, decodeBinary, decodeText, encodeFrame, type Decoded } from "../protocol/codec.ts";
 import { CLIENT_TYPES, SUBPROTOCOL, clientFrameSchemas, type ClientFrameType, type ClientType, type Encoding, type FrameId, type ServerFrame } from "../protocol/frames.ts";
@@ -155,6 +156,7 @@ export class TickgateServer implements TransportHost<Session> {
       idleTimeoutSec: o.idleTimeoutSec,
       sendPings: o.sendPings,
       perMessageDeflate: o.perMessageDeflate,
+      clientAddress: forwardedResolver(o.trustedProxies, o.forwardedHeader),
     });
     this.guard.start(o.slowConsumer.checkIntervalMs);
     this.devices.start();

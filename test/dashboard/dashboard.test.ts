@@ -18,7 +18,7 @@ const HAVE_CHROMIUM = existsSync(CHROMIUM);
 if (!HAVE_CHROMIUM) console.warn(`test/dashboard: ${CHROMIUM} is missing, so the browser cases are skipped (apt-get install -y chromium)`);
 
 const SCREENSHOT = join(ROOT, "docs", "dashboard.png");
-const SERVE = ["--log-level", "warn"];
+const SERVE = ["--demo", "--log-level", "warn"];
 const WAIT = { timeout: 10_000 };
 const BROKEN_ENTRY = join(ROOT, "src", "demo", "dashboard", "no-such-entry.ts");
 
