@@ -48,7 +48,7 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   publishRate: 0,
 });
 
-const PolicyRule = z.strictObject({ match: pattern, ...policyFields }).partial().required({ match: true });
+const PolicyRule = z.strictObject({ match: pattern.describe("Topic pattern the rule applies to, e.g. `prices.>`."), ...policyFields }).partial().required({ match: true });
 
 const grantList = z.array(pattern).max(256);
 
@@ -62,7 +62,7 @@ export const AuthSchema = z.strictObject({
   secret: z.string().min(32, "must be at least 32 characters").optional().describe("HS256 shared secret."),
   publicKey: z.string().includes("BEGIN PUBLIC KEY", { message: "must be a PEM public key" }).optional().describe("PEM (SPKI) public key for RS256 / ES256 / EdDSA tokens."),
   publicKeyAlgorithm: z.enum(["RS256", "ES256", "EdDSA"]).describe("Algorithm of `publicKey`."),
-  jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }).optional().describe("A JWKS document (`{keys: [...]}`), e.g. read from a file by the CLI."),
+  jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1).describe("Public JWKs, at least one (with `kid` when there are several).") }).optional().describe("A JWKS document (`{keys: [...]}`), e.g. read from a file by the CLI."),
   issuer: z.string().min(1).optional().describe("Required `iss` claim, when set."),
   audience: z.string().min(1).optional().describe("Required `aud` claim, when set."),
   clockToleranceSec: z.number().int().min(0).max(300).describe("Clock skew allowed when checking `exp` and `nbf`."),
