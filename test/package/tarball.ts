@@ -4,7 +4,7 @@
  * offline, from the tarball and the local npm cache only.
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { ROOT } from "../helpers/spawn.ts";
@@ -48,11 +48,60 @@ export interface Project extends Disposable {
   write(path: string, text: string): string;
 }
 
-/** A blank ESM project with `packages` (the tarball among them) installed offline. */
-export async function blankProject(name: string, packages: string[]): Promise<Project> {
+interface LockEntry {
+  version?: string;
+  dev?: boolean;
+  dependencies?: Record<string, string>;
+  [k: string]: unknown;
+}
+
+/**
+ * A lock file for a blank project that depends on the tarball and on
+ * `extra` (packages of this repository's lock, e.g. `ws`): every entry the
+ * tarball's dependencies need comes from this repository's lock, so `npm ci
+ * --offline` finds each tarball in the cache `npm ci` filled here, without
+ * asking a registry for package lists.
+ */
+function lockFor(name: string, tgz: string, extra: string[], registry: string): { pkg: object; lock: object } {
+  const own = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+  const ours = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")).packages as Record<string, LockEntry>;
+  const packages: Record<string, LockEntry> = {};
+  // Production entries (no "dev" flag) are exactly what the package's dependencies pull in.
+  for (const [path, e] of Object.entries(ours)) if (path !== "" && !e.dev) packages[path] = { ...e };
+  const want = [...extra];
+  for (let dep = want.shift(); dep !== undefined; dep = want.shift()) {
+    const path = `node_modules/${dep}`;
+    if (!ours[path]) throw new Error(`${dep} is not in package-lock.json`);
+    if (packages[path] && !packages[path]!.dev) continue;
+    // The package and whatever is nested under it (versions its dependencies need instead of the hoisted ones).
+    for (const [p, e] of Object.entries(ours)) {
+      if (p !== path && !p.startsWith(`${path}/node_modules/`)) continue;
+      packages[p] = { ...e, dev: undefined };
+      want.push(...Object.keys(e.dependencies ?? {}));
+    }
+  }
+  const file = `file:${tgz}`;
+  const deps = { tickgate: file, ...Object.fromEntries(extra.map((d) => [d, ours[`node_modules/${d}`]!.version!])) };
+  // This repository's lock omits tarball URLs; with the standard URL of each, npm fetches no package list.
+  for (const [path, e] of Object.entries(packages)) {
+    if (e.resolved || e.link || e.version === undefined) continue;
+    const dep = path.slice(path.lastIndexOf("node_modules/") + "node_modules/".length);
+    e.resolved = `${registry}${dep}/-/${dep.split("/").pop()}-${e.version}.tgz`;
+  }
+  packages[""] = { name: `blank-${name}`, dependencies: deps };
+  packages["node_modules/tickgate"] = { version: own.version, resolved: file, license: own.license, dependencies: own.dependencies, peerDependencies: own.peerDependencies, peerDependenciesMeta: own.peerDependenciesMeta, bin: own.bin, engines: own.engines };
+  const pkg = { name: `blank-${name}`, private: true, type: "module", dependencies: deps };
+  return { pkg, lock: { name: `blank-${name}`, lockfileVersion: 3, requires: true, packages: JSON.parse(JSON.stringify(packages)) } };
+}
+
+/** A blank ESM project with the tarball and `extra` packages installed offline. */
+export async function blankProject(name: string, extra: string[] = []): Promise<Project> {
   const dir = mkdtempSync(join(tmpdir(), `tickgate-${name}-`));
-  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: `blank-${name}`, private: true, type: "module" }, null, 2));
-  const r = await run("npm", ["install", "--offline", "--no-audit", "--no-fund", "--ignore-scripts", ...packages], { cwd: dir, timeoutMs: 180_000 });
+  const registry = (await run("npm", ["config", "get", "registry"], { cwd: ROOT })).stdout.trim().replace(/\/?$/, "/");
+  const { pkg, lock } = lockFor(name, await tarball(), extra, registry);
+  writeFileSync(join(dir, "package.json"), JSON.stringify(pkg, null, 2));
+  writeFileSync(join(dir, "package-lock.json"), JSON.stringify(lock, null, 2));
+  const r = await run("npm", ["ci", "--offline", "--no-audit", "--no-fund"], { cwd: dir, timeoutMs: 180_000 });
   if (r.code !== 0) throw new Error(`offline install into ${dir} failed: ${r.stderr}`);
   return {
     dir,
