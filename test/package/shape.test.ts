@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../helpers/spawn.ts";
-import { run, tarball } from "./tarball.ts";
+import { NODE_ONLY_PATH, run, tarball } from "./tarball.ts";
 
 const BIN = join(ROOT, "node_modules", ".bin");
 const SLOW = 240_000;
@@ -72,5 +72,12 @@ describe("package shape", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }, SLOW);
+
+  test("in a checkout, the built command runs `bench --list` on Node alone (the benchmarks on the Bun beside it)", async () => {
+    await tarball(); // packing built dist/
+    const r = await run("node", [join(ROOT, "dist", "cli", "main.js"), "bench", "--list"], { cwd: ROOT, env: { PATH: NODE_ONLY_PATH }, timeoutMs: 60_000 });
+    expect(r.code).toBe(0);
+    for (const scenario of ["fanout", "topics", "connections"]) expect(r.stdout).toContain(scenario);
   }, SLOW);
 });
