@@ -6,7 +6,8 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { OPTION_ENV } from "../../src/cli/config-reference.ts";
+import { CLI_FILE_KEYS, OPTION_ENV } from "../../src/cli/config-reference.ts";
+import { parseOptions } from "../../src/core/options.ts";
 import { HELP } from "../../src/cli/commands/serve.ts";
 import { docText, schemaText } from "../../scripts/gen-config.ts";
 import { ROOT } from "../helpers/spawn.ts";
@@ -54,5 +55,31 @@ describe("configuration reference", () => {
     listed.delete("TICKGATE_DEMO");
     expect([...listed].sort()).toEqual(Object.keys(OPTION_ENV).sort());
     expect(section).toContain("docs/config.md");
+  });
+
+  test("the JSON config examples in docs/config.md and docs/deploy.md are valid options", () => {
+    const blocks = ["config.md", "deploy.md"].flatMap((f) => [...read("docs", f).matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1]!) as Record<string, any>));
+    expect(blocks.length).toBeGreaterThanOrEqual(2);
+    for (const b of blocks) {
+      delete b.$schema;
+      // Keys the command turns into options by reading a file; the file itself is not here.
+      for (const { key } of CLI_FILE_KEYS) {
+        const [, field] = key.split(".");
+        if (b.auth && field! in b.auth) {
+          delete b.auth[field!];
+          b.auth.secret = "x".repeat(32);
+        }
+      }
+      expect(() => parseOptions(b)).not.toThrow();
+    }
+  });
+
+  test("every environment variable and option docs/deploy.md names exists", () => {
+    const deploy = read("docs", "deploy.md");
+    for (const n of names(deploy)) expect(CONFIG_MD).toContain(`\`${n}\``);
+    for (const key of ["trustedProxies", "forwardedHeader", "limits.maxConnectionsPerIp", "limits.allowedOrigins", "shutdownGraceMs", "idleTimeoutSec", "auth.required"]) {
+      expect(deploy).toContain(key.split(".").pop()!);
+      expect(CONFIG_MD).toContain(`| \`${key}\` |`);
+    }
   });
 });
