@@ -7,7 +7,7 @@
  */
 export type { TickgateServer, PublishOptions, ConnectionInfo, ConnectionListener, RouteHandler, RequestSchema, ListenAddress } from "./core/api.ts";
 export type { ServerDeps } from "./core/server.ts";
-export { parseOptions, defaultOptions, DEFAULT_POLICY, type Options, type Policy, type UserOptions } from "./core/options.ts";
+export { parseOptions, defaultOptions, DEFAULT_POLICY, type Options, type Policy, type ServerOptions, type UserOptions } from "./core/options.ts";
 export { TickgateError, ConfigError, ProtocolError, TimeoutError } from "./core/errors.ts";
 export { mintToken, type TokenClaims } from "./core/auth/mint.ts";
 export { LocalBus, type Bus, type BusNode, type Draft, type Sequenced } from "./core/bus.ts";

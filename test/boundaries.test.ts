@@ -23,7 +23,7 @@ function imports(file: string): string[] {
 /** Every top-level folder of src/ has a row; `cli` may import anything, so it has none. */
 const RULES: Record<string, { packages: string[]; folders: string[] }> = {
   protocol: { packages: ["msgpackr", "zod"], folders: ["protocol"] },
-  core: { packages: ["zod", "jose"], folders: ["core", "protocol"] },
+  core: { packages: ["zod", "jose", "ipaddr.js"], folders: ["core", "protocol"] },
   client: { packages: ["msgpackr"], folders: ["client", "protocol"] },
   http: { packages: ["zod", "prom-client"], folders: ["http", "core", "protocol"] },
   adapter: { packages: ["bun", "node:path", "node:url"], folders: ["adapter", "core", "protocol", "http"] },

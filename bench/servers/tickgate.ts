@@ -35,7 +35,7 @@ const num = (name: string, def: number) => {
 };
 const payloadSize = num("--payload", 100);
 const history = num("--history", 0);
-const action = argValue(argv, "--action", "conflate");
+const action = argValue(argv, "--action", "conflate") as "conflate" | "drop" | "disconnect";
 const limitBytes = num("--limit-bytes", 1_048_576);
 const secret = argValue(argv, "--auth-secret", "");
 const deflate = argValue(argv, "--deflate", "off") === "on";

@@ -14,7 +14,19 @@ export const ENV_KEYS = {
   TICKGATE_DEFAULT_ENCODING: "defaultEncoding",
   TICKGATE_IDLE_TIMEOUT_SEC: "idleTimeoutSec",
   TICKGATE_MAX_FRAME_BYTES: "maxFrameBytes",
+  TICKGATE_TRUSTED_PROXIES: "trustedProxies",
 } as const;
+
+/** Values TICKGATE_DEMO accepts; anything else is a config error naming it. */
+export const DEMO_ENV_VALUES = { on: ["1", "true"], off: ["0", "false", ""] } as const;
+
+/** Whether TICKGATE_DEMO asks for the demo (unset: no). */
+export function demoFromEnv(raw: string | undefined): boolean {
+  if (raw === undefined) return false;
+  if ((DEMO_ENV_VALUES.on as readonly string[]).includes(raw)) return true;
+  if ((DEMO_ENV_VALUES.off as readonly string[]).includes(raw)) return false;
+  throw new ConfigError(`config: TICKGATE_DEMO must be 1, true, 0 or false, got '${raw}'`);
+}
 
 const NUMERIC = new Set(["port", "idleTimeoutSec", "maxFrameBytes"]);
 
@@ -28,13 +40,19 @@ export function readConfigFile(path: string): Record<string, unknown> {
   try {
     const v = JSON.parse(text);
     if (v === null || typeof v !== "object" || Array.isArray(v)) throw new Error("top level must be an object");
+    // Editors read "$schema" (config.schema.json in the package); the server has no such option.
+    delete v.$schema;
     return v;
   } catch (e) {
     throw new ConfigError(`config: '${path}' is not valid JSON: ${(e as Error).message}`);
   }
 }
 
+/** Options given as a comma-separated list in the environment. */
+const LISTS = new Set(["trustedProxies"]);
+
 function coerce(key: string, raw: string, source: string): unknown {
+  if (LISTS.has(key)) return raw.split(",").map((s) => s.trim()).filter(Boolean);
   if (!NUMERIC.has(key)) return raw;
   const n = Number(raw);
   if (raw.trim() === "" || !Number.isFinite(n)) throw ConfigError.format(key, `${source} must be a number, got '${raw}'`);

@@ -1,4 +1,4 @@
-#!/usr/bin/env bun
+#!/usr/bin/env node
 /**
  * `tickgate` command line: picks a command from the table in
  * commands/index.ts and maps what it ends with to an exit code: 0 ok,

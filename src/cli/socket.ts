@@ -49,6 +49,17 @@ export interface CliSocket {
   close(): void;
 }
 
+/**
+ * A WebSocket that sends `headers` on the upgrade: Bun's global takes them in
+ * an options object; on Node (whose global, where there is one, cannot set
+ * headers) the `ws` package does.
+ */
+async function webSocket(url: string, protocol: string, headers: Record<string, string>): Promise<WebSocket> {
+  if ((process.versions as Record<string, string | undefined>).bun) return new WebSocket(url, { protocols: [protocol], headers } as unknown as string[]);
+  const { WebSocket: NodeWebSocket } = await import("ws");
+  return new NodeWebSocket(url, [protocol], { headers }) as unknown as WebSocket;
+}
+
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout>;
   const t = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new CommandFailed(`${what} timed out after ${ms} ms`)), ms)));
@@ -59,8 +70,7 @@ export async function openSocket(target: ConnectionTarget, timeoutMs = TIMEOUT_M
   const json = target.encoding === "json";
   const headers: Record<string, string> = { "x-tickgate-client": "api" };
   if (target.token) headers.authorization = `Bearer ${target.token}`;
-  // Bun's WebSocket takes headers in an options object (a browser's does not; the CLI runs on Bun).
-  const ws = new WebSocket(target.url, { protocols: [SUBPROTOCOL[target.encoding]], headers } as unknown as string[]);
+  const ws = await webSocket(target.url, SUBPROTOCOL[target.encoding], headers);
   ws.binaryType = "arraybuffer";
   const pending = new Map<string, (f: Frame) => void>();
   let welcome: ((f: Frame) => void) | undefined;

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { ENCODINGS } from "../protocol/frames.ts";
 import { topicError } from "../protocol/topic.ts";
 import { ConfigError } from "./errors.ts";
+import { FORWARDED_HEADERS, proxyEntryError } from "./forwarded.ts";
 
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_POLICY_LIMIT = 1024 * 1024;
@@ -21,23 +22,15 @@ const pattern = z.string().superRefine((s, ctx) => {
 });
 
 const policyFields = {
-  /** Bytes a subscriber may have queued before `action` applies. */
-  limitBytes: z.number().int().positive(),
-  action: z.enum(BACKPRESSURE_ACTIONS),
-  /** Keep the last publication (per key) and send it to new subscribers. */
-  retain: z.boolean(),
-  /** Largest publication payload, in bytes of its msgpack encoding. */
-  maxPayload: z.number().int().positive(),
-  /** Who may publish: clients over the socket, or only server-side producers. */
-  publish: z.enum(["clients", "server"]),
-  /** Most distinct keys a conflating channel or a retained topic keeps. */
-  maxKeys: z.number().int().positive(),
-  /** Publications kept per topic for recovery (0: no history). */
-  historySize: z.number().int().min(0).max(1_000_000),
-  /** Publications older than this are not replayed (0: no age limit). */
-  historyTtlMs: z.number().int().min(0),
-  /** Publishes per second one connection may make on this topic (0: the connection-wide limit). */
-  publishRate: z.number().min(0),
+  limitBytes: z.number().int().positive().describe("Bytes a subscriber may have queued before `action` applies."),
+  action: z.enum(BACKPRESSURE_ACTIONS).describe("What happens to a subscriber past `limitBytes`: `conflate` (latest value per key), `drop` (with a gap notice) or `disconnect` (close 4008)."),
+  retain: z.boolean().describe("Keep the last publication (per key) and send it to new subscribers."),
+  maxPayload: z.number().int().positive().describe("Largest publication payload, in bytes of its msgpack encoding."),
+  publish: z.enum(["clients", "server"]).describe("Who may publish: clients over the socket, or only server-side producers."),
+  maxKeys: z.number().int().positive().describe("Most distinct keys a conflating channel or a retained topic keeps."),
+  historySize: z.number().int().min(0).max(1_000_000).describe("Publications kept per topic for recovery (0: no history)."),
+  historyTtlMs: z.number().int().min(0).describe("Publications older than this are not replayed (0: no age limit)."),
+  publishRate: z.number().min(0).describe("Publishes per second one connection may make on this topic (0: the connection-wide limit)."),
 };
 
 export const PolicySchema = z.strictObject(policyFields);
@@ -55,98 +48,88 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   publishRate: 0,
 });
 
-const PolicyRule = z.strictObject({ match: pattern, ...policyFields }).partial().required({ match: true });
+const PolicyRule = z.strictObject({ match: pattern.describe("Topic pattern the rule applies to, e.g. `prices.>`."), ...policyFields }).partial().required({ match: true });
 
 const grantList = z.array(pattern).max(256);
 
+const proxyEntry = z.string().superRefine((s, ctx) => {
+  const err = proxyEntryError(s);
+  if (err) ctx.addIssue({ code: "custom", message: err });
+});
+
 export const AuthSchema = z.strictObject({
-  /** When true, a connection needs a valid token (or anonymous grants) for anything. */
-  required: z.boolean(),
-  /** HS256 shared secret. */
-  secret: z.string().min(32, "must be at least 32 characters").optional(),
-  /** PEM (SPKI) public key for RS256 / ES256 / EdDSA tokens. */
-  publicKey: z.string().includes("BEGIN PUBLIC KEY", { message: "must be a PEM public key" }).optional(),
-  publicKeyAlgorithm: z.enum(["RS256", "ES256", "EdDSA"]),
-  /** A JWKS document (`{keys: [...]}`), e.g. read from a file by the CLI. */
-  jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }).optional(),
-  issuer: z.string().min(1).optional(),
-  audience: z.string().min(1).optional(),
-  clockToleranceSec: z.number().int().min(0).max(300),
-  /** Refuse tokens without `exp`: a token that never expires cannot be taken back. */
-  requireExp: z.boolean(),
-  /** A connection without a token must send its `auth` frame within this time. */
-  timeoutMs: z.number().int().positive(),
-  /** Accept `?token=` on the upgrade URL (devices and EventSource cannot set headers). */
-  queryToken: z.boolean(),
-  /** What a connection without a token may do. Empty: nothing but `auth`. */
-  anonymous: z.strictObject({ subscribe: grantList, publish: grantList, request: grantList }),
+  required: z.boolean().describe("When true, a connection needs a valid token (or anonymous grants) for anything."),
+  secret: z.string().min(32, "must be at least 32 characters").optional().describe("HS256 shared secret."),
+  publicKey: z.string().includes("BEGIN PUBLIC KEY", { message: "must be a PEM public key" }).optional().describe("PEM (SPKI) public key for RS256 / ES256 / EdDSA tokens."),
+  publicKeyAlgorithm: z.enum(["RS256", "ES256", "EdDSA"]).describe("Algorithm of `publicKey`."),
+  jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1).describe("Public JWKs, at least one (with `kid` when there are several).") }).optional().describe("A JWKS document (`{keys: [...]}`), e.g. read from a file by the CLI."),
+  issuer: z.string().min(1).optional().describe("Required `iss` claim, when set."),
+  audience: z.string().min(1).optional().describe("Required `aud` claim, when set."),
+  clockToleranceSec: z.number().int().min(0).max(300).describe("Clock skew allowed when checking `exp` and `nbf`."),
+  requireExp: z.boolean().describe("Refuse tokens without `exp`: a token that never expires cannot be taken back."),
+  timeoutMs: z.number().int().positive().describe("A connection without a token must send its `auth` frame within this time."),
+  queryToken: z.boolean().describe("Accept `?token=` on the upgrade URL (devices and EventSource cannot set headers)."),
+  anonymous: z.strictObject({ subscribe: grantList.describe("Patterns anyone may subscribe to."), publish: grantList.describe("Topics anyone may publish to."), request: grantList.describe("Request methods anyone may call.") }).describe("What a connection without a token may do. Empty: nothing but `auth`."),
 });
 export type AuthOptions = Readonly<z.infer<typeof AuthSchema>>;
 
 export const LimitsSchema = z.strictObject({
-  maxConnections: z.number().int().positive(),
-  maxConnectionsPerIp: z.number().int().positive(),
-  /** Token bucket for publishes per connection: refill rate and burst. */
-  publishPerSecond: z.number().positive(),
-  publishBurst: z.number().int().positive(),
-  /**
-   * Origins browsers may connect from, e.g. `https://app.example.com`. Empty:
-   * same origin as the server only. `*` allows any (not recommended).
-   */
-  allowedOrigins: z.array(z.string().min(1)),
+  maxConnections: z.number().int().positive().describe("Open connections (WebSocket and SSE) over all clients; past it upgrades get 503."),
+  maxConnectionsPerIp: z.number().int().positive().describe("Open connections from one client address (behind a proxy: see `trustedProxies`)."),
+  publishPerSecond: z.number().positive().describe("Token bucket for publishes per connection: refill rate and burst."),
+  publishBurst: z.number().int().positive().describe("Publishes one connection may make at once before `publishPerSecond` applies."),
+  allowedOrigins: z.array(z.string().min(1)).describe("Origins browsers may connect from, e.g. `https://app.example.com`. Empty: same origin as the server only. `*` allows any (not recommended)."),
 });
 
 export const DevicesSchema = z.strictObject({
-  /** Publish `online`/`offline` on `devices.<id>.presence` for device connections. */
-  presence: z.boolean(),
-  /** Commands queued per device while it is offline. */
-  maxQueued: z.number().int().positive(),
-  /** Default lifetime of a queued command. */
-  commandTtlMs: z.number().int().positive(),
-  /** Resend an unacknowledged command this often. */
-  redeliverMs: z.number().int().positive(),
+  presence: z.boolean().describe("Publish `online`/`offline` on `devices.<id>.presence` for device connections."),
+  maxQueued: z.number().int().positive().describe("Commands queued per device while it is offline."),
+  commandTtlMs: z.number().int().positive().describe("Default lifetime of a queued command."),
+  redeliverMs: z.number().int().positive().describe("Resend an unacknowledged command this often."),
 });
 
 export const OptionsSchema = z.strictObject({
-  host: z.string().min(1),
-  port: z.number().int().min(0).max(65535),
-  /** Path that accepts WebSocket upgrades. */
-  path: z.string().startsWith("/"),
-  defaultEncoding: z.enum(ENCODINGS),
-  maxFrameBytes: z.number().int().positive(),
-  idleTimeoutSec: z.number().int().min(0).max(960),
-  sendPings: z.boolean(),
-  perMessageDeflate: z.boolean(),
-  maxSubscriptions: z.number().int().positive(),
-  maxTopics: z.number().int().positive(),
-  /** Bad frames tolerated: `burst` at once, refilled at `perSecond`; past it the connection closes. */
-  errorBudget: z.strictObject({ burst: z.number().int().positive(), perSecond: z.number().positive() }),
-  requestTimeoutMs: z.number().int().positive(),
+  host: z.string().min(1).describe("Address to bind; `0.0.0.0` or `::` for every interface."),
+  port: z.number().int().min(0).max(65535).describe("Port to listen on; 0 picks a free one."),
+  path: z.string().startsWith("/").describe("Path that accepts WebSocket upgrades."),
+  defaultEncoding: z.enum(ENCODINGS).describe("Encoding of connections that offer no subprotocol."),
+  maxFrameBytes: z.number().int().positive().describe("Largest WebSocket frame accepted; a larger one closes the connection (1009)."),
+  idleTimeoutSec: z.number().int().min(0).max(960).describe("A connection silent this long is closed (0: never)."),
+  sendPings: z.boolean().describe("Send WebSocket pings so idle but live peers stay connected."),
+  perMessageDeflate: z.boolean().describe("Offer permessage-deflate compression (costs CPU per frame)."),
+  maxSubscriptions: z.number().int().positive().describe("Subscriptions one connection may hold."),
+  maxTopics: z.number().int().positive().describe("Distinct topics the server keeps; publishing to a new one past it is refused."),
+  errorBudget: z.strictObject({ burst: z.number().int().positive().describe("Bad frames tolerated at once."), perSecond: z.number().positive().describe("Refill rate of the budget.") }).describe("Bad frames tolerated: `burst` at once, refilled at `perSecond`; past it the connection closes."),
+  requestTimeoutMs: z.number().int().positive().describe("A request (`req` frame) handler not done within this time answers with a timeout error."),
   slowConsumer: z.strictObject({
-    /** How often queued bytes of recently published-to subscribers are checked. */
-    checkIntervalMs: z.number().int().min(5).max(10_000),
-    /** Native cap per socket; must exceed every policy's limitBytes. */
-    nativeLimitBytes: z.number().int().positive(),
-  }),
-  defaultPolicy: PolicySchema,
-  /** First rule whose `match` pattern covers a topic (or subscription) wins. */
-  policies: z.array(PolicyRule),
-  /** Graceful shutdown waits this long for sockets to close. */
-  shutdownGraceMs: z.number().int().min(0),
-  /** Topics (or patterns) to list in the welcome frame, so clients can discover what to subscribe to. */
-  topics: z.array(pattern).max(1000),
-  auth: AuthSchema,
-  limits: LimitsSchema,
-  devices: DevicesSchema,
+    checkIntervalMs: z.number().int().min(5).max(10_000).describe("How often queued bytes of recently published-to subscribers are checked."),
+    nativeLimitBytes: z.number().int().positive().describe("Native cap per socket; must exceed every policy's limitBytes."),
+  }).describe("How subscribers that fall behind are found."),
+  defaultPolicy: PolicySchema.describe("The policy of topics no rule in `policies` matches."),
+  policies: z.array(PolicyRule).describe("First rule whose `match` pattern covers a topic (or subscription) wins."),
+  shutdownGraceMs: z.number().int().min(0).describe("Graceful shutdown waits this long for sockets to close."),
+  topics: z.array(pattern).max(1000).describe("Topics (or patterns) to list in the welcome frame, so clients can discover what to subscribe to."),
+  trustedProxies: z.array(proxyEntry).max(1000).describe("Reverse proxies (addresses or CIDR ranges) whose forwarded client address is used for per-IP limits and logs. Empty: the socket's peer address, headers ignored."),
+  forwardedHeader: z.enum(FORWARDED_HEADERS).describe("Header a trusted proxy writes the client address to: `x-forwarded-for` or `forwarded` (RFC 7239)."),
+  auth: AuthSchema.describe("Token authentication."),
+  limits: LimitsSchema.describe("Connection and publish limits, origin check."),
+  devices: DevicesSchema.describe("Device presence and command queueing."),
 });
 
 export type Options = Readonly<z.infer<typeof OptionsSchema>>;
 export type PolicyRule = z.infer<typeof PolicyRule>;
 
-/** Anything a user may pass: every field optional, nested ones too. */
-export type UserOptions = {
-  [K in keyof Options]?: Options[K] extends readonly unknown[] ? Options[K] : Options[K] extends object ? Partial<Options[K]> : Options[K];
-};
+type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+
+/**
+ * What `createServer()` and `serve()` take: the schema's input type with
+ * every field optional, nested ones too. A misspelt key is a type error.
+ * @example
+ * const options: ServerOptions = { port: 8080, limits: { maxConnectionsPerIp: 100 } };
+ */
+export type ServerOptions = DeepPartial<z.input<typeof OptionsSchema>>;
+/** The same as {@link ServerOptions} (the earlier name). */
+export type UserOptions = ServerOptions;
 
 export function defaultOptions(): Options {
   return {
@@ -167,6 +150,8 @@ export function defaultOptions(): Options {
     policies: [],
     shutdownGraceMs: 2000,
     topics: [],
+    trustedProxies: [],
+    forwardedHeader: "x-forwarded-for",
     auth: {
       required: false,
       publicKeyAlgorithm: "RS256",
@@ -188,7 +173,7 @@ function firstIssue(err: z.ZodError): ConfigError {
 }
 
 /** Merges user options over the defaults, validates once, freezes. */
-export function parseOptions(user: unknown = {}): Options {
+export function parseOptions(user: ServerOptions | unknown = {}): Options {
   if (user === null || typeof user !== "object" || Array.isArray(user)) {
     throw ConfigError.format("", "options must be an object");
   }

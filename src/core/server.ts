@@ -6,6 +6,7 @@
  * transport and the bus are handed in. Nothing here runs per delivery.
  * @module
  */
+import { forwardedResolver } from "./forwarded.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import type { ClientType } from "../protocol/frames.ts";
 import { assertOneValue } from "../protocol/msgpack-scan.ts";
@@ -127,6 +128,7 @@ export class TickgateServerImpl implements TickgateServer {
       idleTimeoutSec: o.idleTimeoutSec,
       sendPings: o.sendPings,
       perMessageDeflate: o.perMessageDeflate,
+      clientAddress: forwardedResolver(o.trustedProxies, o.forwardedHeader),
     });
     this.guard.start(o.slowConsumer.checkIntervalMs);
     this.devices.start();

@@ -61,6 +61,8 @@ export interface TransportListenOptions {
   idleTimeoutSec: number;
   sendPings: boolean;
   perMessageDeflate: boolean;
+  /** The client's address from the peer address and headers (trusted proxies, core/forwarded.ts); default: the peer's. */
+  clientAddress?: (peer: string, headers: Headers) => string;
 }
 
 export interface Transport {

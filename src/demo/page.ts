@@ -19,6 +19,7 @@ header{display:flex;align-items:center;gap:10px;padding:10px 20px;border-bottom:
 .chip .k{color:var(--muted)}
 .dot{width:9px;height:9px;border-radius:50%;background:var(--red);box-shadow:0 0 0 3px rgba(240,82,79,.18)}
 .dot.connected{background:var(--green);box-shadow:0 0 0 3px rgba(63,185,80,.2)}
+.dot.refused{background:var(--amber);box-shadow:0 0 0 3px rgba(227,162,26,.2)}
 .dot.connecting,.dot.reconnecting{background:var(--amber);box-shadow:0 0 0 3px rgba(227,162,26,.2);animation:pulse 1s ease-in-out infinite}
 @keyframes pulse{50%{opacity:.35}}
 #state{font-weight:600}
@@ -28,6 +29,11 @@ header{display:flex;align-items:center;gap:10px;padding:10px 20px;border-bottom:
 .rate{margin-left:auto}
 #notice{margin:12px 20px 0;padding:8px 12px;border-radius:8px;border:1px solid #5a4410;background:#241c08;color:#f3d28a}
 #notice.error{border-color:#6b2422;background:#2a1211;color:#ffb4b0}
+#auth{margin:12px 20px 0;padding:10px 12px;border-radius:8px;border:1px solid #5a4410;background:#241c08;color:#f3d28a}
+#auth .row{display:flex;gap:8px;margin-top:8px}
+#auth input{flex:1;min-width:0;padding:6px 8px;border-radius:6px;border:1px solid var(--line);background:var(--bg);color:var(--text);font-family:var(--mono)}
+#auth button{padding:6px 14px;border-radius:6px;border:1px solid var(--line);background:#223041;color:var(--text);cursor:pointer}
+#auth code{font-family:var(--mono);font-size:12px;word-break:break-all}
 main{display:grid;grid-template-columns:minmax(0,1fr) 340px;gap:14px;padding:14px 20px 20px}
 .col{display:flex;flex-direction:column;gap:14px;min-width:0}
 .card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:12px 14px}
@@ -71,6 +77,10 @@ tr.offline td{color:var(--dim)}tr.offline td.why{color:#c98a87}
 footer{padding:0 20px 14px;color:var(--dim);font-size:11.5px}footer b{color:var(--muted);font-weight:500}
 .last span{display:inline-block;padding:0 6px;margin-right:-6px;border-radius:4px}
 @media (max-width:1000px){main{grid-template-columns:1fr}.rate{margin-left:0}}
+/* Phones (390 px): tables scroll inside their card, the header wraps, nothing widens the page. */
+@media (max-width:600px){header{padding:8px 10px;gap:6px}.brand small{display:none}.rate{margin-left:0}
+main{padding:10px;gap:10px}#notice,#auth{margin:10px 10px 0}.card{padding:10px;overflow-x:auto}
+.sessions{display:none}footer{padding:10px;word-break:break-all}}
 `;
 
 const BODY = `
@@ -85,6 +95,10 @@ const BODY = `
   <div class="chip rate"><span id="msgrate" class="num">—</span><span class="k">msg/s in</span></div>
 </header>
 <div id="notice" hidden></div>
+<form id="auth" hidden>
+  <label for="token">This server requires a token. Paste one (e.g. from <code>tickgate token --sub you --subscribe '&gt;' --admin</code>):</label>
+  <div class="row"><input id="token" name="token" type="password" autocomplete="off" spellcheck="false" placeholder="eyJ…"><button type="submit">Connect</button></div>
+</form>
 <main>
   <div class="col">
     <section class="card">
@@ -100,7 +114,7 @@ const BODY = `
   </div>
   <div class="col">
     <section class="card">
-      <h2>Server <small>system.stats</small></h2>
+      <h2>Server <small id="srv-source">this server · stats</small></h2>
       <div class="tiles">
         <div class="tile"><div class="k">connections</div><div class="v" id="srv-connections">—</div><div class="s" id="srv-sessions">&nbsp;</div></div>
         <div class="tile"><div class="k">cpu</div><div class="v" id="srv-cpu">—</div><div class="s">of one core</div></div>

@@ -9,8 +9,11 @@ import { fileURLToPath } from "node:url";
 import type { TickgateServer } from "../core/server.ts";
 import { dashboardPage } from "./page.ts";
 
-/** The dashboard script's entry, for a runtime's bundler. */
-export const DASHBOARD_ENTRY = fileURLToPath(new URL("./dashboard/main.ts", import.meta.url));
+/**
+ * The dashboard script's entry, for a runtime's bundler: the TypeScript
+ * source in a checkout, the compiled JavaScript in the installed package.
+ */
+export const DASHBOARD_ENTRY = fileURLToPath(new URL(`./dashboard/main.${import.meta.url.endsWith(".ts") ? "ts" : "js"}`, import.meta.url));
 
 /** Serves the bundled script; builds and caches are the bundler's business (see `scriptRoute` in `tickgate/bun`). */
 export type ScriptRoute = () => Response | Promise<Response>;

@@ -7,15 +7,32 @@
  * delivery: a scrape costs one pass over the topics and one over the
  * channels.
  *
+ * Names follow the Prometheus naming guide: the unit before `_total`
+ * (`tickgate_received_bytes_total`), one metric per fact (no second total
+ * beside a labelled one), snake_case label values.
+ *
  * Each server gets its own registry (several servers share a process in
  * tests). Process-wide facts (CPU, memory, event-loop lag) live in one
  * registry per process, because there is one process and one event loop
- * however many servers it runs; a scrape concatenates both.
+ * however many servers it runs; a scrape concatenates both. That registry
+ * starts when this module loads, so the first scrape already has a full
+ * window of event-loop samples and CPU counted from the start.
  * @module
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Channel } from "../core/channel.ts";
 import type { TickgateServerImpl as TickgateServer } from "../core/server.ts";
+
+/** The runtime and its real version: Bun reports a Node version it is compatible with, not its own. */
+export function runtimeInfo(): { runtime: "bun" | "node"; runtime_version: string } {
+  const bun = (process.versions as Record<string, string | undefined>).bun;
+  return bun ? { runtime: "bun", runtime_version: bun } : { runtime: "node", runtime_version: process.versions.node };
+}
+
+/** `refusedOrigin` → `refused_origin`: label values in snake_case. */
+export function snakeCase(s: string): string {
+  return s.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
+}
 
 /** Most topic classes that get their own label value; the rest share {@link OTHER}. */
 export const MAX_CLASSES = 50;
@@ -89,8 +106,6 @@ export class ServerMetrics {
   readonly classes = new ClassLabels();
   /** Where the latency ring was read up to. */
   #latencyFrom = 0;
-  /** Drop / conflation counts of each channel at the previous scrape. */
-  readonly #seen = new WeakMap<Channel, { dropped: number; conflated: number }>();
 
   readonly #g;
   readonly #c;
@@ -101,7 +116,7 @@ export class ServerMetrics {
     const gauge = <L extends string>(name: string, help: string, labelNames: L[] = []) => new Gauge<L>({ name, help, labelNames, registers });
     const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) => new TotalCounter(new Counter<L>({ name, help, labelNames, registers }));
     this.#g = {
-      info: gauge("tickgate_info", "Always 1; the labels name the build and the sequence epoch.", ["version", "epoch"]),
+      info: gauge("tickgate_info", "Always 1; the labels name the build, the sequence epoch, and the runtime with its version.", ["version", "epoch", "runtime", "runtime_version"]),
       connections: gauge("tickgate_connections", "Open connections (WebSocket and SSE)."),
       sessions: gauge("tickgate_sessions", "Open connections by client type.", ["client"]),
       subscriptions: gauge("tickgate_subscriptions", "Subscriptions held, over all connections."),
@@ -112,21 +127,19 @@ export class ServerMetrics {
       devicesOnline: gauge("tickgate_devices_online", "Device connections with a known device id."),
     };
     this.#c = {
-      messagesIn: counter("tickgate_messages_in_total", "Frames received from clients."),
-      bytesIn: counter("tickgate_bytes_in_total", "Bytes of frames received from clients."),
-      bytesOut: counter("tickgate_bytes_out_total", "Bytes of publication frames handed to the fan-out (all classes)."),
+      messagesIn: counter("tickgate_received_messages_total", "Frames received from clients."),
+      bytesIn: counter("tickgate_received_bytes_total", "Bytes of frames received from clients."),
+      bytesOut: counter("tickgate_sent_bytes_total", "Bytes of publication frames handed to the fan-out (all classes)."),
       publications: counter("tickgate_publications_total", "Publications, by topic class.", ["class"]),
       deliveries: counter("tickgate_deliveries_total", "Publications delivered to subscribers, by topic class.", ["class"]),
-      payloadBytesIn: counter("tickgate_payload_bytes_in_total", "Payload bytes published (msgpack size), by topic class.", ["class"]),
-      droppedByClass: new Counter({ name: "tickgate_dropped_total", help: "Publications not delivered to lagging subscribers (policy drop), by class of the subscription.", labelNames: ["class"], registers }),
-      conflatedByClass: new Counter({ name: "tickgate_conflated_total", help: "Publications conflated away for lagging subscribers, by class of the subscription.", labelNames: ["class"], registers }),
+      payloadBytesIn: counter("tickgate_published_payload_bytes_total", "Payload bytes published (msgpack size), by topic class.", ["class"]),
       dropped: counter("tickgate_slow_consumer_dropped_total", "Publications not delivered to lagging subscribers (policy drop), all classes."),
       conflated: counter("tickgate_slow_consumer_conflated_total", "Publications conflated away for lagging subscribers, all classes."),
       lagEvents: counter("tickgate_slow_consumer_lag_events_total", "Times a subscriber was taken off a channel for passing its policy's limitBytes (backpressure)."),
       disconnects: counter("tickgate_slow_consumer_disconnects_total", "Subscribers closed (4008) for falling behind under policy disconnect."),
       nativeLimitNear: counter("tickgate_slow_consumer_native_limit_near_total", "Sweeps that found a socket within 10% of the native backpressure limit."),
       security: counter("tickgate_security_events_total", "Refused or ended connections and actions (origin, limits, auth, expiry, forbidden, rate limits), by kind.", ["kind"]),
-      encodes: counter("tickgate_encodes_total", "Publication frames encoded, by encoding (once per publication and encoding in use).", ["encoding"]),
+      encodes: counter("tickgate_encoded_frames_total", "Publication frames encoded, by encoding (once per publication and encoding in use).", ["encoding"]),
     };
     this.#latency = new Histogram({
       name: "tickgate_publish_to_send_seconds",
@@ -143,7 +156,7 @@ export class ServerMetrics {
     // stats(0) skips the top-topics list; it is the only public view of the connection counters.
     const s = srv.stats(0);
     const g = this.#g;
-    g.info.set({ version: s.server.version, epoch: s.server.epoch }, 1);
+    g.info.set({ version: s.server.version, epoch: s.server.epoch, ...runtimeInfo() }, 1);
     g.connections.set(s.connections);
     for (const [client, n] of Object.entries(s.sessions)) g.sessions.set({ client }, n);
     g.subscriptions.set(s.subscriptions);
@@ -164,7 +177,7 @@ export class ServerMetrics {
     c.encodes.set(s.encodes.json, { encoding: "json" });
     // Present once the server has device and auth support.
     if (s.devicesOnline !== undefined) g.devicesOnline.set(s.devicesOnline);
-    for (const [kind, n] of Object.entries(s.security ?? {})) c.security.set(n, { kind });
+    for (const [kind, n] of Object.entries(s.security ?? {})) c.security.set(n, { kind: snakeCase(kind) });
 
     this.#refreshTopics(broker.topics.values());
     this.#refreshChannels(broker.index.values());
@@ -206,22 +219,16 @@ export class ServerMetrics {
   }
 
   /**
-   * Channels are released when their last subscriber leaves, taking their
-   * counts along, so per-class drops are summed as deltas per channel. What
-   * a channel counted between the last scrape and its release is lost here;
-   * the `tickgate_slow_consumer_*` totals are exact.
+   * Subscribers per class. Drops and conflations are not split by class:
+   * channels are released with their counts when their last subscriber
+   * leaves, so a per-class sum would miss some; the `tickgate_slow_consumer_*`
+   * totals are exact.
    */
   #refreshChannels(channels: Iterable<Channel>): void {
     const subscribers = new Map<string, number>();
-    const labelOf = (ch: Channel) => this.classes.label(topicClass(ch.base));
     for (const ch of channels) {
-      const label = labelOf(ch);
+      const label = this.classes.label(topicClass(ch.base));
       subscribers.set(label, (subscribers.get(label) ?? 0) + ch.members.size);
-      const last = this.#seen.get(ch) ?? { dropped: 0, conflated: 0 };
-      // inc by 0 too, so every class with subscribers shows a series.
-      this.#c.droppedByClass.inc({ class: label }, Math.max(0, ch.dropped - last.dropped));
-      this.#c.conflatedByClass.inc({ class: label }, Math.max(0, ch.conflated - last.conflated));
-      this.#seen.set(ch, { dropped: ch.dropped, conflated: ch.conflated });
     }
     // Classes with no subscribers left read 0 rather than their last value.
     this.#g.subscribers.reset();
@@ -240,17 +247,45 @@ let processReg: Registry | undefined;
 
 /**
  * prom-client's default metrics (process CPU and memory, heap, GC, event
- * loop lag), in one registry per process, created on the first scrape.
+ * loop lag), in one registry per process, created when this module loads.
  * Under Bun 1.4 `perf_hooks.monitorEventLoopDelay` works, so prom-client's
  * `nodejs_eventloop_lag_*` gauges are real; where it is missing prom-client
  * skips them silently, and a timer-drift sampler stands in.
  */
-function processRegistry(): Registry {
+/** @internal exported for tests */
+export function processRegistry(): Registry {
   if (processReg) return processReg;
   processReg = new Registry();
   collectDefaultMetrics({ register: processReg });
   if (!processReg.getSingleMetric("nodejs_eventloop_lag_seconds")) driftLagGauge(processReg);
+  else keepLagOverEmptyWindows(processReg);
+  // Under Bun this would carry the Node version Bun is compatible with, not a real one; tickgate_info names the runtime.
+  if (runtimeInfo().runtime !== "node") processReg.removeSingleMetric("nodejs_version_info");
   return processReg;
+}
+
+const LAG_GAUGES = ["min", "max", "mean", "stddev", "p50", "p90", "p99"].map((s) => `nodejs_eventloop_lag_${s}_seconds`);
+/** An empty delay histogram's min is 2^63 ns, which prom-client reports as a lag of 9.2e9 s. */
+const EMPTY_WINDOW_S = 9e9;
+
+/**
+ * prom-client reads the delay histogram and resets it at every scrape; two
+ * scrapes within one sampling interval (10 ms) find it empty (min 2^63 ns,
+ * mean NaN). Then the gauges keep the previous window's values. prom-client
+ * sets `min` first in each window, so its value says whether to take the rest.
+ */
+function keepLagOverEmptyWindows(register: Registry): void {
+  const parts = LAG_GAUGES.map((n) => register.getSingleMetric(n) as Gauge | undefined);
+  if (parts.some((g) => g === undefined)) return;
+  let empty = false;
+  parts.forEach((g, i) => {
+    const set = g!.set.bind(g!) as (...args: unknown[]) => void;
+    g!.set = ((...args: unknown[]) => {
+      const v = args[args.length - 1];
+      if (i === 0) empty = typeof v === "number" && v >= EMPTY_WINDOW_S;
+      if (!empty) set(...args);
+    }) as Gauge["set"];
+  });
 }
 
 /** Worst timer overshoot since the previous scrape, as `nodejs_eventloop_lag_seconds`. */
@@ -274,6 +309,8 @@ function driftLagGauge(register: Registry, everyMs = 100): void {
     },
   });
 }
+
+processRegistry();
 
 // ---- the route ----
 

@@ -8,7 +8,7 @@ import { startCli } from "../helpers/spawn.ts";
 
 describe("tickgate serve demo flags", () => {
   test("--symbols, --rate, --devices and --device-interval shape the demo feeds", async () => {
-    await using cli = await startCli(["serve", "--port", "0", "--log-level", "warn", "--symbols", "FOO-USD,BAR-USD", "--rate", "100", "--devices", "2", "--device-interval", "20"]);
+    await using cli = await startCli(["serve", "--port", "0", "--demo", "--log-level", "warn", "--symbols", "FOO-USD,BAR-USD", "--rate", "100", "--devices", "2", "--device-interval", "20"]);
     await using c = await connect(`ws://127.0.0.1:${cli.port}/ws`, { encoding: "json" });
     await subscribe(c, "prices.>");
     await subscribe(c, "devices.*.telemetry");
@@ -21,7 +21,7 @@ describe("tickgate serve demo flags", () => {
   });
 
   test("--devices 0 runs the market feed without a fleet", async () => {
-    await using cli = await startCli(["serve", "--port", "0", "--log-level", "warn", "--devices", "0", "--rate", "100"]);
+    await using cli = await startCli(["serve", "--port", "0", "--demo", "--log-level", "warn", "--devices", "0", "--rate", "100"]);
     await using c = await connect(`ws://127.0.0.1:${cli.port}/ws`);
     await subscribe(c, "prices.>");
     await c.collect(5, (f) => f.t === "msg");

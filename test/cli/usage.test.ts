@@ -39,7 +39,7 @@ describe("bad usage exits 2 with one line", () => {
     ["sub without a topic", ["sub"], /sub takes one <topic-or-pattern>/],
     ["sub with a bad count", ["sub", "a", "--count", "many"], /--count must be an integer/],
     ["serve with a bad log level", ["serve", "--log-level", "loud"], /--log-level must be one of/],
-    ["serve with a bad rate", ["serve", "--rate", "fast"], /--rate must be a number/],
+    ["serve with a bad rate", ["serve", "--demo", "--rate", "fast"], /--rate must be a number/],
     ["serve with a stray argument", ["serve", "now"], /serve takes no arguments/],
   ];
   for (const [what, args, message] of cases) {

@@ -20,7 +20,7 @@ describe("lifecycle", () => {
   }
 
   test("the demo feed is live: ticks arrive on prices.> with retained values first", async () => {
-    await using cli = await startCli(["serve", "--port", "0", "--log-level", "warn"]);
+    await using cli = await startCli(["serve", "--port", "0", "--demo", "--log-level", "warn"]);
     for (const encoding of ["msgpack", "json"] as const) {
       await using c = await connect(`ws://127.0.0.1:${cli.port}/ws`, { encoding });
       await subscribe(c, "prices.>");

@@ -6,19 +6,21 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { scriptRoute } from "../../src/adapter/bun/index.ts";
 import { DASHBOARD_ENTRY, installDashboard } from "../../src/demo/index.ts";
 import { startServer as startBare, type TestServer } from "../helpers/server.ts";
 import { ROOT, startCli } from "../helpers/spawn.ts";
+import { ALL_TG, hs256, SECRET } from "../helpers/tokens.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 if (!HAVE_CHROMIUM) console.warn(`test/dashboard: ${CHROMIUM} is missing, so the browser cases are skipped (apt-get install -y chromium)`);
 
 const SCREENSHOT = join(ROOT, "docs", "dashboard.png");
-const SERVE = ["--log-level", "warn"];
+const SERVE = ["--demo", "--log-level", "warn"];
 const WAIT = { timeout: 10_000 };
 const BROKEN_ENTRY = join(ROOT, "src", "demo", "dashboard", "no-such-entry.ts");
 
@@ -79,8 +81,8 @@ describe.skipIf(!HAVE_CHROMIUM)("dashboard in Chromium", () => {
     [Symbol.asyncDispose](): Promise<void>;
   }
 
-  async function open(url: string): Promise<Opened> {
-    const context: BrowserContext = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  async function open(url: string, viewport = { width: 1280, height: 800 }): Promise<Opened> {
+    const context: BrowserContext = await browser.newContext({ viewport });
     const page = await context.newPage();
     const errors: string[] = [];
     const frames = { text: 0, binary: 0 };
@@ -117,7 +119,7 @@ describe.skipIf(!HAVE_CHROMIUM)("dashboard in Chromium", () => {
     expect(await page.getAttribute("#enc-msgpack", "class")).toBe("on");
     await priceChanges(page);
     await devicesFilled(page);
-    // system.stats is retained, then every 2 s: the second sample gives the rates.
+    // The page asks the server for its stats every 2 s: the second answer gives the rates.
     await page.waitForFunction(() => /\/s$/.test(document.getElementById("srv-pub-rate")?.textContent ?? ""), null, WAIT);
     expect(Number(await page.textContent("#online"))).toBeGreaterThanOrEqual(1);
     expect(await page.textContent("#sessions")).toMatch(/browser\s*1/);
@@ -186,4 +188,51 @@ describe.skipIf(!HAVE_CHROMIUM)("dashboard in Chromium", () => {
     expect(await page.textContent("#state")).toBe("no script");
     expect(await page.getAttribute("#dot", "class")).toBe("dot");
   }, 15_000);
+
+  test("without the demo feeds the server panel shows the server's own stats", async () => {
+    await using server = await startServer();
+    await using o = await open(`http://127.0.0.1:${server.port}/`);
+    const { page } = o;
+    await connected(page);
+    server.publish("own.stats", { n: 1 });
+    await page.waitForFunction(() => /\/s$/.test(document.getElementById("srv-pub-rate")?.textContent ?? ""), null, WAIT);
+    expect(Number((await page.textContent("#srv-publications"))!.replace(/,/g, ""))).toBeGreaterThanOrEqual(1);
+    expect(await page.textContent("#srv-cpu")).toMatch(/%$/);
+    expect(await page.textContent("#srv-connections")).toBe("1");
+    expect(o.errors).toEqual([]);
+  }, 20_000);
+
+  test("auth on, no token: not a green 'connected' but the refusal and a token form; a pasted admin token connects", async () => {
+    await using server = await startCli(["serve", "--port", "0", ...SERVE, "--devices", "0"], { TICKGATE_AUTH_REQUIRED: "1", TICKGATE_AUTH_SECRET: SECRET });
+    await using o = await open(`http://127.0.0.1:${server.port}/`);
+    const { page } = o;
+    await page.waitForFunction(() => document.getElementById("state")?.textContent === "connected · not authorized", null, WAIT);
+    expect(await page.getAttribute("#dot", "class")).toBe("dot refused");
+    expect(await page.isVisible("#auth")).toBe(true);
+    expect(await page.textContent("#notice")).toContain("requires a token");
+
+    await page.fill("#token", await hs256({ sub: "operator", tg: ALL_TG }));
+    await page.click("#auth button");
+    await connected(page);
+    await priceChanges(page);
+    // An admin token gets the full snapshot: CPU and publications, not the short summary.
+    await page.waitForFunction(() => /%$/.test(document.getElementById("srv-cpu")?.textContent ?? ""), null, WAIT);
+    expect(await page.isHidden("#auth")).toBe(true);
+    expect(o.errors).toEqual([]);
+  }, 30_000);
+
+  test("fits a 390 px wide screen: nothing scrolls sideways", async () => {
+    await using server = await startCli(["serve", "--port", "0", ...SERVE]);
+    await using o = await open(`http://127.0.0.1:${server.port}/`, { width: 390, height: 844 });
+    const { page } = o;
+    await connected(page);
+    await priceChanges(page);
+    await devicesFilled(page);
+    const widths = await page.evaluate(() => ({ doc: document.documentElement.scrollWidth, body: document.body.scrollWidth, view: window.innerWidth }));
+    expect(widths.view).toBe(390);
+    expect(widths.doc).toBeLessThanOrEqual(390);
+    expect(widths.body).toBeLessThanOrEqual(390);
+    await page.screenshot({ path: join(tmpdir(), "tickgate-dashboard-390.png"), fullPage: true, animations: "disabled" });
+    expect(o.errors).toEqual([]);
+  }, 30_000);
 });

@@ -1,4 +1,4 @@
-/** Runs the real CLI in a child process and reads the port it prints. */
+/** Runs the real CLI in a child process and reads the port from the line it prints on stderr. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 
@@ -17,12 +17,12 @@ export async function startCli(args: string[], env: Record<string, string> = {})
   const proc = spawn(BUN, ["src/cli/main.ts", ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
-  proc.stderr!.on("data", (d) => (err += d));
+  proc.stdout!.on("data", (d) => (out += d));
   const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
   const port = await new Promise<number>((resolve, reject) => {
-    proc.stdout!.on("data", (d) => {
-      out += d;
-      const m = /tickgate listening on http:\/\/[^:]+:(\d+)/.exec(out);
+    proc.stderr!.on("data", (d) => {
+      err += d;
+      const m = /tickgate listening on http:\/\/(?:\[[^\]]+\]|[^:/]+):(\d+)/.exec(err);
       if (m) resolve(Number(m[1]));
     });
     exited.then((code) => reject(new Error(`cli exited ${code}: ${err}`)));

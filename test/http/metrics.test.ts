@@ -4,7 +4,7 @@
  * when real traffic flows through real sockets.
  */
 import { describe, expect, test } from "bun:test";
-import { MAX_CLASSES, OTHER } from "../../src/http/metrics.ts";
+import { MAX_CLASSES, OTHER, processRegistry } from "../../src/http/metrics.ts";
 import { packr, unpackr } from "../../src/protocol/codec.ts";
 import { connect, subscribe } from "../helpers/client.ts";
 import { rawConnect } from "../helpers/raw-ws.ts";
@@ -74,20 +74,18 @@ const REQUIRED = [
   "tickgate_subscribers",
   "tickgate_topics",
   "tickgate_channels",
-  "tickgate_messages_in_total",
-  "tickgate_bytes_in_total",
-  "tickgate_bytes_out_total",
+  "tickgate_received_messages_total",
+  "tickgate_received_bytes_total",
+  "tickgate_sent_bytes_total",
   "tickgate_publications_total",
   "tickgate_deliveries_total",
-  "tickgate_payload_bytes_in_total",
-  "tickgate_dropped_total",
-  "tickgate_conflated_total",
+  "tickgate_published_payload_bytes_total",
   "tickgate_slow_consumer_dropped_total",
   "tickgate_slow_consumer_conflated_total",
   "tickgate_slow_consumer_lag_events_total",
   "tickgate_slow_consumer_disconnects_total",
   "tickgate_slow_consumer_lagging_sessions",
-  "tickgate_encodes_total",
+  "tickgate_encoded_frames_total",
   "tickgate_publish_to_send_seconds_bucket",
   "tickgate_publish_to_send_seconds_count",
   "nodejs_eventloop_lag_seconds",
@@ -140,12 +138,12 @@ describe("GET /metrics", () => {
     expect(diff("tickgate_publications_total", { class: "ticks" })).toBe(N);
     expect(diff("tickgate_deliveries_total", { class: "ticks" })).toBe(2 * N);
     const payloadBytes = Array.from({ length: N }, (_, i) => packr.pack({ i, bid: 100 + i }).length).reduce((a, b) => a + b);
-    expect(diff("tickgate_payload_bytes_in_total", { class: "ticks" })).toBe(payloadBytes);
-    expect(diff("tickgate_messages_in_total")).toBe(N);
-    expect(diff("tickgate_bytes_in_total")).toBeGreaterThan(N * 20);
-    expect(diff("tickgate_bytes_out_total")).toBeGreaterThan(N * 2 * 40);
-    expect(diff("tickgate_encodes_total", { encoding: "msgpack" })).toBe(N);
-    expect(diff("tickgate_encodes_total", { encoding: "json" })).toBe(N);
+    expect(diff("tickgate_published_payload_bytes_total", { class: "ticks" })).toBe(payloadBytes);
+    expect(diff("tickgate_received_messages_total")).toBe(N);
+    expect(diff("tickgate_received_bytes_total")).toBeGreaterThan(N * 20);
+    expect(diff("tickgate_sent_bytes_total")).toBeGreaterThan(N * 2 * 40);
+    expect(diff("tickgate_encoded_frames_total", { encoding: "msgpack" })).toBe(N);
+    expect(diff("tickgate_encoded_frames_total", { encoding: "json" })).toBe(N);
     expect(diff("tickgate_publish_to_send_seconds_count")).toBe(2);
     expect(value(after, "tickgate_publish_to_send_seconds_bucket", { le: "+Inf" })).toBe(value(after, "tickgate_publish_to_send_seconds_count"));
     expect(value(after, "tickgate_connections")).toBe(3);
@@ -183,7 +181,7 @@ describe("GET /metrics", () => {
     expect(value(second, "tickgate_publications_total", { class: OTHER })).toBe(other + 1000);
   });
 
-  test("slow-consumer drops are counted in total and per class", async () => {
+  test("slow-consumer drops are counted exactly, once", async () => {
     const LIMIT = 64 * 1024;
     await using server = await startServer({
       slowConsumer: { checkIntervalMs: 10, nativeLimitBytes: 64 * 1024 * 1024 },
@@ -216,7 +214,6 @@ describe("GET /metrics", () => {
     raw.destroy();
     expect(value(samples, "tickgate_slow_consumer_lag_events_total")).toBe(1);
     expect(value(samples, "tickgate_slow_consumer_dropped_total")).toBe(server.guard.counters.dropped);
-    expect(value(samples, "tickgate_dropped_total", { class: "drop" })).toBe(server.guard.counters.dropped);
     expect(server.guard.counters.dropped).toBeGreaterThanOrEqual(5);
   }, 20_000);
 
@@ -235,5 +232,66 @@ describe("GET /metrics", () => {
     const max = samples.find((s) => s.name === "nodejs_eventloop_lag_max_seconds");
     const lag = max ?? samples.find((s) => s.name === "nodejs_eventloop_lag_seconds")!;
     expect(lag.value).toBeGreaterThanOrEqual(0.08);
+  });
+
+  test("names follow the Prometheus naming guide", async () => {
+    await using server = await startServer();
+    await using c = await connect(server.wsUrl);
+    await subscribe(c, "guide.x");
+    server.publish("guide.x", { n: 1 });
+    await c.next((f) => f.t === "msg");
+    // An origin refusal, so tickgate_security_events_total has a kind to check.
+    await fetch(server.wsUrl.replace("ws:", "http:"), { headers: { upgrade: "websocket", connection: "Upgrade", origin: "https://evil.example", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==" } }).catch(() => undefined);
+    const res = await fetch(server.wsUrl.replace("ws:", "http:").replace("/ws", "/metrics"));
+    const text = await res.text();
+    const types = new Map([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+    const ours = [...types].filter(([n]) => n.startsWith("tickgate_"));
+    expect(ours.length).toBeGreaterThan(15);
+    for (const [name, type] of ours) {
+      expect(name, "snake_case").toMatch(/^[a-z][a-z0-9_]*$/);
+      // Counters, and only counters, end in _total.
+      expect(name.endsWith("_total"), `${name} is a ${type}`).toBe(type === "counter");
+      // A unit is the last word of the name, before _total: received_bytes_total, not bytes_received_total.
+      for (const unit of ["bytes", "seconds"]) {
+        if (name.includes(`_${unit}`)) expect(name, `${name}: unit last`).toMatch(new RegExp(`_${unit}(_total)?$`));
+      }
+    }
+    // One counter per fact: no name is another's with a prefix added (dropped_total beside slow_consumer_dropped_total).
+    const counters = ours.filter(([, t]) => t === "counter").map(([n]) => n.replace(/^tickgate_/, ""));
+    for (const a of counters) for (const b of counters) if (a !== b) expect(b.endsWith(`_${a}`), `${b} duplicates ${a}`).toBe(false);
+    const samples = parseExposition(text);
+    for (const s of samples.filter((x) => x.name.startsWith("tickgate_"))) {
+      for (const [label, v] of Object.entries(s.labels)) {
+        expect(label).toMatch(/^[a-z][a-z0-9_]*$/);
+        if (["kind", "client", "encoding", "runtime"].includes(label)) expect(v, `${s.name}{${label}}`).toMatch(/^[a-z][a-z0-9_]*$/);
+      }
+    }
+    expect(samples.some((x) => x.name === "tickgate_security_events_total" && x.labels.kind === "refused_origin")).toBe(true);
+  });
+
+  test("tickgate_info names the real runtime and version; no made-up nodejs_version_info under Bun", async () => {
+    await using server = await startServer();
+    const samples = await scrape(server);
+    const info = samples.find((s) => s.name === "tickgate_info")!;
+    expect(info.labels.runtime).toBe("bun");
+    expect(info.labels.runtime_version).toBe(Bun.version);
+    expect(samples.some((s) => s.name === "nodejs_version_info")).toBe(false);
+  });
+
+  test("process metrics run from the start: a first scrape, and scrapes back to back, show no absurd lag", async () => {
+    await using server = await startServer();
+    const first = await scrape(server);
+    // Two reads within one 10 ms sampling interval: the second window is empty.
+    const reg = processRegistry();
+    await reg.metrics();
+    const back = parseExposition(await reg.metrics());
+    for (const samples of [first, back]) {
+      const lag = samples.filter((s) => s.name.startsWith("nodejs_eventloop_lag"));
+      expect(lag.length).toBeGreaterThan(0);
+      // A minute: far above any real stall here, far below the 9.2e9 s of an empty window.
+      for (const s of lag) expect(s.value, s.name).toBeLessThan(60);
+      expect(samples.find((s) => s.name === "process_cpu_seconds_total")!.value).toBeGreaterThan(0);
+      expect(samples.find((s) => s.name === "nodejs_eventloop_lag_mean_seconds")!.value).not.toBeNaN();
+    }
   });
 });

@@ -41,11 +41,12 @@ export class BunTransport implements Transport {
 
   async listen(host: TransportHost<unknown>, o: TransportListenOptions): Promise<{ host: string; port: number }> {
     const wsPath = host.wsPath;
+    const clientAddress = o.clientAddress ?? ((peer: string) => peer);
     this.#server = Bun.serve<SocketData>({
       hostname: o.host,
       port: o.port,
       async fetch(req, server) {
-        const ip = server.requestIP(req)?.address ?? "";
+        const ip = clientAddress(server.requestIP(req)?.address ?? "", req.headers);
         const url = new URL(req.url);
         if (url.pathname === wsPath && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
           const protocols = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim()).filter(Boolean);

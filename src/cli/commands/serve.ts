@@ -1,37 +1,48 @@
 /**
- * `tickgate serve`: the server, with the demo feeds unless --no-demo. Runs
- * until SIGTERM or SIGINT, then shuts down gracefully and exits 0.
+ * `tickgate serve`: the server, with the demo feeds and dashboard only when
+ * asked (--demo or TICKGATE_DEMO=1). Runs until SIGTERM or SIGINT, then
+ * shuts down gracefully and exits 0. Logs are pino JSON lines on stdout; the
+ * one human line saying where it listens goes to stderr.
  * @module
  */
 import pino from "pino";
-import { scriptRoute, serve as startServer } from "../../adapter/bun/index.ts";
+import type { UserOptions } from "../../core/options.ts";
 import { DASHBOARD_ENTRY, DEMO_POLICIES, installDemo, type DemoOptions } from "../../demo/index.ts";
 import { EXIT_CODES_HELP, Exit, UsageError, intFlag, numberFlag, parseFlags, type Command } from "../command.ts";
-import { authFromEnv, optionsFromEnv, optionsFromFlags, readConfigFile, resolveAuthFiles } from "../config.ts";
+import { authFromEnv, demoFromEnv, DEMO_ENV_VALUES, optionsFromEnv, optionsFromFlags, readConfigFile, resolveAuthFiles } from "../config.ts";
+import { scriptRoute, startServer } from "../runtime.ts";
 
-const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
-const HELP = `tickgate serve — run the WebSocket pub/sub server
+export const HELP = `tickgate serve — run the WebSocket pub/sub server
 
 Usage:
   tickgate serve [--port N] [--host H] [--config FILE] [--log-level L]
-                 [--no-demo] [--symbols A,B] [--rate N] [--devices N] [--device-interval MS]
+                 [--demo] [--symbols A,B] [--rate N] [--devices N] [--device-interval MS]
 
 Options:
   --port N              port to listen on (env TICKGATE_PORT; default 8080, 0 picks one)
   --host H              address to bind (env TICKGATE_HOST; default 127.0.0.1)
-  --config FILE         JSON config file (env TICKGATE_CONFIG)
+  --config FILE         JSON config file (env TICKGATE_CONFIG); every option: docs/config.md
   --log-level L         ${LOG_LEVELS.join(", ")} (env TICKGATE_LOG_LEVEL; default info)
   -h, --help            this help
 
-Demo feeds (on unless --no-demo or TICKGATE_DEMO=0):
-  --no-demo             do not start the demo feeds
+Environment (each sets the option named; docs/config.md has them all):
+  TICKGATE_PATH, TICKGATE_DEFAULT_ENCODING, TICKGATE_IDLE_TIMEOUT_SEC,
+  TICKGATE_MAX_FRAME_BYTES, TICKGATE_TRUSTED_PROXIES, TICKGATE_AUTH_SECRET,
+  TICKGATE_AUTH_REQUIRED
+
+Demo (off unless --demo or TICKGATE_DEMO=${DEMO_ENV_VALUES.on.join("|")}):
+  --demo                serve the live dashboard at / with simulated feeds
+                        (fake prices on prices.*, fake devices on devices.*)
+  --no-demo             no demo, whatever TICKGATE_DEMO says
   --symbols A,B         market symbols, ticks on prices.<SYMBOL> (default BTC-USD,ETH-USD,...)
   --rate N              market ticks per second, over all symbols (default 20)
   --devices N           simulated devices on devices.<id>.telemetry / .status (default 12; 0: none)
   --device-interval MS  mean time between one device's readings (default 1000)
 
 Options come from the config file, then the environment, then flags.
+Runs on Bun; on Node it says what to install.
 SIGTERM or SIGINT closes every connection with 1001 and exits 0.
 
 ${EXIT_CODES_HELP}
@@ -41,6 +52,7 @@ const FLAGS = {
   port: { type: "string" },
   host: { type: "string" },
   config: { type: "string" },
+  demo: { type: "boolean" },
   "no-demo": { type: "boolean" },
   "log-level": { type: "string" },
   symbols: { type: "string" },
@@ -69,7 +81,10 @@ async function run(argv: string[]): Promise<number> {
   const env = process.env;
   const level = values["log-level"] ?? env.TICKGATE_LOG_LEVEL ?? "info";
   if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got '${level}'`);
-  const demo = !values["no-demo"] && env.TICKGATE_DEMO !== "0";
+  if (values.demo && values["no-demo"]) throw new UsageError("--demo and --no-demo exclude each other");
+  const demo = values["no-demo"] ? false : (values.demo ?? demoFromEnv(env.TICKGATE_DEMO));
+  const stray = (["symbols", "rate", "devices", "device-interval"] as const).find((k) => values[k] !== undefined);
+  if (!demo && stray) throw new UsageError(`--${stray} shapes the demo feeds; add --demo`);
   const demoOpts = demo ? demoOptions(values) : undefined;
   const configPath = values.config ?? env.TICKGATE_CONFIG;
   const fromFile = configPath ? readConfigFile(configPath) : {};
@@ -81,8 +96,8 @@ async function run(argv: string[]): Promise<number> {
   if (demo) options.policies = [...((options.policies as unknown[]) ?? []), ...DEMO_POLICIES];
 
   const log = pino({ level, base: { service: "tickgate" } });
-  const server = await startServer(options, { log });
-  const stopDemo = installDemo(server, { script: scriptRoute(DASHBOARD_ENTRY), feeds: demoOpts ?? false });
+  const server = await startServer(options as UserOptions, { log });
+  const stopDemo = demoOpts ? installDemo(server, { script: await scriptRoute(DASHBOARD_ENTRY), feeds: demoOpts }) : () => {};
   const host = server.options.host.includes(":") ? `[${server.options.host}]` : server.options.host;
   const url = `http://${host}:${server.port}`;
   const ws = `${url.replace("http", "ws")}${server.options.path}`;
@@ -90,8 +105,8 @@ async function run(argv: string[]): Promise<number> {
   if (!server.options.auth.required && !/^(127\.|::1$|localhost$)/.test(server.options.host)) {
     log.warn({ event: "insecure", host: server.options.host }, "listening beyond loopback with auth off: anyone who can reach this port may subscribe and publish; set auth.required (see README, Securing tickgate)");
   }
-  // Tests and scripts read the port from this line.
-  process.stdout.write(`tickgate listening on ${url}  (WebSocket ${ws})${demo ? " — open it for live demo ticks" : ""}\n`);
+  // For people, on stderr: stdout carries only JSON log lines. Tests and scripts read the port from it.
+  process.stderr.write(`tickgate listening on ${url}  (WebSocket ${ws})${demo ? " — open it for the live demo" : ""}\n`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;

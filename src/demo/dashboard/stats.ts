@@ -1,37 +1,47 @@
 /**
- * Server stats (from `system.stats`) and per-topic message rates (counted
- * here, as messages arrive).
+ * The server panel (the server's own stats, asked for with a `stats` frame,
+ * so it works with or without the demo feeds) and per-topic message rates
+ * (counted here, as messages arrive).
  * @module
  */
-import type { ClientType } from "../../client/index.ts";
+import type { ServerStats } from "../../client/index.ts";
 import { byId, el, fmt, setText } from "./dom.ts";
-
-/** What the demo's stats feed publishes on `system.stats` (src/demo/feeds/market.ts). */
-export interface SystemStats {
-  connections: number;
-  sessions: Record<ClientType, number>;
-  publications: number;
-  deliveries: number;
-  /** Percent of one core. */
-  cpu: number;
-  /** Bytes. */
-  rss: number;
-  uptimeSec: number;
-}
 
 export class ServerPanel {
   #prev: { at: number; publications: number; deliveries: number } | undefined;
 
-  /** `at`: when the sample was published (the server's clock), so a retained, older sample gives no false rate. */
-  update(s: SystemStats, at: number): void {
+  /**
+   * `at`: when the answer arrived. A server that requires tokens answers a
+   * connection without `tg.admin` with a short summary: the rest stays "—".
+   */
+  update(s: ServerStats, at: number): void {
+    const uptimeSec = s.server?.uptimeSec ?? s.uptimeSec;
+    const full = s.messages !== undefined;
+    setText(byId("srv-source"), full ? "this server · stats" : "summary · full stats need an admin token");
     setText(byId("srv-connections"), fmt.int(s.connections));
-    setText(byId("srv-cpu"), `${s.cpu.toFixed(1)} %`);
-    setText(byId("srv-rss"), fmt.bytes(s.rss));
-    setText(byId("srv-uptime"), fmt.duration(s.uptimeSec));
-    const started = new Date(at - s.uptimeSec * 1000);
-    setText(byId("srv-started"), `since ${started.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" })}`);
-    setText(byId("srv-publications"), fmt.int(s.publications));
-    setText(byId("srv-deliveries"), fmt.int(s.deliveries));
+    setText(byId("srv-cpu"), s.cpu ? `${s.cpu.percent.toFixed(1)} %` : "—");
+    setText(byId("srv-rss"), s.memory ? fmt.bytes(s.memory.rss) : "—");
+    setText(byId("srv-uptime"), uptimeSec === undefined ? "—" : fmt.duration(uptimeSec));
+    if (uptimeSec !== undefined) {
+      const started = new Date(at - uptimeSec * 1000);
+      setText(byId("srv-started"), `since ${started.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" })}`);
+    }
+    setText(byId("srv-publications"), s.messages ? fmt.int(s.messages.publications) : "—");
+    setText(byId("srv-deliveries"), s.messages ? fmt.int(s.messages.deliveries) : "—");
+    this.#rates(s.messages, at);
+
+    setText(byId("online"), fmt.int(s.connections));
+    const parts = Object.entries(s.sessions).flatMap(([type, n]) => [el("span", "", type), el("b", "", String(n))]);
+    byId("sessions").replaceChildren(...parts);
+    setText(byId("srv-sessions"), Object.entries(s.sessions).filter(([, n]) => n > 0).map(([t, n]) => `${n} ${t}`).join(" · ") || " ");
+  }
+
+  #rates(m: ServerStats["messages"], at: number): void {
+    if (!m) {
+      this.#prev = undefined;
+      return;
+    }
+    const s = { publications: m.publications, deliveries: m.deliveries };
     const p = this.#prev;
     // A counter going down means a new server process: no rate across that.
     if (p && at > p.at && s.publications >= p.publications) {
@@ -40,11 +50,6 @@ export class ServerPanel {
       setText(byId("srv-del-rate"), `${fmt.rate((s.deliveries - p.deliveries) / sec)} /s`);
     }
     this.#prev = { at, publications: s.publications, deliveries: s.deliveries };
-
-    setText(byId("online"), fmt.int(s.connections));
-    const parts = Object.entries(s.sessions).flatMap(([type, n]) => [el("span", "", type), el("b", "", String(n))]);
-    byId("sessions").replaceChildren(...parts);
-    setText(byId("srv-sessions"), Object.entries(s.sessions).filter(([, n]) => n > 0).map(([t, n]) => `${n} ${t}`).join(" · ") || " ");
   }
 }
 

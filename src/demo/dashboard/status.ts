@@ -15,6 +15,8 @@ const LABEL: Record<ClientState, string> = {
 
 export class StatusBar {
   #retry: { attempt: number; at: number } | undefined;
+  /** Why the server refused this page (no or a bad token); stays until a reload with a new one. */
+  #refused: string | undefined;
   /** Shown whenever there is nothing more pressing to say. */
   #note = "";
 
@@ -24,10 +26,12 @@ export class StatusBar {
   }
 
   state(s: ClientState): void {
-    byId("dot").className = `dot ${s}`;
-    setText(byId("state"), LABEL[s]);
-    document.body.classList.toggle("stale", s !== "connected");
-    document.title = s === "connected" ? "tickgate — live" : `tickgate — ${LABEL[s]}`;
+    const refused = s === "connected" && this.#refused !== undefined;
+    byId("dot").className = `dot ${refused ? "refused" : s}`;
+    setText(byId("state"), refused ? "connected · not authorized" : LABEL[s]);
+    document.body.classList.toggle("stale", s !== "connected" || refused);
+    document.title = refused ? "tickgate — not authorized" : s === "connected" ? "tickgate — live" : `tickgate — ${LABEL[s]}`;
+    if (refused) return;
     if (s === "connected") {
       this.#retry = undefined;
       this.notice("");
@@ -40,6 +44,20 @@ export class StatusBar {
     setText(byId("encoding"), w.encoding);
     for (const e of ["msgpack", "json"]) byId(`enc-${e}`).classList.toggle("on", e === w.encoding);
     setText(byId("footer"), `${w.server.name} ${w.server.version} · ${url} · session ${w.session} as ${w.client}`);
+  }
+
+  /**
+   * The server refused this page for want of a token (or a good one): say
+   * so instead of a green "connected", and offer the token form.
+   */
+  refused(why: string, hadToken: boolean): void {
+    this.#refused = why;
+    byId("dot").className = "dot refused";
+    setText(byId("state"), "connected · not authorized");
+    document.body.classList.add("stale");
+    document.title = "tickgate — not authorized";
+    byId("auth").hidden = false;
+    this.notice(`${hadToken ? "The token was refused" : "This server requires a token"} (${why}).`, true);
   }
 
   mode(m: ClientMode): void {

@@ -1,0 +1,63 @@
+/**
+ * Which runtime the CLI runs on, and where each command that needs more
+ * than Node finds it. `pub`, `sub` and `token` run on plain Node 20+;
+ * `serve` needs a server transport for this runtime: Bun's today. The Node
+ * transport (uWebSockets.js, `tickgate/node`) plugs in at {@link startServer}.
+ * @module
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { delimiter, join } from "node:path";
+import type { ServerDeps, TickgateServer } from "../core/server.ts";
+import type { UserOptions } from "../core/options.ts";
+import { CommandFailed } from "./command.ts";
+
+/** The runtime's name and version, e.g. `{ name: "bun", version: "1.4.5" }`. */
+export function runtime(): { name: "bun" | "node"; version: string } {
+  const bun = (process.versions as Record<string, string | undefined>).bun;
+  return bun ? { name: "bun", version: bun } : { name: "node", version: process.versions.node };
+}
+
+/** One line saying how to get `serve` running where Bun is missing. */
+export const NEEDS_BUN = "tickgate serve runs on Bun (>= 1.2), and this is Node: install Bun ('npm install bun', or see bun.sh) and run 'npx bun x --bun tickgate serve'";
+
+/**
+ * Creates and starts a server on this runtime's transport. Under Bun the
+ * adapter is `tickgate/bun`; a Node adapter goes in the `node` branch.
+ */
+export async function startServer(options: UserOptions, deps: Partial<ServerDeps>): Promise<TickgateServer> {
+  if (runtime().name === "bun") {
+    const { serve } = await import("../adapter/bun/index.ts");
+    return serve(options, deps);
+  }
+  // Node: no transport yet. The uWebSockets.js adapter (adapter/uws) is started here once it exists.
+  throw new CommandFailed(NEEDS_BUN);
+}
+
+/** Serves a browser bundle of `entry` (the dashboard script), built by this runtime's bundler. */
+export async function scriptRoute(entry: string): Promise<() => Promise<Response>> {
+  if (runtime().name !== "bun") throw new CommandFailed(NEEDS_BUN);
+  return (await import("../adapter/bun/bundle.ts")).scriptRoute(entry);
+}
+
+/**
+ * A Bun executable to run TypeScript sources with (the benchmarks): this
+ * process under Bun, else the `bun` package installed beside tickgate, else
+ * `bun` on PATH. Undefined when there is none.
+ */
+export function findBun(): string | undefined {
+  if (runtime().name === "bun") return process.execPath;
+  try {
+    const pkg = createRequire(import.meta.url).resolve("bun/package.json");
+    // The package's postinstall puts the native binary at bin/bun.exe on every platform.
+    const exe = join(pkg, "..", "bin", "bun.exe");
+    if (existsSync(exe)) return exe;
+  } catch {
+    // not installed beside us; try PATH
+  }
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    const exe = join(dir, process.platform === "win32" ? "bun.exe" : "bun");
+    if (dir && existsSync(exe)) return exe;
+  }
+  return undefined;
+}
