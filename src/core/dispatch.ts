@@ -77,6 +77,26 @@ export class Dispatcher {
 
   #subscribe(s: Session, f: Frame<"sub">): void {
     if (topicError(f.topic, true) === null && !maySubscribe(s.grants, f.topic)) this.#forbidden(s, "subscribe", f.topic);
+    // A cluster bus may first have to bring this node up to date on the topic.
+    const warming = topicError(f.topic, true) === null ? this.server.broker.bus.warm?.(f.topic) : undefined;
+    if (warming) {
+      warming.then(
+        () => {
+          if (s.closed) return;
+          try {
+            this.#join(s, f);
+          } catch (e) {
+            this.server.failWith(s, e, f.id);
+          }
+        },
+        (e) => this.server.failWith(s, e, f.id),
+      );
+      return;
+    }
+    this.#join(s, f);
+  }
+
+  #join(s: Session, f: Frame<"sub">): void {
     const plan = this.server.broker.prepareSubscribe(s, f.topic, f.recover, f.filter);
     // The ack (with the recovery verdict) goes first, then the backlog and live frames.
     if (f.id !== undefined) this.server.send(s, { t: "ack", id: f.id, ...plan.ack });

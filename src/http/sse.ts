@@ -164,11 +164,15 @@ export async function handleSse(req: Request, server: TickgateServer, remoteAddr
   writer.onEnd = end;
   const stream = new ReadableStream<Uint8Array>(
     {
-      start(controller) {
+      async start(controller) {
         writer.attach(controller);
         server.onOpen(socket, session);
         for (const [i, topic] of topics.entries()) {
           try {
+            // A cluster bus may first have to bring this node up to date on the topic.
+            const warming = server.broker.bus.warm?.(topic);
+            if (warming) await warming;
+            if (session.closed) return;
             const plan = server.broker.prepareSubscribe(session, topic, positions[i]);
             session.send(encodeFrame({ t: "ack", id: topic, topic, ...plan.ack }, true));
             server.broker.join(session, plan);

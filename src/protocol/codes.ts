@@ -52,6 +52,8 @@ export const ErrorCode = {
   HANDLER_ERROR: "HANDLER_ERROR",
   /** The server is shutting down and refuses new work. */
   SHUTTING_DOWN: "SHUTTING_DOWN",
+  /** Cluster only: the bus (NATS) is unreachable or did not acknowledge in time; the publication was not accepted. */
+  BUS_UNAVAILABLE: "BUS_UNAVAILABLE",
   /** Something failed inside the server; the frame had no effect. */
   INTERNAL: "INTERNAL",
 } as const;
