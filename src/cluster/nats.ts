@@ -87,6 +87,7 @@ export class NatsBus implements Bus {
   /** NATS subscriptions per local key (topic or pattern), with the broker's reference count. */
   readonly #subs = new Map<string, { sub: Subscription; refs: number }>();
   readonly #warming = new Map<string, Promise<void>>();
+  #waiters: { state: "connected" | "disconnected"; resolve: () => void }[] = [];
 
   private constructor(
     nc: NatsConnection,
@@ -130,6 +131,12 @@ export class NatsBus implements Bus {
     return this.#up;
   }
 
+  /** Resolves when the connection to NATS is (or next becomes) `state`; for tests and health checks. */
+  until(state: "connected" | "disconnected"): Promise<void> {
+    if (this.#up === (state === "connected")) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ state, resolve }));
+  }
+
   async attach(node: BusNode): Promise<void> {
     if (this.#node && this.#node !== node) throw new Error("a NatsBus serves one node; give each node its own");
     this.#node = node;
@@ -145,6 +152,8 @@ export class NatsBus implements Bus {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Anything waiting for the connection gives up now.
+    for (const w of this.#waiters.splice(0)) w.resolve();
     for (const { sub } of this.#subs.values()) sub.unsubscribe();
     this.#subs.clear();
     await this.#nc.drain().catch(() => this.#nc.close());
@@ -296,19 +305,27 @@ export class NatsBus implements Bus {
       return;
     }
     st.queue = first ? [first] : [];
-    try {
-      for (;;) {
-        const m = await this.#jsm.direct.getMessage(this.#subjects.stream, { next_by_subj: this.#subjects.in(topic), seq: st.stream + 1 });
-        if (!m) break;
-        const seq = Number(m.header.get(HEADER.seq));
-        if (seq > st.seq) this.#deliver(topic, st, m.header, m.data, m.seq);
-        else st.stream = m.seq;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        for (;;) {
+          const m = await this.#jsm.direct.getMessage(this.#subjects.stream, { next_by_subj: this.#subjects.in(topic), seq: st.stream + 1 });
+          if (!m) break;
+          const seq = Number(m.header.get(HEADER.seq));
+          if (seq > st.seq) this.#deliver(topic, st, m.header, m.data, m.seq);
+          else st.stream = m.seq;
+        }
+        break;
+      } catch (e) {
+        // NATS or the stream's leader is away: what waits here stays queued
+        // (dropping it could lose the topic's tail) and the read is tried
+        // again once connected.
+        if (this.#closed) {
+          st.queue = null;
+          throw e;
+        }
+        await this.until("connected");
+        await sleep(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)));
       }
-    } catch (e) {
-      // NATS went away mid-read: what waited is in the stream and is read
-      // again by the catch-up that follows the reconnect.
-      st.queue = null;
-      throw e;
     }
     const q = st.queue;
     st.queue = null;
@@ -328,12 +345,21 @@ export class NatsBus implements Bus {
     this.#node?.deliver(msg);
   }
 
+  #wake(state: "connected" | "disconnected"): void {
+    const ready = this.#waiters.filter((w) => w.state === state);
+    this.#waiters = this.#waiters.filter((w) => w.state !== state);
+    for (const w of ready) w.resolve();
+  }
+
   /** Follows the connection: refuse while down, catch up every received topic once back. */
   async #watch(): Promise<void> {
     for await (const s of this.#nc.status()) {
-      if (s.type === "disconnect") this.#up = false;
-      else if (s.type === "reconnect") {
+      if (s.type === "disconnect") {
+        this.#up = false;
+        this.#wake("disconnected");
+      } else if (s.type === "reconnect") {
         this.#up = true;
+        this.#wake("connected");
         // Writers re-read: another node may have written while we were away.
         this.#last.clear();
         const keys = [...this.#subs.keys()];
