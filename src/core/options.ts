@@ -107,7 +107,27 @@ export const DevicesSchema = z.strictObject({
   redeliverMs: z.number().int().positive(),
 });
 
+/**
+ * Several nodes sharing topics over NATS JetStream (docs/scaling.md). Only
+ * validated here; the CLI (or the embedding code) builds the bus from it with
+ * `connectBus` in src/cluster, since the core imports no engine.
+ */
+export const ClusterSchema = z.strictObject({
+  /** NATS server URL, or several (comma-separated or a list) for a NATS cluster. */
+  nats: z.union([z.string(), z.array(z.string()).min(1)]).transform((v) => (Array.isArray(v) ? v : v.split(",").map((u) => u.trim()))).pipe(
+    z.array(z.string().regex(/^(nats|tls):\/\/[^\s/]+$/, "must be nats://host:port or tls://host:port")),
+  ),
+  /** Nodes with the same name share topics; it names the stream (TICKGATE_<name>) and the subjects. */
+  name: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, "must be 1-32 of [A-Za-z0-9_-]").default("tickgate"),
+  /** Stream replicas: 1 on one NATS server, 3 on a 3-server NATS cluster. */
+  replicas: z.number().int().min(1).max(5).default(1),
+  /** How long a publication may wait for JetStream (retries included) before BUS_UNAVAILABLE. */
+  publishTimeoutMs: z.number().int().positive().default(5000),
+});
+
 export const OptionsSchema = z.strictObject({
+  /** Absent: one node with its own in-process bus. */
+  cluster: ClusterSchema.optional(),
   host: z.string().min(1),
   port: z.number().int().min(0).max(65535),
   /** Path that accepts WebSocket upgrades. */

@@ -6,6 +6,8 @@
 import pino from "pino";
 import { scriptRoute, serve as startServer } from "../../adapter/bun/index.ts";
 import { DASHBOARD_ENTRY, DEMO_POLICIES, installDemo, type DemoOptions } from "../../demo/index.ts";
+import { connectBus } from "../../cluster/index.ts";
+import { parseOptions } from "../../core/options.ts";
 import { EXIT_CODES_HELP, Exit, UsageError, intFlag, numberFlag, parseFlags, type Command } from "../command.ts";
 import { authFromEnv, optionsFromEnv, optionsFromFlags, readConfigFile, resolveAuthFiles } from "../config.ts";
 
@@ -14,7 +16,7 @@ const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"
 const HELP = `tickgate serve — run the WebSocket pub/sub server
 
 Usage:
-  tickgate serve [--port N] [--host H] [--config FILE] [--log-level L]
+  tickgate serve [--port N] [--host H] [--config FILE] [--log-level L] [--nats URL]
                  [--no-demo] [--symbols A,B] [--rate N] [--devices N] [--device-interval MS]
 
 Options:
@@ -22,6 +24,8 @@ Options:
   --host H              address to bind (env TICKGATE_HOST; default 127.0.0.1)
   --config FILE         JSON config file (env TICKGATE_CONFIG)
   --log-level L         ${LOG_LEVELS.join(", ")} (env TICKGATE_LOG_LEVEL; default info)
+  --nats URL            share topics with other nodes over NATS JetStream (URLs comma-separated;
+                        sets cluster.nats, see docs/scaling.md)
   -h, --help            this help
 
 Demo feeds (on unless --no-demo or TICKGATE_DEMO=0):
@@ -47,6 +51,7 @@ const FLAGS = {
   rate: { type: "string" },
   devices: { type: "string" },
   "device-interval": { type: "string" },
+  nats: { type: "string" },
 } as const;
 
 type Flags = ReturnType<typeof parseFlags<typeof FLAGS>>["values"];
@@ -80,8 +85,14 @@ async function run(argv: string[]): Promise<number> {
   // Demo rules go last: a config's own rules for the same topics win.
   if (demo) options.policies = [...((options.policies as unknown[]) ?? []), ...DEMO_POLICIES];
 
+  if (values.nats !== undefined) options.cluster = { ...((options.cluster as object) ?? {}), nats: values.nats };
+
   const log = pino({ level, base: { service: "tickgate" } });
-  const server = await startServer(options, { log });
+  // A cluster node gets its bus before the server starts: a NATS it cannot reach fails the start.
+  const parsed = parseOptions(options);
+  const bus = parsed.cluster ? await connectBus(parsed) : undefined;
+  if (parsed.cluster) log.info({ event: "cluster", nats: parsed.cluster.nats, name: parsed.cluster.name, epoch: bus!.epoch }, "sharing topics over NATS");
+  const server = await startServer(options, bus ? { log, bus } : { log });
   const stopDemo = installDemo(server, { script: scriptRoute(DASHBOARD_ENTRY), feeds: demoOpts ?? false });
   const host = server.options.host.includes(":") ? `[${server.options.host}]` : server.options.host;
   const url = `http://${host}:${server.port}`;
