@@ -16,6 +16,7 @@ const STATUS: Partial<Record<string, number>> = {
   [ErrorCode.TOO_MANY_TOPICS]: 429,
   [ErrorCode.TOO_MANY_SUBSCRIPTIONS]: 429,
   [ErrorCode.SHUTTING_DOWN]: 503,
+  [ErrorCode.BUS_UNAVAILABLE]: 503,
   [ErrorCode.UNAUTHORIZED]: 401,
   [ErrorCode.TOKEN_EXPIRED]: 401,
   [ErrorCode.ORIGIN_NOT_ALLOWED]: 403,
