@@ -156,7 +156,11 @@ export class NatsBus implements Bus {
     for (const w of this.#waiters.splice(0)) w.resolve();
     for (const { sub } of this.#subs.values()) sub.unsubscribe();
     this.#subs.clear();
-    await this.#nc.drain().catch(() => this.#nc.close());
+    // Drain lets in-flight publications finish; bounded, since NATS may be gone.
+    const drained = this.#nc.drain().catch(() => undefined);
+    const timer = new Promise<void>((r) => setTimeout(r, 2000).unref?.());
+    await Promise.race([drained, timer]);
+    if (!this.#nc.isClosed()) await this.#nc.close();
   }
 
   publish(draft: Draft): Promise<number> {
