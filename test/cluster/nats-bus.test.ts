@@ -144,4 +144,26 @@ describe("NatsBus (one nats-server)", () => {
     expect(await late.next((f) => f.id === "r")).toMatchObject({ seq: 6, recovery: { ok: true, replayed: 6 } });
     expect((await late.collect(6, isMsg)).map((f) => f.data)).toEqual([1, 2, 3, 4, 5, 6]);
   }, 60_000);
+
+  test("a device's presence on node A reaches watchers on node B, live and retained", async () => {
+    await using nats = await startNats();
+    const opts = { servers: nats.urls, name: uniqueCluster() };
+    await using a = await startNode(opts);
+    await using b = await startNode(opts);
+    const id = `dev-${Math.random().toString(36).slice(2, 8)}`;
+    const topic = `devices.${id}.presence`;
+    await using live = await connect(b.wsUrl);
+    await subscribe(live, topic);
+    const dev = await connect(a.wsUrl);
+    dev.send({ t: "hello", id: "h", client: "device", device: id });
+    expect(await dev.next((f) => f.id === "h")).toMatchObject({ t: "ack" });
+    expect(await live.next(isMsg)).toMatchObject({ topic, seq: 1, data: { state: "online", session: dev.welcome.session } });
+    dev.close();
+    expect(await live.next(isMsg)).toMatchObject({ topic, seq: 2, data: { state: "offline", reason: "normal" } });
+    // A watcher arriving later on B gets the retained state from the stream.
+    await using late = await connect(b.wsUrl);
+    late.send({ t: "sub", id: "p", topic: "devices.*.presence" });
+    await late.next((f) => f.id === "p");
+    expect(await late.next((f) => isMsg(f) && f.topic === topic)).toMatchObject({ seq: 2, data: { state: "offline" } });
+  }, 30_000);
 });
