@@ -118,7 +118,7 @@ export class NatsBus implements Bus {
     } as Parameters<typeof connect>[0]);
     try {
       const jsm = await jetstreamManager(nc, { timeout: timeoutMs });
-      const epoch = await ensureStream(jsm, subjects, { keepPerTopic: o.keepPerTopic ?? 1000, replicas: o.replicas ?? 1 });
+      const epoch = await ensureStream(jsm, subjects, { keepPerTopic: o.keepPerTopic ?? 1000, replicas: o.replicas ?? 1, setupTimeoutMs: Math.max(10_000, timeoutMs) });
       return new NatsBus(nc, jsm, subjects, epoch, timeoutMs);
     } catch (e) {
       await nc.close();

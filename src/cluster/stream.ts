@@ -18,6 +18,8 @@ export interface StreamPlan {
   keepPerTopic: number;
   /** Copies of each message on distinct NATS servers (1 or 3 typically). */
   replicas: number;
+  /** How long to keep trying to create the stream before failing the start. */
+  setupTimeoutMs: number;
 }
 
 /** Creates the stream or updates its limits; resolves to the epoch. */
@@ -33,25 +35,42 @@ export async function ensureStream(jsm: JetStreamManager, subjects: Subjects, pl
     republish: { src: `${subjects.input}>`, dest: `${subjects.output}>` },
     duplicate_window: 120_000_000_000,
   };
-  let created: string;
-  try {
-    const info = await jsm.streams.info(subjects.stream);
-    created = info.created;
-    const c = info.config;
-    if (c.max_msgs_per_subject !== config.max_msgs_per_subject || c.num_replicas !== config.num_replicas) {
-      await jsm.streams.update(subjects.stream, { ...c, max_msgs_per_subject: config.max_msgs_per_subject, num_replicas: config.num_replicas });
-    }
-  } catch (e) {
-    if (!isNotFound(e)) throw e;
+  // A NATS cluster that has just formed may refuse a replicated stream for a
+  // moment (peers not yet current): retry, bounded, then give the real error.
+  const deadline = Date.now() + plan.setupTimeoutMs;
+  let created: string | undefined;
+  for (let attempt = 0; created === undefined; attempt++) {
     try {
-      created = (await jsm.streams.add(config)).created;
-    } catch (e2) {
-      // Another node created it first: read what it made.
-      created = (await jsm.streams.info(subjects.stream)).created;
-      void e2;
+      created = await createOrUpdate(jsm, subjects.stream, config);
+    } catch (e) {
+      if (Date.now() >= deadline) throw e;
+      await new Promise((r) => setTimeout(r, Math.min(1000, 100 * (attempt + 1))));
     }
   }
   return await epochOf(subjects.stream, created);
+}
+
+async function createOrUpdate(jsm: JetStreamManager, name: string, config: Partial<StreamConfig> & { name: string }): Promise<string> {
+  try {
+    const info = await jsm.streams.info(name);
+    const c = info.config;
+    if (c.max_msgs_per_subject !== config.max_msgs_per_subject || c.num_replicas !== config.num_replicas) {
+      await jsm.streams.update(name, { ...c, max_msgs_per_subject: config.max_msgs_per_subject, num_replicas: config.num_replicas });
+    }
+    return info.created;
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+  }
+  try {
+    return (await jsm.streams.add(config)).created;
+  } catch (e) {
+    // Another node may have created it first: read what it made (or fail with the add's error).
+    try {
+      return (await jsm.streams.info(name)).created;
+    } catch {
+      throw e;
+    }
+  }
 }
 
 /**
