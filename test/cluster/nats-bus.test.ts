@@ -7,6 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { ErrorCode } from "../../src/protocol/codes.ts";
 import { connect, subscribe, type Frame } from "../helpers/client.ts";
 import { startNats } from "../helpers/nats.ts";
+import { openSse } from "../helpers/sse.ts";
 import { uniqueTopic } from "../helpers/server.ts";
 import { POLICIES, startNode, uniqueCluster } from "./support.ts";
 
@@ -165,5 +166,40 @@ describe("NatsBus (one nats-server)", () => {
     late.send({ t: "sub", id: "p", topic: "devices.*.presence" });
     await late.next((f) => f.id === "p");
     expect(await late.next((f) => isMsg(f) && f.topic === topic)).toMatchObject({ seq: 2, data: { state: "offline" } });
+  }, 30_000);
+
+  test("keys and tags of any spelling cross nodes intact, and filters apply on the receiving node", async () => {
+    await using nats = await startNats();
+    const opts = { servers: nats.urls, name: uniqueCluster() };
+    await using a = await startNode(opts);
+    await using b = await startNode(opts);
+    const topic = uniqueTopic();
+    const key = "k,1%2C\r\n: é 🙂";
+    const tags = ["a,b", "100%", "line\nbreak", "ü"];
+    await using all = await connect(b.wsUrl);
+    await subscribe(all, topic);
+    await using filtered = await connect(b.wsUrl);
+    filtered.send({ t: "sub", id: "f", topic, filter: { any: ["100%"] } });
+    expect(await filtered.next((f) => f.id === "f")).toMatchObject({ t: "ack" });
+    await a.server.publish(topic, "plain");
+    await a.server.publish(topic, "tagged", { key, tags });
+    const got = await all.collect(2, isMsg);
+    expect(got[1]).toMatchObject({ seq: 2, key, data: "tagged" });
+    expect(got[1]!.meta?.tags ?? got[1]!.tags).toEqual(tags);
+    expect(await filtered.next(isMsg)).toMatchObject({ seq: 2, data: "tagged" });
+  }, 30_000);
+
+  test("an SSE stream on node B gets node A's publications and recovers from the stream", async () => {
+    await using nats = await startNats();
+    const opts = { servers: nats.urls, name: uniqueCluster() };
+    await using a = await startNode(opts, POLICIES);
+    await using b = await startNode(opts, POLICIES);
+    const topic = `h.${uniqueTopic()}`;
+    for (let i = 1; i <= 3; i++) await a.server.publish(topic, i);
+    const base = `http://127.0.0.1:${b.server.port}`;
+    await using sse = await openSse(`${base}/sse?topic=${topic}`, { "last-event-id": `${a.bus.epoch},${topic} 1` });
+    expect((await sse.next((e) => e.event === "ack")).data).toMatchObject({ topic, seq: 3, recovery: { ok: true, replayed: 2 } });
+    await a.server.publish(topic, 4);
+    expect((await sse.collect(3, (e) => e.event === "msg")).map((e) => [e.data.seq, e.data.data])).toEqual([[2, 2], [3, 3], [4, 4]]);
   }, 30_000);
 });
