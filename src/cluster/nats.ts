@@ -8,8 +8,9 @@
  * it only if no other writer got there first; a refused writer re-reads the
  * topic's last message and retries. So a topic's seqs are contiguous and no
  * two writers (even after a split brain) ever store the same seq. Cost: one
- * JetStream round trip per publication, publications to one topic from one
- * node are serialised (a chain per topic), contention costs a retry.
+ * JetStream round trip per write; a node has one write in flight per topic
+ * and sends what queued meanwhile as one batch (wire.ts); contention costs a
+ * retry.
  *
  * Reading: the stream republishes every stored message, in stream order, to
  * `tg.<name>.<topic>`. A node subscribes there (core NATS) only for the
@@ -20,19 +21,21 @@
  * delivering anything later, so the broker's history and retained values
  * for a subscribed topic are exactly the stream's.
  *
- * While the connection to NATS is down, `publish` refuses with
+ * While the connection to NATS is down, a publication waits for the
+ * reconnect at most `publishTimeoutMs`, then is refused with
  * `BUS_UNAVAILABLE`; the client library reconnects by itself and topics are
  * caught up from the stream on reconnect.
  * @module
  */
-import { connect, headers, type MsgHdrs, type NatsConnection, type Subscription, type Msg } from "@nats-io/transport-node";
+import { connect, type MsgHdrs, type NatsConnection, type Subscription, type Msg } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import type { Bus, BusNode, Draft, Sequenced } from "../core/bus.ts";
+import type { Bus, BusNode, Draft } from "../core/bus.ts";
 import { ProtocolError } from "../core/errors.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import { matches } from "../protocol/topic.ts";
 import { ensureStream } from "./stream.ts";
-import { HEADER, Subjects, decodeKey, decodeTags, encodeKey, encodeTags } from "./subjects.ts";
+import { Subjects } from "./subjects.ts";
+import { MAX_BATCH, MAX_BATCH_BYTES, decode, encode, firstSeq, lastSeq } from "./wire.ts";
 
 export interface NatsBusOptions {
   /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
@@ -55,6 +58,12 @@ interface TopicState {
   queue: Msg[] | null;
 }
 
+interface Waiting {
+  draft: Draft;
+  resolve(seq: number): void;
+  reject(e: unknown): void;
+}
+
 interface Last {
   seq: number;
   stream: number;
@@ -62,6 +71,7 @@ interface Last {
 
 const WRONG_LAST_SEQUENCE = 10071;
 const DEFAULT_TIMEOUT_MS = 5000;
+const READ_TIMEOUT_MS = 2000;
 
 function unavailable(why: string, cause?: unknown): ProtocolError {
   const e = new ProtocolError(ErrorCode.BUS_UNAVAILABLE, `publication refused: ${why}; nothing was acknowledged, retry later`);
@@ -80,8 +90,8 @@ export class NatsBus implements Bus {
   #closed = false;
   /** Writer side: the last stored message per topic as this node last saw it. */
   readonly #last = new Map<string, Last>();
-  /** Per-topic chains, so one node's publications to a topic do not race each other. */
-  readonly #chains = new Map<string, Promise<unknown>>();
+  /** Per-topic queues of drafts waiting for the write in flight; absent when none is in flight. */
+  readonly #queues = new Map<string, Waiting[]>();
   /** Reader side: per-topic delivery state for topics this node receives. */
   readonly #topics = new Map<string, TopicState>();
   /** NATS subscriptions per local key (topic or pattern), with the broker's reference count. */
@@ -117,7 +127,8 @@ export class NatsBus implements Bus {
       reconnectBufSize: 0,
     } as Parameters<typeof connect>[0]);
     try {
-      const jsm = await jetstreamManager(nc, { timeout: timeoutMs });
+      // Reads are retried within the publish timeout, so one may give up early.
+      const jsm = await jetstreamManager(nc, { timeout: Math.min(timeoutMs, READ_TIMEOUT_MS) });
       const epoch = await ensureStream(jsm, subjects, { keepPerTopic: o.keepPerTopic ?? 1000, replicas: o.replicas ?? 1, setupTimeoutMs: Math.max(10_000, timeoutMs) });
       return new NatsBus(nc, jsm, subjects, epoch, timeoutMs);
     } catch (e) {
@@ -164,42 +175,79 @@ export class NatsBus implements Bus {
   }
 
   publish(draft: Draft): Promise<number> {
-    if (!this.#up || this.#closed) return Promise.reject(unavailable(this.#closed ? "the bus is closed" : "NATS is unreachable"));
-    const prev = this.#chains.get(draft.topic);
-    const run = (prev ? prev.then(noop, noop) : Promise.resolve()).then(() => this.#write(draft));
-    this.#chains.set(draft.topic, run);
-    void run.finally(() => {
-      if (this.#chains.get(draft.topic) === run) this.#chains.delete(draft.topic);
-    }).catch(noop);
-    return run;
+    if (this.#closed) return Promise.reject(unavailable("the bus is closed"));
+    return new Promise((resolve, reject) => {
+      const w: Waiting = { draft, resolve, reject };
+      const q = this.#queues.get(draft.topic);
+      if (q) q.push(w);
+      else {
+        const fresh = [w];
+        this.#queues.set(draft.topic, fresh);
+        void this.#drain(draft.topic, fresh);
+      }
+    });
   }
 
-  async #write(d: Draft): Promise<number> {
-    const subject = this.#subjects.in(d.topic);
-    const raw = d.payload.raw!;
-    // One id per draft: a retry after a lost ack is recognised by JetStream
+  /**
+   * One write in flight per topic per node: what queues up meanwhile goes
+   * in the next write, as one batch, so a node never contends with itself
+   * and a hot topic is not held to one publication per round trip.
+   */
+  async #drain(topic: string, q: Waiting[]): Promise<void> {
+    while (q.length > 0) {
+      let n = 0;
+      let bytes = 0;
+      while (n < q.length && n < MAX_BATCH && (n === 0 || bytes + q[n]!.draft.payload.raw!.length <= MAX_BATCH_BYTES)) bytes += q[n++]!.draft.payload.raw!.length;
+      const batch = q.splice(0, n);
+      try {
+        const first = await this.#write(topic, batch.map((w) => w.draft));
+        batch.forEach((w, i) => w.resolve(first + i));
+      } catch (e) {
+        for (const w of batch) w.reject(e);
+      }
+    }
+    this.#queues.delete(topic);
+  }
+
+  /** Stores `drafts` as the topic's next publications; resolves to the first one's seq. */
+  async #write(topic: string, drafts: Draft[]): Promise<number> {
+    const subject = this.#subjects.in(topic);
+    // One id per write: a retry after a lost ack is recognised by JetStream
     // as a duplicate instead of being stored twice.
     const msgID = crypto.randomUUID();
     const deadline = Date.now() + this.#timeoutMs;
     let sent = null as Last | null;
     for (let attempt = 0; ; attempt++) {
-      if (!this.#up) throw unavailable("NATS is unreachable");
-      const last = this.#last.get(d.topic) ?? (await this.#fetchLast(d.topic));
+      if (!this.#up) {
+        // Reconnecting (to this server or, in a NATS cluster, another one):
+        // wait for it within the publish timeout, then refuse.
+        const left = deadline - Date.now();
+        if (left <= 0 || this.#closed) throw unavailable("NATS is unreachable");
+        await Promise.race([this.until("connected"), sleep(left)]);
+        continue;
+      }
+      let last = this.#last.get(topic);
+      if (!last) {
+        try {
+          last = await this.#fetchLast(topic);
+        } catch (e) {
+          // The stream's leader may be moving: read again within the deadline.
+          if (Date.now() >= deadline || this.#closed) throw unavailable("JetStream could not be read", e);
+          await sleep(Math.min(200, 20 * (attempt + 1)));
+          continue;
+        }
+      }
       const seq: number = sent !== null ? sent.seq : last.seq + 1;
-      const h = headers();
-      h.set(HEADER.seq, String(seq));
-      h.set(HEADER.ts, String(d.ts));
-      if (d.key !== undefined) h.set(HEADER.key, encodeKey(d.key));
-      if (d.tags !== undefined && d.tags.length > 0) h.set(HEADER.tags, encodeTags(d.tags));
+      const { h, body } = encode(drafts, seq);
       try {
         const left = Math.max(1, deadline - Date.now());
-        const ack = await this.#js.publish(subject, raw, { headers: h, msgID, expect: { lastSubjectSequence: sent?.stream ?? last.stream }, timeout: left });
-        this.#last.set(d.topic, { seq, stream: ack.seq });
+        const ack = await this.#js.publish(subject, body, { headers: h, msgID, expect: { lastSubjectSequence: sent?.stream ?? last.stream }, timeout: left });
+        this.#last.set(topic, { seq: seq + drafts.length - 1, stream: ack.seq });
         return seq;
       } catch (e) {
         if (apiCode(e) === WRONG_LAST_SEQUENCE) {
           // Another writer stored the topic's next message first: re-read and renumber.
-          this.#last.delete(d.topic);
+          this.#last.delete(topic);
           sent = null;
           if (Date.now() < deadline) continue;
           throw unavailable("the topic is contended beyond the publish timeout", e);
@@ -215,10 +263,8 @@ export class NatsBus implements Bus {
 
   /** The topic's last stored message (seq 0 when it has none). */
   async #fetchLast(topic: string): Promise<Last> {
-    const m = await this.#jsm.streams.getMessage(this.#subjects.stream, { last_by_subj: this.#subjects.in(topic) }).catch((e) => {
-      throw unavailable("JetStream could not be read", e);
-    });
-    const last = m ? { seq: Number(m.header?.get(HEADER.seq) ?? 0), stream: m.seq } : { seq: 0, stream: 0 };
+    const m = await this.#jsm.streams.getMessage(this.#subjects.stream, { last_by_subj: this.#subjects.in(topic) });
+    const last = m ? { seq: lastSeq(m.header), stream: m.seq } : { seq: 0, stream: 0 };
     this.#last.set(topic, last);
     return last;
   }
@@ -288,14 +334,14 @@ export class NatsBus implements Bus {
       st.queue.push(m);
       return;
     }
-    const seq = Number(m.headers?.get(HEADER.seq));
-    if (seq <= st.seq) return; // already delivered (read from the stream during a catch-up)
-    if (seq !== st.seq + 1) {
+    const h = m.headers!;
+    if (lastSeq(h) <= st.seq) return; // already delivered (read from the stream during a catch-up)
+    if (firstSeq(h) > st.seq + 1) {
       // A hole: read it from the stream first, this message waits its turn.
       void this.#catchUp(topic, m).catch(noop);
       return;
     }
-    this.#deliver(topic, st, m.headers!, m.data, streamSeqOf(m.headers!));
+    this.#deliver(topic, st, h, m.data, streamSeqOf(h));
   }
 
   /**
@@ -314,8 +360,7 @@ export class NatsBus implements Bus {
         for (;;) {
           const m = await this.#jsm.direct.getMessage(this.#subjects.stream, { next_by_subj: this.#subjects.in(topic), seq: st.stream + 1 });
           if (!m) break;
-          const seq = Number(m.header.get(HEADER.seq));
-          if (seq > st.seq) this.#deliver(topic, st, m.header, m.data, m.seq);
+          if (lastSeq(m.header) > st.seq) this.#deliver(topic, st, m.header, m.data, m.seq);
           else st.stream = m.seq;
         }
         break;
@@ -336,17 +381,16 @@ export class NatsBus implements Bus {
     for (const m of q) this.#receive(m);
   }
 
+  /** Hands the node every publication of a message it has not had yet. */
   #deliver(topic: string, st: TopicState, h: MsgHdrs, data: Uint8Array, streamSeq: number): void {
-    const seq = Number(h.get(HEADER.seq));
+    const pubs = decode(topic, h, data, this.epoch);
+    const seq = pubs[pubs.length - 1]!.seq;
+    const from = st.seq;
     st.seq = seq;
     st.stream = streamSeq;
     const last = this.#last.get(topic);
     if (!last || last.stream < streamSeq) this.#last.set(topic, { seq, stream: streamSeq });
-    const key = h.get(HEADER.key);
-    const tags = h.get(HEADER.tags);
-    const msg: Sequenced = { topic, key: key ? decodeKey(key) : undefined, ts: Number(h.get(HEADER.ts)), payload: { raw: data }, seq, epoch: this.epoch };
-    if (tags) msg.tags = decodeTags(tags);
-    this.#node?.deliver(msg);
+    for (const p of pubs) if (p.seq > from) this.#node?.deliver(p);
   }
 
   #wake(state: "connected" | "disconnected"): void {

@@ -25,6 +25,8 @@ export const HEADER = {
   ts: "Tg-Ts",
   key: "Tg-Key",
   tags: "Tg-Tags",
+  /** Publications in a batched message (absent: one). */
+  count: "Tg-Count",
 } as const;
 
 export class Subjects {

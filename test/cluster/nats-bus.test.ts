@@ -4,6 +4,8 @@
  * values from the stream, concurrent writers, and the server restarting.
  */
 import { describe, expect, test } from "bun:test";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect as natsConnect } from "@nats-io/transport-node";
 import { ErrorCode } from "../../src/protocol/codes.ts";
 import { connect, subscribe, type Frame } from "../helpers/client.ts";
 import { startNats } from "../helpers/nats.ts";
@@ -113,7 +115,8 @@ describe("NatsBus (one nats-server)", () => {
 
   test("NATS restarted: nodes reconnect, publications during the outage are refused with BUS_UNAVAILABLE, nothing acknowledged is lost", async () => {
     await using nats = await startNats();
-    const opts = { servers: nats.urls, name: uniqueCluster() };
+    // A publication waits this long for the reconnect before it is refused.
+    const opts = { servers: nats.urls, name: uniqueCluster(), publishTimeoutMs: 300 };
     await using a = await startNode(opts, POLICIES);
     await using b = await startNode(opts, POLICIES);
     const topic = `h.${uniqueTopic()}`;
@@ -185,7 +188,7 @@ describe("NatsBus (one nats-server)", () => {
     await a.server.publish(topic, "tagged", { key, tags });
     const got = await all.collect(2, isMsg);
     expect(got[1]).toMatchObject({ seq: 2, key, data: "tagged" });
-    expect(got[1]!.meta?.tags ?? got[1]!.tags).toEqual(tags);
+    expect(got[1]!.tags).toEqual(tags);
     expect(await filtered.next(isMsg)).toMatchObject({ seq: 2, data: "tagged" });
   }, 30_000);
 
@@ -201,5 +204,26 @@ describe("NatsBus (one nats-server)", () => {
     expect((await sse.next((e) => e.event === "ack")).data).toMatchObject({ topic, seq: 3, recovery: { ok: true, replayed: 2 } });
     await a.server.publish(topic, 4);
     expect((await sse.collect(3, (e) => e.event === "msg")).map((e) => [e.data.seq, e.data.data])).toEqual([[2, 2], [3, 3], [4, 4]]);
+  }, 30_000);
+
+  test("publications queued on one node for one topic go as batches, numbered in call order", async () => {
+    await using nats = await startNats();
+    const name = uniqueCluster();
+    const opts = { servers: nats.urls, name };
+    await using a = await startNode(opts);
+    await using b = await startNode(opts);
+    const topic = uniqueTopic();
+    await using watcher = await connect(b.wsUrl);
+    await subscribe(watcher, topic);
+    const N = 200;
+    const acks = await Promise.all(Array.from({ length: N }, (_, i) => a.server.publish(topic, i, { key: `k${i % 3}`, tags: [`t${i % 2}`] }) as Promise<number>));
+    expect(acks).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+    const seen = await watcher.collect(N, isMsg);
+    expect(seen.map((f) => [f.seq, f.data, f.key, f.tags])).toEqual(acks.map((s, i) => [s, i, `k${i % 3}`, [`t${i % 2}`]]));
+    // Fewer stored messages than publications: they travelled in batches.
+    const nc = await natsConnect({ servers: nats.urls });
+    const stored = (await (await jetstreamManager(nc)).streams.info(`TICKGATE_${name}`)).state.messages;
+    await nc.close();
+    expect(stored).toBeLessThan(N);
   }, 30_000);
 });
