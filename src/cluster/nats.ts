@@ -123,9 +123,7 @@ export class NatsBus implements Bus {
       name: `tickgate-${subjects.name}`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
-      // Publications are refused while disconnected, never queued in the client.
-      reconnectBufSize: 0,
-    } as Parameters<typeof connect>[0]);
+    });
     try {
       // Reads are retried within the publish timeout, so one may give up early.
       const jsm = await jetstreamManager(nc, { timeout: Math.min(timeoutMs, READ_TIMEOUT_MS) });
