@@ -10,7 +10,7 @@
  * Also runs on its own: `bun bench/scenarios/cluster.ts [--quick]`.
  * @module
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Child } from "../lib/child.ts";
@@ -21,7 +21,7 @@ import { Flags, emptyResult, fmt, type Scenario, type ScenarioContext, type Tabl
 const ROOT = join(import.meta.dir, "..", "..");
 const CLI = join(ROOT, "src", "cli", "main.ts");
 const LOAD = join(import.meta.dir, "clients", "cluster-load.ts");
-const NATS_SERVER = process.env.NATS_SERVER ?? "/usr/sbin/nats-server";
+const NATS_SERVER = process.env.NATS_SERVER ?? (existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "nats-server");
 
 interface NodeFigures {
   port: number;

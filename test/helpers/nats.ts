@@ -5,14 +5,15 @@
  * Every wait is bounded.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createServer as createNetServer, type Server } from "node:net";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 
-export const NATS_SERVER = process.env.NATS_SERVER ?? "/usr/sbin/nats-server";
+/** Debian's path, else whatever `nats-server` is on PATH (as .ci/run accepts). */
+export const NATS_SERVER = process.env.NATS_SERVER ?? (existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "nats-server");
 const START_MS = 10_000;
 
 export interface NatsProcess {
