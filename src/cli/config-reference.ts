@@ -15,7 +15,7 @@ type Json = { [k: string]: unknown };
 /** Environment variables the server reads, beyond {@link ENV_KEYS}, and the option each sets. */
 const AUTH_ENV = { TICKGATE_AUTH_SECRET: "auth.secret", TICKGATE_AUTH_REQUIRED: "auth.required" } as const;
 /** Flags of `tickgate serve` that set an option. */
-const OPTION_FLAGS = { host: "--host", port: "--port" } as const;
+const OPTION_FLAGS = { host: "--host", port: "--port", "cluster.nats": "--nats" } as const;
 
 /** Every environment variable that sets a server option, with that option's path. */
 export const OPTION_ENV: Readonly<Record<string, string>> = { ...ENV_KEYS, ...AUTH_ENV };

@@ -243,6 +243,7 @@ export class Broker implements BusNode {
     if (plan.already) return;
     const ch = this.index.getOrCreate(plan.base, plan.filter);
     ch.members.add(s);
+    if (ch.members.size === 1) this.bus.interest?.(ch.base, true);
     s.subs.set(plan.key, ch);
     if (ch.policy.limitBytes < s.minLimit) s.minLimit = ch.policy.limitBytes;
     for (const pub of plan.backlog) s.send(pub.frame(s.json));
@@ -278,6 +279,7 @@ export class Broker implements BusNode {
       ch.countNative(s.json, -1);
     }
     ch.members.delete(s);
+    if (ch.members.size === 0) this.bus.interest?.(ch.base, false);
     this.index.release(ch);
   }
 }

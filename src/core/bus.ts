@@ -37,6 +37,19 @@ export interface Bus {
   /** Sequences and fans out a publication; resolves to its sequence number. */
   publish(draft: Draft): number | Promise<number>;
   detach(node: BusNode): Promise<void>;
+  /**
+   * Cluster buses only. Makes the node current on a topic or pattern (seq,
+   * history, retained values) before a subscription to it is prepared.
+   * Returns `undefined` when the node already is, so subscribing stays
+   * synchronous on the common path; the caller awaits a returned promise.
+   */
+  warm?(key: string): Promise<void> | undefined;
+  /**
+   * Cluster buses only. The node's local interest in a topic or pattern began
+   * (`on`, first local channel on it) or ended (last one gone); a cluster bus
+   * receives only what local clients are subscribed to.
+   */
+  interest?(key: string, on: boolean): void;
 }
 
 /** Random per process: a restart changes every topic's epoch. */

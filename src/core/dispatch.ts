@@ -53,11 +53,14 @@ export class Dispatcher {
       throw new ProtocolError(ErrorCode.UNAUTHORIZED, "authenticate first: send {t:'auth', token}");
     }
     switch (f.t) {
-      case "sub":
-        return gate.subscribe(s, f.topic, { recover: f.recover, filter: f.filter }, (ack) => {
+      case "sub": {
+        const r = gate.subscribe(s, f.topic, { recover: f.recover, filter: f.filter }, (ack) => {
           // The ack (with the recovery verdict) goes first, then the backlog and live frames.
           if (f.id !== undefined) replies.send(s, { t: "ack", id: f.id, ...ack });
         });
+        if (r) r.catch((e) => replies.failWith(s, e, f.id));
+        return;
+      }
       case "unsub":
         this.#d.broker.unsubscribe(s, f.topic, f.filter);
         return replies.ack(s, f.id);

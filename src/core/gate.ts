@@ -51,12 +51,20 @@ export class Gate {
    * recovery verdict and joins in the same turn (backlog first, then live),
    * so nothing can fall between the ack and the first live frame.
    */
-  subscribe(s: Session, topic: string, opts: { recover?: RecoverPosition | undefined; filter?: Filter | undefined }, ack: (a: Pick<AckFrame, "seq" | "epoch" | "recovery" | "backlog">) => void): void {
+  subscribe(s: Session, topic: string, opts: { recover?: RecoverPosition | undefined; filter?: Filter | undefined }, ack: (a: Pick<AckFrame, "seq" | "epoch" | "recovery" | "backlog">) => void): void | Promise<void> {
     this.checkSubscribe(s, topic);
     const b = this.#d.broker;
-    const plan = b.prepareSubscribe(s, topic, opts.recover, opts.filter);
-    ack(plan.ack);
-    b.join(s, plan);
+    const join = () => {
+      if (s.closed) return;
+      const plan = b.prepareSubscribe(s, topic, opts.recover, opts.filter);
+      ack(plan.ack);
+      b.join(s, plan);
+    };
+    // A cluster bus may first have to bring this node up to date on the topic
+    // (LocalBus never does: the subscription stays synchronous).
+    const warming = topicError(topic, true) === null ? b.bus.warm?.(topic) : undefined;
+    if (warming) return warming.then(join);
+    join();
   }
 
   /** The grant check of a subscription alone (audited, FORBIDDEN), for a path that must refuse before it opens (SSE). */

@@ -88,7 +88,28 @@ export const DevicesSchema = z.strictObject({
   redeliverMs: z.number().int().positive().describe("Resend an unacknowledged command this often."),
 });
 
+/**
+ * Several nodes sharing topics over NATS JetStream (docs/scaling.md). Only
+ * validated here; the CLI (or the embedding code) builds the bus from it with
+ * `connectBus` in src/cluster, since the core imports no engine.
+ */
+export const ClusterSchema = z.strictObject({
+  /** NATS server URL, or several (comma-separated or a list) for a NATS cluster. */
+  nats: z
+    .union([z.string(), z.array(z.string()).min(1)])
+    .transform((v) => (Array.isArray(v) ? v : v.split(",").map((u) => u.trim())))
+    .pipe(z.array(z.string().regex(/^(nats|tls):\/\/[^\s/]+$/, "must be nats://host:port or tls://host:port")))
+    .describe("NATS server URL, or several (comma-separated or a list) for a NATS cluster."),
+  /** Nodes with the same name share topics; it names the stream (TICKGATE_<name>) and the subjects. */
+  name: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, "must be 1-32 of [A-Za-z0-9_-]").default("tickgate").describe("Nodes with the same name share topics; it names the stream and the subjects."),
+  /** Stream replicas: 1 on one NATS server, 3 on a 3-server NATS cluster. */
+  replicas: z.number().int().min(1).max(5).default(1).describe("Stream replicas: 1 on one NATS server, 3 on a 3-server NATS cluster."),
+  /** How long a publication may wait for JetStream (retries included) before BUS_UNAVAILABLE. */
+  publishTimeoutMs: z.number().int().positive().default(5000).describe("How long a publication may wait for JetStream (retries included) before BUS_UNAVAILABLE."),
+});
+
 export const OptionsSchema = z.strictObject({
+  cluster: ClusterSchema.optional().describe("Share topics with other nodes over NATS JetStream; absent: one node with its own in-process bus."),
   host: z.string().min(1).describe("Address to bind; `0.0.0.0` or `::` for every interface."),
   port: z.number().int().min(0).max(65535).describe("Port to listen on; 0 picks a free one."),
   path: z.string().startsWith("/").describe("Path that accepts WebSocket upgrades."),

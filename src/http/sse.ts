@@ -219,11 +219,12 @@ export async function handleSse(req: Request, server: TickgateServer, remoteAddr
       }
       return null;
     },
-    opened(state) {
+    async opened(state) {
       const session = state as Session;
+      // In order: a cluster bus may make a subscription wait while it catches up.
       for (const [i, topic] of topics.entries()) {
         try {
-          gate.subscribe(session, topic, { recover: positions[i] }, (ack) => session.send(encodeFrame({ t: "ack", id: topic, topic, ...ack }, true)));
+          await gate.subscribe(session, topic, { recover: positions[i] }, (ack) => session.send(encodeFrame({ t: "ack", id: topic, topic, ...ack }, true)));
         } catch (e) {
           const w = wireError(e);
           session.send(encodeFrame({ t: "error", id: topic, code: w.code, message: w.message }, true));

@@ -52,6 +52,7 @@ export const CODES = {
   REQUEST_TIMEOUT: wire("The request handler did not answer within `requestTimeoutMs`.", 504, false),
   HANDLER_ERROR: wire("The request handler threw; its message is passed on.", 502, false),
   SHUTTING_DOWN: wire("The server is shutting down and refuses new work.", 503, false),
+  BUS_UNAVAILABLE: wire("The cluster bus (NATS JetStream) did not acknowledge the publication within `cluster.publishTimeoutMs`; it was not published.", 503, false),
   INTERNAL: wire("Something failed inside the server; the frame had no effect.", 500, false),
   NOT_FOUND: { meaning: "No HTTP route has this path.", status: 404, budget: false, reserved: true, scope: "http" },
   METHOD_NOT_ALLOWED: { meaning: "The HTTP path exists, but not with this method.", status: 405, budget: false, reserved: true, scope: "http" },

@@ -8,6 +8,8 @@
 import pino from "pino";
 import type { UserOptions } from "../../core/options.ts";
 import { DASHBOARD_ENTRY, DEMO_POLICIES, installDemo, type DemoOptions } from "../../demo/index.ts";
+import { connectBus } from "../../cluster/index.ts";
+import { parseOptions } from "../../core/options.ts";
 import { EXIT_CODES_HELP, Exit, UsageError, intFlag, numberFlag, parseFlags, type Command } from "../command.ts";
 import { authFromEnv, demoFromEnv, DEMO_ENV_VALUES, optionsFromEnv, optionsFromFlags, readConfigFile, resolveAuthFiles } from "../config.ts";
 import { scriptRoute, startServer } from "../runtime.ts";
@@ -17,7 +19,7 @@ export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "
 export const HELP = `tickgate serve — run the WebSocket pub/sub server
 
 Usage:
-  tickgate serve [--port N] [--host H] [--config FILE] [--log-level L]
+  tickgate serve [--port N] [--host H] [--config FILE] [--log-level L] [--nats URL]
                  [--demo] [--symbols A,B] [--rate N] [--devices N] [--device-interval MS]
 
 Options:
@@ -25,6 +27,8 @@ Options:
   --host H              address to bind (env TICKGATE_HOST; default 127.0.0.1)
   --config FILE         JSON config file (env TICKGATE_CONFIG); every option: docs/config.md
   --log-level L         ${LOG_LEVELS.join(", ")} (env TICKGATE_LOG_LEVEL; default info)
+  --nats URL            share topics with other nodes over NATS JetStream (URLs comma-separated;
+                        sets cluster.nats, see docs/scaling.md)
   -h, --help            this help
 
 Environment (each sets the option named; docs/config.md has them all):
@@ -59,6 +63,7 @@ const FLAGS = {
   rate: { type: "string" },
   devices: { type: "string" },
   "device-interval": { type: "string" },
+  nats: { type: "string" },
 } as const;
 
 type Flags = ReturnType<typeof parseFlags<typeof FLAGS>>["values"];
@@ -95,8 +100,14 @@ async function run(argv: string[]): Promise<number> {
   // Demo rules go last: a config's own rules for the same topics win.
   if (demo) options.policies = [...((options.policies as unknown[]) ?? []), ...DEMO_POLICIES];
 
+  if (values.nats !== undefined) options.cluster = { ...((options.cluster as object) ?? {}), nats: values.nats };
+
   const log = pino({ level, base: { service: "tickgate" } });
-  const server = await startServer(options as UserOptions, { log });
+  // A cluster node gets its bus before the server starts: a NATS it cannot reach fails the start.
+  const parsed = parseOptions(options);
+  const bus = parsed.cluster ? await connectBus(parsed) : undefined;
+  if (parsed.cluster) log.info({ event: "cluster", nats: parsed.cluster.nats, name: parsed.cluster.name, epoch: bus!.epoch }, "sharing topics over NATS");
+  const server = await startServer(options as UserOptions, bus ? { log, bus } : { log });
   const stopDemo = demoOpts ? installDemo(server, { script: await scriptRoute(DASHBOARD_ENTRY), feeds: demoOpts }) : () => {};
   const host = server.options.host.includes(":") ? `[${server.options.host}]` : server.options.host;
   const url = `http://${host}:${server.port}`;
