@@ -61,7 +61,8 @@ function writeHead(res: UwsHttpResponse, r: Response, streaming: boolean): void 
     res.writeHeader(k, v);
   });
   for (const c of r.headers.getSetCookie()) res.writeHeader("set-cookie", c);
-  if (streaming) res.writeHeader("cache-control", r.headers.get("cache-control") ?? "no-cache");
+  // A stream that a proxy caches is no stream; say so unless the handler did.
+  if (streaming && !r.headers.has("cache-control")) res.writeHeader("cache-control", "no-cache");
 }
 
 /**
