@@ -14,7 +14,7 @@ const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"
 const HELP = `tickgate serve — run the WebSocket pub/sub server
 
 Usage:
-  tickgate serve [--port N] [--host H] [--config FILE] [--log-level L]
+  tickgate serve [--port N] [--host H] [--config FILE] [--log-level L] [--runtime R]
                  [--no-demo] [--symbols A,B] [--rate N] [--devices N] [--device-interval MS]
 
 Options:
@@ -22,6 +22,7 @@ Options:
   --host H              address to bind (env TICKGATE_HOST; default 127.0.0.1)
   --config FILE         JSON config file (env TICKGATE_CONFIG)
   --log-level L         ${LOG_LEVELS.join(", ")} (env TICKGATE_LOG_LEVEL; default info)
+  --runtime R           bun (Bun.serve) or node (uWebSockets.js); default: the one running
   -h, --help            this help
 
 Demo feeds (on unless --no-demo or TICKGATE_DEMO=0):
@@ -43,6 +44,7 @@ const FLAGS = {
   config: { type: "string" },
   "no-demo": { type: "boolean" },
   "log-level": { type: "string" },
+  runtime: { type: "string" },
   symbols: { type: "string" },
   rate: { type: "string" },
   devices: { type: "string" },
@@ -80,8 +82,12 @@ async function run(argv: string[]): Promise<number> {
   // Demo rules go last: a config's own rules for the same topics win.
   if (demo) options.policies = [...((options.policies as unknown[]) ?? []), ...DEMO_POLICIES];
 
+  const runtime = values.runtime ?? (process.versions.bun ? "bun" : "node");
+  if (runtime !== "bun" && runtime !== "node") throw new UsageError(`--runtime must be bun or node, got '${runtime}'`);
+
   const log = pino({ level, base: { service: "tickgate" } });
-  const server = await startServer(options, { log });
+  // Loaded only when chosen: the uWebSockets.js adapter refuses to start under Bun.
+  const server = runtime === "node" ? await (await import("../../adapter/uws/index.ts")).serve(options, { log }) : await startServer(options, { log });
   const stopDemo = installDemo(server, { script: scriptRoute(DASHBOARD_ENTRY), feeds: demoOpts ?? false });
   const host = server.options.host.includes(":") ? `[${server.options.host}]` : server.options.host;
   const url = `http://${host}:${server.port}`;
