@@ -49,6 +49,8 @@ export interface ResponseState {
   cancel?: () => void;
   /** Set when the transport took over the answer (body too large). */
   answered?: boolean;
+  /** The response ended: uWS forbids touching `res` again. */
+  done?: boolean;
 }
 
 const REASONS: Record<number, string> = { 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 301: "Moved Permanently", 302: "Found", 304: "Not Modified", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type", 426: "Upgrade Required", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable" };
@@ -72,8 +74,9 @@ function writeHead(res: UwsHttpResponse, r: Response, streaming: boolean): void 
  * buffer is full. Resolves when the response ended or the client went away.
  */
 export async function sendResponse(res: UwsHttpResponse, r: Response, st: ResponseState): Promise<void> {
-  if (st.aborted || st.answered) return void r.body?.cancel().catch(() => {});
+  if (st.aborted || st.answered || st.done) return void r.body?.cancel().catch(() => {});
   if (!r.body) {
+    st.done = true;
     res.cork(() => {
       writeHead(res, r, false);
       res.end();
@@ -89,6 +92,7 @@ export async function sendResponse(res: UwsHttpResponse, r: Response, st: Respon
   if (st.aborted) return void reader.cancel().catch(() => {});
   if (second !== null && second.done) {
     const body = first.value ?? new Uint8Array(0);
+    st.done = true;
     res.cork(() => {
       writeHead(res, r, false);
       res.end(body);
@@ -107,6 +111,7 @@ export async function sendResponse(res: UwsHttpResponse, r: Response, st: Respon
       const chunk = await pending;
       if (st.aborted) break;
       if (chunk.done) {
+        st.done = true;
         res.cork(() => res.end());
         return;
       }
@@ -120,7 +125,10 @@ export async function sendResponse(res: UwsHttpResponse, r: Response, st: Respon
     }
   } catch {
     // The producer failed mid-stream: all we can do is end the connection.
-    if (!st.aborted) res.cork(() => res.close());
+    if (!st.aborted) {
+      st.done = true;
+      res.cork(() => res.close());
+    }
   }
   if (st.aborted) await reader.cancel().catch(() => {});
 }
@@ -135,14 +143,16 @@ export function bodyStream(res: UwsHttpResponse, limit: number, st: ResponseStat
   let ctl!: ReadableStreamDefaultController<Uint8Array>;
   const stream = new ReadableStream<Uint8Array>({ start: (c) => void (ctl = c) }, { highWaterMark: 0 });
   res.onData((chunk, isLast) => {
-    if (st.answered || st.aborted) return;
+    // Late chunks after the handler already answered (say, 413 from content-length) are dropped.
+    if (st.answered || st.aborted || st.done) return;
     total += chunk.byteLength;
     if (total > limit) {
       st.answered = true;
       ctl.error(new Error("request body too large"));
       const refusal = httpError(ErrorCode.PAYLOAD_TOO_LARGE, `body is over ${limit} bytes, the limit`);
       void refusal.text().then((text) => {
-        if (st.aborted) return;
+        if (st.aborted || st.done) return;
+        st.done = true;
         // Close after answering: the rest of the body is still on the wire.
         res.cork(() => res.writeStatus(`${refusal.status} ${REASONS[refusal.status]}`).writeHeader("content-type", "application/json").end(text, true));
       });
