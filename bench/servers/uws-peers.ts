@@ -36,6 +36,23 @@ function buildTickgateNode(): string {
   return (built = out);
 }
 
+/**
+ * A diagnostic, not a peer: listed only with TICKGATE_BENCH_DIAGNOSTIC=1, so
+ * the default (and --quick) runs do not grow by a server.
+ */
+const DIAGNOSTIC: Record<string, Peer> = {
+  "uws-corked": {
+    name: "uws-corked",
+    describe: "bare uWebSockets.js on Node: each pump turn's publications sent to each socket inside ws.cork (diagnostic)",
+    command: ({ payload }) => {
+      const { frame, seqAt } = bareFrameTemplate(payloadTemplate(payload), tickgateFrameLength(payload));
+      return [node("uws-corked"), `${HERE}/uws-bare.mjs`, "--frame", Buffer.from(frame).toString("base64"), "--seq-at", String(seqAt), "--mode", "corked"];
+    },
+    protocol: "raw",
+    unavailable,
+  },
+};
+
 export const UWS_PEERS: Record<string, Peer> = {
   "uws-bare": {
     name: "uws-bare",
@@ -47,16 +64,6 @@ export const UWS_PEERS: Record<string, Peer> = {
     protocol: "raw",
     unavailable,
   },
-  "uws-corked": {
-    name: "uws-corked",
-    describe: "bare uWebSockets.js on Node: each pump turn's publications sent to each socket inside ws.cork (diagnostic)",
-    command: ({ payload }) => {
-      const { frame, seqAt } = bareFrameTemplate(payloadTemplate(payload), tickgateFrameLength(payload));
-      return [node("uws-corked"), `${HERE}/uws-bare.mjs`, "--frame", Buffer.from(frame).toString("base64"), "--seq-at", String(seqAt), "--mode", "corked"];
-    },
-    protocol: "raw",
-    unavailable,
-  },
   "tickgate-node": {
     name: "tickgate-node",
     describe: "tickgate on Node 20 with the uWebSockets.js adapter (per-topic policies on)",
@@ -64,4 +71,5 @@ export const UWS_PEERS: Record<string, Peer> = {
     protocol: "tickgate",
     unavailable,
   },
+  ...(process.env.TICKGATE_BENCH_DIAGNOSTIC === "1" ? DIAGNOSTIC : {}),
 };

@@ -31,6 +31,8 @@ function matchers(actual: unknown, negate: boolean, msg?: string) {
     toBe: (v: unknown) => check(Object.is(actual, v), `to be ${inspect(v)}`),
     toEqual: (v: unknown) => check(deepEqual(actual, v), `to equal ${inspect(v)}`),
     toStrictEqual: (v: unknown) => check(deepEqual(actual, v), `to equal ${inspect(v)}`),
+    toMatchObject: (v: object) => check(matchesObject(actual, v), `to match ${inspect(v)}`),
+    toBeInstanceOf: (c: abstract new (...a: never[]) => unknown) => check(actual instanceof c, `to be an instance of ${c.name}`),
     toBeGreaterThan: (v: number) => check((actual as number) > v, `to be > ${v}`),
     toBeGreaterThanOrEqual: (v: number) => check((actual as number) >= v, `to be >= ${v}`),
     toBeLessThan: (v: number) => check((actual as number) < v, `to be < ${v}`),
@@ -61,6 +63,14 @@ function messageMatches(e: unknown, m?: string | RegExp): boolean {
   if (m === undefined) return true;
   const text = String((e as Error)?.message ?? e);
   return typeof m === "string" ? text.includes(m) : m.test(text);
+}
+
+/** Bun's toMatchObject: every key of `want` matches, recursively; arrays match element by element. */
+function matchesObject(got: unknown, want: unknown): boolean {
+  if (want === null || typeof want !== "object") return Object.is(got, want);
+  if (got === null || typeof got !== "object") return false;
+  if (Array.isArray(want)) return Array.isArray(got) && got.length === want.length && want.every((w, i) => matchesObject(got[i], w));
+  return Object.entries(want).every(([k, w]) => matchesObject((got as Record<string, unknown>)[k], w));
 }
 
 function deepEqual(a: unknown, b: unknown): boolean {
