@@ -103,6 +103,7 @@ export const PEERS: Record<string, Peer> = {
     protocol: "nats",
     unavailable: () => (natsServer() ? null : "nats-server not found (Debian: apt-get install nats-server)"),
   },
+  ...(await import("../servers/uws-peers.ts")).UWS_PEERS,
 };
 
 export function peer(name: string): Peer {

@@ -1,14 +1,15 @@
 /**
  * Which runtime the CLI runs on, and where each command that needs more
  * than Node finds it. `pub`, `sub` and `token` run on plain Node 20+;
- * `serve` needs a server transport for this runtime: Bun's today. The Node
- * transport (uWebSockets.js, `tickgate/node`) plugs in at {@link startServer}.
+ * `serve` runs on Bun (`tickgate/bun`) or on Node with the native
+ * uWebSockets.js build (`tickgate/node`), chosen in {@link startServer}.
  * @module
  */
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { delimiter, join } from "node:path";
-import type { ServerDeps, TickgateServer } from "../core/server.ts";
+import type { TickgateServer } from "../core/api.ts";
+import type { ServerDeps } from "../core/server.ts";
 import type { UserOptions } from "../core/options.ts";
 import { CommandFailed } from "./command.ts";
 
@@ -21,23 +22,34 @@ export function runtime(): { name: "bun" | "node"; version: string } {
 /** One line saying how to get `serve` running where Bun is missing. */
 export const NEEDS_BUN = "tickgate serve runs on Bun (>= 1.2), and this is Node: install Bun ('npm install bun', or see bun.sh) and run 'npx bun x --bun tickgate serve'";
 
+/** One line for Node without a loadable native uWebSockets.js build. */
+const needsUwsOrBun = (why: string) => `tickgate serve on Node needs the native uWebSockets.js build (${why}); or it runs on Bun (>= 1.2): 'npm install bun' and run 'npx bun x --bun tickgate serve'`;
+
 /**
  * Creates and starts a server on this runtime's transport. Under Bun the
  * adapter is `tickgate/bun`; a Node adapter goes in the `node` branch.
  */
-export async function startServer(options: UserOptions, deps: Partial<ServerDeps>): Promise<TickgateServer> {
-  if (runtime().name === "bun") {
+export async function startServer(options: UserOptions, deps: Partial<ServerDeps>, on: "bun" | "node" = runtime().name): Promise<TickgateServer> {
+  if (on === "bun") {
+    if (runtime().name !== "bun") throw new CommandFailed(NEEDS_BUN);
     const { serve } = await import("../adapter/bun/index.ts");
     return serve(options, deps);
   }
-  // Node: no transport yet. The uWebSockets.js adapter (adapter/uws) is started here once it exists.
-  throw new CommandFailed(NEEDS_BUN);
+  // Loaded only when chosen: the uWebSockets.js adapter refuses to start under Bun.
+  const { serve, loadUws } = await import("../adapter/uws/index.ts");
+  try {
+    loadUws();
+  } catch (e) {
+    throw new CommandFailed(runtime().name === "bun" ? (e as Error).message : needsUwsOrBun((e as Error).message.replace(/^config: uws\.module: /, "")));
+  }
+  return serve(options, deps);
 }
 
 /** Serves a browser bundle of `entry` (the dashboard script), built by this runtime's bundler. */
-export async function scriptRoute(entry: string): Promise<() => Promise<Response>> {
-  if (runtime().name !== "bun") throw new CommandFailed(NEEDS_BUN);
-  return (await import("../adapter/bun/bundle.ts")).scriptRoute(entry);
+export async function scriptRoute(entry: string): Promise<() => Response | Promise<Response>> {
+  if (runtime().name === "bun") return (await import("../adapter/bun/bundle.ts")).scriptRoute(entry);
+  // Node has no bundler of its own: the page says the script is unavailable (500 with the reason).
+  return () => Response.json({ error: { code: "INTERNAL", message: `the dashboard script could not be built: ${NEEDS_BUN}` } }, { status: 500 });
 }
 
 /**

@@ -12,14 +12,14 @@ import { connectBus } from "../../cluster/index.ts";
 import { parseOptions } from "../../core/options.ts";
 import { EXIT_CODES_HELP, Exit, UsageError, intFlag, numberFlag, parseFlags, type Command } from "../command.ts";
 import { authFromEnv, demoFromEnv, DEMO_ENV_VALUES, optionsFromEnv, optionsFromFlags, readConfigFile, resolveAuthFiles } from "../config.ts";
-import { scriptRoute, startServer } from "../runtime.ts";
+import { runtime, scriptRoute, startServer } from "../runtime.ts";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 export const HELP = `tickgate serve — run the WebSocket pub/sub server
 
 Usage:
-  tickgate serve [--port N] [--host H] [--config FILE] [--log-level L] [--nats URL]
+  tickgate serve [--port N] [--host H] [--config FILE] [--log-level L] [--nats URL] [--runtime R]
                  [--demo] [--symbols A,B] [--rate N] [--devices N] [--device-interval MS]
 
 Options:
@@ -29,6 +29,7 @@ Options:
   --log-level L         ${LOG_LEVELS.join(", ")} (env TICKGATE_LOG_LEVEL; default info)
   --nats URL            share topics with other nodes over NATS JetStream (URLs comma-separated;
                         sets cluster.nats, see docs/scaling.md)
+  --runtime R           bun (Bun.serve) or node (uWebSockets.js); default: the one running
   -h, --help            this help
 
 Environment (each sets the option named; docs/config.md has them all):
@@ -59,6 +60,7 @@ const FLAGS = {
   demo: { type: "boolean" },
   "no-demo": { type: "boolean" },
   "log-level": { type: "string" },
+  runtime: { type: "string" },
   symbols: { type: "string" },
   rate: { type: "string" },
   devices: { type: "string" },
@@ -100,6 +102,8 @@ async function run(argv: string[]): Promise<number> {
   // Demo rules go last: a config's own rules for the same topics win.
   if (demo) options.policies = [...((options.policies as unknown[]) ?? []), ...DEMO_POLICIES];
 
+  const on = values.runtime ?? runtime().name;
+  if (on !== "bun" && on !== "node") throw new UsageError(`--runtime must be bun or node, got '${on}'`);
   if (values.nats !== undefined) options.cluster = { ...((options.cluster as object) ?? {}), nats: values.nats };
 
   const log = pino({ level, base: { service: "tickgate" } });
@@ -107,11 +111,10 @@ async function run(argv: string[]): Promise<number> {
   const parsed = parseOptions(options);
   const bus = parsed.cluster ? await connectBus(parsed) : undefined;
   if (parsed.cluster) log.info({ event: "cluster", nats: parsed.cluster.nats, name: parsed.cluster.name, epoch: bus!.epoch }, "sharing topics over NATS");
-  const server = await startServer(options as UserOptions, bus ? { log, bus } : { log });
+  const server = await startServer(options as UserOptions, bus ? { log, bus } : { log }, on);
   const stopDemo = demoOpts ? installDemo(server, { script: await scriptRoute(DASHBOARD_ENTRY), feeds: demoOpts }) : () => {};
-  const host = server.options.host.includes(":") ? `[${server.options.host}]` : server.options.host;
-  const url = `http://${host}:${server.port}`;
-  const ws = `${url.replace("http", "ws")}${server.options.path}`;
+  const url = server.url;
+  const ws = server.wsUrl;
   log.info({ event: "listening", url, ws, demo, auth: server.options.auth.required }, "tickgate listening");
   if (!server.options.auth.required && !/^(127\.|::1$|localhost$)/.test(server.options.host)) {
     log.warn({ event: "insecure", host: server.options.host }, "listening beyond loopback with auth off: anyone who can reach this port may subscribe and publish; set auth.required (see README, Securing tickgate)");
