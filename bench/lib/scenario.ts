@@ -138,6 +138,8 @@ export interface ScenarioResult {
 export interface Scenario {
   name: string;
   describe: string;
+  /** Runs only when named, never as part of "all" (long or not a load test). */
+  onDemand?: boolean;
   flags: FlagSpec[];
   run(ctx: ScenarioContext): Promise<Omit<ScenarioResult, "scenario" | "describe" | "config" | "seconds">>;
 }
