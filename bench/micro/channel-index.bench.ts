@@ -9,7 +9,7 @@ import { bench, do_not_optimize, summary } from "mitata";
 import { ChannelIndex } from "../../src/core/channel-index.ts";
 import { parseOptions } from "../../src/core/options.ts";
 import { PolicyTable } from "../../src/core/policy.ts";
-import { sweep } from "./fixtures.ts";
+import { sweep, type BenchState } from "./fixtures.ts";
 
 /** 100 exact topics and `patterns` wildcard patterns, half of which match `feed.<n>.tick`. */
 function index(patterns: number): ChannelIndex {
@@ -20,21 +20,21 @@ function index(patterns: number): ChannelIndex {
 }
 
 summary(() => {
-  bench("match cached topic ($patterns patterns)", function* (state) {
-    const ix = index(state.get("patterns"));
+  bench("match cached topic ($patterns patterns)", function* (state: BenchState) {
+    const ix = index(Number(state.get("patterns")));
     let i = 0;
     yield () => do_not_optimize(ix.match(`feed.${i++ % 100}.tick`));
   }).args("patterns", sweep([10, 100, 1000]));
 
-  bench("match new topic ($patterns patterns)", function* (state) {
-    const ix = index(state.get("patterns"));
+  bench("match new topic ($patterns patterns)", function* (state: BenchState) {
+    const ix = index(Number(state.get("patterns")));
     let i = 0;
     // Each call a topic not seen before: the cache misses and every pattern is tried.
     yield () => do_not_optimize(ix.match(`feed.${i++}.tick`));
   }).args("patterns", sweep([10, 100, 1000]));
 
-  bench("subscribe and release a topic ($patterns patterns)", function* (state) {
-    const ix = index(state.get("patterns"));
+  bench("subscribe and release a topic ($patterns patterns)", function* (state: BenchState) {
+    const ix = index(Number(state.get("patterns")));
     let i = 0;
     yield () => ix.release(ix.getOrCreate(`feed.${i++ % 100}.quote`));
   }).args("patterns", sweep([10, 100, 1000]));

@@ -49,3 +49,8 @@ export function ticksPayload(size: number, sym = "BTC-USD"): Uint8Array {
 export function pubFrame(size: number, sym?: string): Uint8Array {
   return packr.pack({ t: "pub", topic: "market.spot.btc-usd", data: packr.unpack(ticksPayload(size, sym)) });
 }
+
+/** What a mitata generator benchmark receives: the current value of each `.args` sweep. */
+export interface BenchState {
+  get(name: string): unknown;
+}

@@ -7,21 +7,21 @@
  */
 import { bench, do_not_optimize, summary } from "mitata";
 import { assertOneValue, skipValue } from "../../src/protocol/msgpack-scan.ts";
-import { bytes, pubFrame, SIZES, sweep, ticksPayload } from "./fixtures.ts";
+import { bytes, pubFrame, SIZES, sweep, ticksPayload, type BenchState } from "./fixtures.ts";
 
 summary(() => {
-  bench("scan publish frame ($size)", function* (state) {
-    const frame = pubFrame(bytes(state.get("size")));
+  bench("scan publish frame ($size)", function* (state: BenchState) {
+    const frame = pubFrame(bytes(String(state.get("size"))));
     yield () => assertOneValue(frame);
   }).args("size", sweep(SIZES));
 
-  bench("scan publish frame, non-ASCII strings ($size)", function* (state) {
-    const frame = pubFrame(bytes(state.get("size")), "BTC–USD €");
+  bench("scan publish frame, non-ASCII strings ($size)", function* (state: BenchState) {
+    const frame = pubFrame(bytes(String(state.get("size"))), "BTC–USD €");
     yield () => assertOneValue(frame);
   }).args("size", sweep(SIZES));
 
-  bench("skip payload value ($size)", function* (state) {
-    const payload = ticksPayload(bytes(state.get("size")));
+  bench("skip payload value ($size)", function* (state: BenchState) {
+    const payload = ticksPayload(bytes(String(state.get("size"))));
     yield () => do_not_optimize(skipValue(payload, 0));
   }).args("size", sweep(SIZES));
 });
