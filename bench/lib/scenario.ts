@@ -7,6 +7,7 @@
  */
 import type { Placement } from "./proc.ts";
 import type { Progress } from "./progress.ts";
+import type { TimeSeries } from "./series-svg.ts";
 import type { RunResult } from "./report.ts";
 import type { TargetResult } from "./targets.ts";
 
@@ -132,6 +133,8 @@ export interface ScenarioResult {
   chart: ChartGroup[];
   /** Scenario-specific figures (tests read these to check counts). */
   data: Record<string, unknown>;
+  /** Values sampled over time (the soak), drawn in series.svg. */
+  series?: TimeSeries[];
   seconds: number;
 }
 

@@ -12,6 +12,7 @@ import { ingestScenario } from "./ingest.ts";
 import { microScenario } from "./micro.ts";
 import { recoveryScenario } from "./recovery.ts";
 import { slowScenario } from "./slow.ts";
+import { soakScenario } from "./soak.ts";
 import { topicsScenario } from "./topics.ts";
 
-export const SCENARIOS: Scenario[] = [fanoutScenario, topicsScenario, filtersScenario, ingestScenario, connectionsScenario, slowScenario, encodingsScenario, recoveryScenario, microScenario];
+export const SCENARIOS: Scenario[] = [fanoutScenario, topicsScenario, filtersScenario, ingestScenario, connectionsScenario, slowScenario, encodingsScenario, recoveryScenario, microScenario, soakScenario];
