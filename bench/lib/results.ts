@@ -93,7 +93,7 @@ export function writeResults(dir: string, results: SuiteResults): string[] {
   const series = results.scenarios.flatMap((s) => s.series ?? []);
   if (series.length > 0) {
     files.push(join(dir, "series.svg"));
-    writeFileSync(files[3]!, seriesSvg(series, "tickgate soak: server resources over time", `${machineLine(results.machine)}; shaded: warm-up; dashed: least-squares fit over the judged part`));
+    writeFileSync(files[3]!, seriesSvg(series, "tickgate soak: server resources over time", machineLine(results.machine)));
   }
   return files;
 }

@@ -31,15 +31,16 @@ function label(v: number, unit: string): string {
 }
 
 export function seriesSvg(all: TimeSeries[], title: string, subtitle: string): string {
-  const h = 60 + all.length * ROW;
+  const h = 76 + all.length * ROW;
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${h}" viewBox="0 0 ${W} ${h}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${h}" fill="#fff"/>`,
     `<text x="${X0}" y="22" font-size="16" font-weight="bold">${esc(title)}</text>`,
     `<text x="${X0}" y="40" fill="#555">${esc(subtitle)}</text>`,
+    `<text x="${X0}" y="56" fill="#555">shaded: warm-up, not judged; dashed: least-squares fit over the judged part</text>`,
   ];
   all.forEach((s, i) => {
-    const top = 60 + i * ROW + 24;
+    const top = 76 + i * ROW + 24;
     const tMax = Math.max(1, ...s.points.map((p) => p[0]));
     const vs = s.points.map((p) => p[1]);
     let lo = Math.min(...vs, 0);

@@ -75,7 +75,7 @@ describe("bun run bench soak --seconds 6", () => {
       for (const k of ["topics", "sessions", "subscriptions", "connections"]) expect(Number.isInteger(s[k]) && s[k]! >= 0).toBe(true);
     }
     // Sample times go forward.
-    for (let i = 1; i < samples.length; i++) expect(samples[i]!.t).toBeGreaterThan(samples[i - 1]!.t);
+    for (let i = 1; i < samples.length; i++) expect(samples[i]!.t!).toBeGreaterThan(samples[i - 1]!.t!);
     expect(soak.series!.map((s) => s.name)).toEqual(["RSS", "heap used", "open file descriptors", "topics", "sessions", "subscriptions"]);
     for (const s of soak.series!) {
       expect(s.points.length).toBe(samples.length);
