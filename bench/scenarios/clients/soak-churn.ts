@@ -106,7 +106,8 @@ async function recoveryPublisher(): Promise<void> {
 async function firehose(): Promise<void> {
   const c = sdk("firehose");
   await c.ready(10_000);
-  const blob = "x".repeat(8 * 1024);
+  // 16 KiB at ~40/s: a paused reader fills the loopback socket buffers (several MiB) in seconds.
+  const blob = "x".repeat(16 * 1024);
   while (running()) {
     try {
       await c.publish(FIRE, { blob }, { ack: true });
@@ -228,7 +229,7 @@ function rawPeer(kind: "slow" | "dead", topic: string, lifetimeMs: number): Prom
 }
 
 async function rawLoop(kind: "slow" | "dead"): Promise<void> {
-  while (running()) await rawPeer(kind, kind === "slow" ? FIRE : REC_TOPICS[0]!, kind === "slow" ? 30_000 : 45_000);
+  while (running()) await rawPeer(kind, kind === "slow" ? FIRE : REC_TOPICS[0]!, 60_000);
 }
 
 // ---- HTTP publishes and SSE streams ----
