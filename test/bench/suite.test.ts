@@ -103,14 +103,12 @@ describe("bun run bench --quick", () => {
     for (const r of s.runs) clean(r);
   });
 
-  test("filters: every variant clean; a one-pass publication reaches subs ÷ filters", () => {
+  test("filters: every variant clean: no loss, no publication on a filter that should not pass", () => {
     const s = scenario("filters");
     expect(s.runs.map((r) => r.server).sort()).toEqual(["all-pass", "one-pass", "unfiltered"]);
     for (const r of s.runs) clean(r);
-    const by = Object.fromEntries(s.runs.map((r) => [r.server, r]));
-    // Counts, not rates: a one-pass publication reaches fewer subscribers than an all-pass one.
-    const perPublication = (r: RunResult) => r.deliveries / r.published;
-    expect(perPublication(by["one-pass"]!)).toBeLessThan(perPublication(by["all-pass"]!));
+    // Which subscribers a publication reached is checked per subscriber by clean() (no loss,
+    // nothing `unexpected`); window counts are not compared (their edges move under load).
   });
 
   test("ingest: every device publication accepted and delivered once; HTTP counts agree", () => {
