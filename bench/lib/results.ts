@@ -1,7 +1,8 @@
 /**
  * The suite's results on disk: results.json (everything, with the machine's
- * facts), results.md (the tables and target verdicts) and chart.svg
- * (latency percentiles and throughput per server).
+ * facts), results.md (the tables and target verdicts), chart.svg
+ * (latency percentiles and throughput per server), and series.svg when a
+ * scenario sampled values over time (the soak).
  * @module
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -10,6 +11,7 @@ import type { CompareRow } from "./compare.ts";
 import type { Machine } from "./proc.ts";
 import { markdownTable } from "./render.ts";
 import type { ScenarioResult, Table } from "./scenario.ts";
+import { seriesSvg } from "./series-svg.ts";
 import { chartSvg } from "./svg.ts";
 import { formatValue } from "./targets.ts";
 
@@ -81,12 +83,17 @@ export function markdown(results: SuiteResults): string {
   return out.join("\n") + "\n";
 }
 
-/** Writes the three files; returns their paths. */
+/** Writes the files; returns their paths. */
 export function writeResults(dir: string, results: SuiteResults): string[] {
   mkdirSync(dir, { recursive: true });
   const files = [join(dir, "results.json"), join(dir, "results.md"), join(dir, "chart.svg")];
   writeFileSync(files[0]!, JSON.stringify(results, null, 2) + "\n");
   writeFileSync(files[1]!, markdown(results));
   writeFileSync(files[2]!, chartSvg(results.scenarios.flatMap((s) => s.chart), machineLine(results.machine)));
+  const series = results.scenarios.flatMap((s) => s.series ?? []);
+  if (series.length > 0) {
+    files.push(join(dir, "series.svg"));
+    writeFileSync(files[3]!, seriesSvg(series, "tickgate soak: server resources over time", machineLine(results.machine)));
+  }
   return files;
 }

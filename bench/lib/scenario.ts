@@ -7,6 +7,7 @@
  */
 import type { Placement } from "./proc.ts";
 import type { Progress } from "./progress.ts";
+import type { TimeSeries } from "./series-svg.ts";
 import type { RunResult } from "./report.ts";
 import type { TargetResult } from "./targets.ts";
 
@@ -132,12 +133,16 @@ export interface ScenarioResult {
   chart: ChartGroup[];
   /** Scenario-specific figures (tests read these to check counts). */
   data: Record<string, unknown>;
+  /** Values sampled over time (the soak), drawn in series.svg. */
+  series?: TimeSeries[];
   seconds: number;
 }
 
 export interface Scenario {
   name: string;
   describe: string;
+  /** Runs only when named, never as part of "all" (long or not a load test). */
+  onDemand?: boolean;
   flags: FlagSpec[];
   run(ctx: ScenarioContext): Promise<Omit<ScenarioResult, "scenario" | "describe" | "config" | "seconds">>;
 }

@@ -60,7 +60,9 @@ export function parseSuiteArgs(argv: readonly string[], all: readonly Scenario[]
 
   const known = new Map(all.map((s) => [s.name, s]));
   const selected: Scenario[] = [];
-  for (const n of names.length === 0 || names.includes("all") ? all.map((s) => s.name) : names) {
+  const everyday = all.filter((s) => !s.onDemand).map((s) => s.name);
+  const asked = names.length === 0 ? everyday : names.flatMap((n) => (n === "all" ? everyday : [n]));
+  for (const n of asked) {
     const s = known.get(n);
     if (!s) throw new Error(`unknown scenario '${n}'; known: ${all.map((x) => x.name).join(", ")}`);
     if (!selected.includes(s)) selected.push(s);
@@ -97,7 +99,7 @@ export function helpText(all: readonly Scenario[]): string {
   const out = [
     "bun run bench [scenario...] [--quick] [--out DIR] [--compare BASELINE.json] [--tolerance PCT] [flags]",
     "",
-    "  no scenario = all of them. --quick: every scenario small (a smoke run, under a minute).",
+    "  no scenario = all of them but those marked (on demand). --quick: every scenario small (a smoke run, under a minute).",
     "  --out DIR: where results go (default bench/results/<timestamp>/). --compare: flag every",
     "  metric worse than the baseline's by more than --tolerance percent (default 10); exits 3 if any.",
     "  Scenario flags: --name value (every selected scenario that has it) or --scenario.name value.",

@@ -6,7 +6,7 @@
  * vs off and with token-authenticated vs anonymous subscribers.
  * @module
  */
-import { comparePeers, type FanoutConfig, type PeerEnv } from "../fanout.ts";
+import { comparePeers, type FanoutConfig, type PeerEnv } from "../lib/fanout.ts";
 import { PEERS } from "../lib/peers.ts";
 import { fdLimitPrefix } from "../lib/proc.ts";
 import { median, summarize, type RunResult, type Summary } from "../lib/report.ts";

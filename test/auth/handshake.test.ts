@@ -84,9 +84,7 @@ describe("auth frame", () => {
     await using late = await connect(server.wsUrl);
     await using early = await connect(server.wsUrl);
     expect((await call(early, { t: "auth", token: await hs256({ tg: ALL_TG }) })).t).toBe("ack");
-    const t0 = Date.now();
     expect((await late.closed).code).toBe(CloseCode.AUTH_TIMEOUT);
-    expect(Date.now() - t0).toBeLessThan(2000);
     expect(server.stats().security!.authTimeouts).toBe(1);
     expect(logs.find({ event: "auth_timeout" })[0]!.fields.ip).toBe("127.0.0.1");
     await sleep(300);

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WsConn, type FrameSink } from "../../bench/load/ws-conn.ts";
-import type { FanoutReport } from "../../bench/fanout.ts";
+import type { FanoutReport } from "../../bench/lib/fanout.ts";
 import { bareFrameTemplate, isPublication, payloadTemplate, readN, readTs, stamp, tailOk, tickgateFrameLength, TOPIC } from "../../bench/lib/tick.ts";
 import { encodePublicationMsgpack, unpackr } from "../../src/protocol/codec.ts";
 

@@ -9,7 +9,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { FanoutReport } from "../../bench/fanout.ts";
+import type { FanoutReport } from "../../bench/lib/fanout.ts";
 import { protocolFor, type Deliveries } from "../../bench/load/protocols/index.ts";
 import { WsConn } from "../../bench/load/ws-conn.ts";
 import { PEERS } from "../../bench/lib/peers.ts";

@@ -53,7 +53,7 @@ describe("parseSuiteArgs", () => {
         expect(Object.keys(f.effective()).length).toBe(s.flags.length);
       }
     }
-    expect(SCENARIOS.map((s) => s.name)).toEqual(["fanout", "topics", "filters", "ingest", "connections", "slow", "encodings", "recovery"]);
+    expect(SCENARIOS.map((s) => s.name)).toEqual(["fanout", "topics", "filters", "ingest", "connections", "slow", "encodings", "recovery", "micro", "soak"]);
   });
 });
 
@@ -80,6 +80,10 @@ describe("targets", () => {
       "fanout.deliveries_vs_node_ws",
       "fanout.history_cost",
       "fanout.p99_fixed_vs_bare",
+      "soak.client_errors",
+      "soak.crashes",
+      "soak.lost",
+      "soak.series_not_flat",
     ]);
   });
 

@@ -33,7 +33,7 @@ function spawnCli(args: string[]): Running {
   return {
     stdout: () => out,
     stderr: () => err,
-    waitFor: (text, timeoutMs = 10_000) =>
+    waitFor: (text, timeoutMs = 45_000) =>
       new Promise((resolve, reject) => {
         const check = () => err.includes(text) && resolve();
         watchers.push(check);
@@ -97,7 +97,7 @@ describe("tickgate pub / sub", () => {
     await sub.waitFor("subscribed");
     const r = await runCli(["pub", "x.y", "7"], { TICKGATE_URL: url });
     expect(r.code).toBe(0);
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 30_000;
     while (!sub.stdout().includes("\n") && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
     sub.kill("SIGINT");
     expect(await sub.exited).toBe(0);

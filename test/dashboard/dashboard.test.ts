@@ -21,7 +21,7 @@ if (!HAVE_CHROMIUM) console.warn(`test/dashboard: ${CHROMIUM} is missing, so the
 
 const SCREENSHOT = join(ROOT, "docs", "dashboard.png");
 const SERVE = ["--demo", "--log-level", "warn"];
-const WAIT = { timeout: 10_000 };
+const WAIT = { timeout: 30_000 };
 const BROKEN_ENTRY = join(ROOT, "src", "demo", "dashboard", "no-such-entry.ts");
 
 /** A library server with the dashboard installed, as the CLI does (a library server has none by default). */
@@ -134,7 +134,7 @@ describe.skipIf(!HAVE_CHROMIUM)("dashboard in Chromium", () => {
     await page.screenshot({ path: SCREENSHOT, animations: "disabled" });
     expect(existsSync(SCREENSHOT)).toBe(true);
     expect(o.errors).toEqual([]);
-  }, 30_000);
+  }, 90_000);
 
   test("json: connects and ticks flow over text frames", async () => {
     await using server = await startCli(["serve", "--port", "0", ...SERVE]);
@@ -177,7 +177,7 @@ describe.skipIf(!HAVE_CHROMIUM)("dashboard in Chromium", () => {
     expect(await page.evaluate(() => (globalThis as unknown as { tickgate: { stats(): { reconnects: number } } }).tickgate.stats().reconnects)).toBe(1);
     expect(await page.isHidden("#notice")).toBe(true);
     expect(o.errors).toEqual([]);
-  }, 30_000);
+  }, 90_000);
 
   test("a script that fails to build: the page says so", async () => {
     await using server = await startServer(BROKEN_ENTRY);

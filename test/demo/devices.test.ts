@@ -115,7 +115,7 @@ describe("device fleet", () => {
   test("stop() ends every device's timers", async () => {
     await using server = await startServer();
     const stop = startDeviceFleet(server, { count: 3, intervalMs: 10 });
-    await new Promise((r) => setTimeout(r, 60));
+    while (server.stats().messages.publications <= 3) await new Promise((r) => setTimeout(r, 10));
     stop();
     const before = server.stats().messages.publications;
     await new Promise((r) => setTimeout(r, 60));

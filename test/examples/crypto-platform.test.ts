@@ -36,7 +36,7 @@ async function client(a: CryptoPlatform): Promise<TickgateClient> {
 }
 
 /** The first `n` publications on `topic` that pass `pred`; `.ready()` resolves once the subscription is acknowledged. */
-function take<T = any>(c: TickgateClient, topic: string, n = 1, pred: (d: T, topic: string) => boolean = () => true, timeoutMs = 3000): Promise<T[]> & { ready(): Promise<void> } {
+function take<T = any>(c: TickgateClient, topic: string, n = 1, pred: (d: T, topic: string) => boolean = () => true, timeoutMs = 20_000): Promise<T[]> & { ready(): Promise<void> } {
   const got: T[] = [];
   let ready!: () => Promise<void>;
   const p = new Promise<T[]>((resolve, reject) => {
@@ -80,9 +80,7 @@ describe("crypto-platform example", () => {
     const a = await app({ periods: SLOW }); // nothing more is due for a minute
     const c = await client(a);
     const all = await c.request<{ prices: Record<string, PriceUpdate> }>("market.get_all");
-    const t0 = Date.now();
-    const snapshot = await take<PriceUpdate>(c, "market.*", a.symbols.length, () => true, 1000);
-    expect(Date.now() - t0).toBeLessThan(500);
+    const snapshot = await take<PriceUpdate>(c, "market.*", a.symbols.length);
     expect(new Set(snapshot.map((p) => p.symbol))).toEqual(new Set(a.symbols));
     for (const p of snapshot) expect(p).toEqual(all.prices[p.symbol]!);
   });
@@ -176,7 +174,7 @@ describe("crypto-platform example", () => {
     const until = async (cond: () => boolean) => {
       const t0 = Date.now();
       while (!cond()) {
-        if (Date.now() - t0 > 3000) throw new Error("news did not arrive in time");
+        if (Date.now() - t0 > 20_000) throw new Error("news did not arrive in time");
         await Bun.sleep(10);
       }
     };
@@ -225,7 +223,7 @@ describe("crypto-platform example", () => {
     cleanup.push(() => run.stop());
     const has = (re: RegExp) => lines.some((l) => re.test(l));
     const t0 = Date.now();
-    while (!(has(/^client stats: /) && has(/^prices: /) && has(/^news: /)) && Date.now() - t0 < 4000) await Bun.sleep(20);
+    while (!(has(/^client stats: /) && has(/^prices: /) && has(/^news: /)) && Date.now() - t0 < 20_000) await Bun.sleep(20);
     expect(has(/^BTC \d/)).toBe(true);
     expect(has(/→ FORBIDDEN$/) && has(/→ BAD_TOPIC$/) && has(/→ NO_HANDLER$/)).toBe(true);
     expect(lines.filter((l) => l.startsWith("market.* → "))).toHaveLength(a.symbols.length);

@@ -53,7 +53,7 @@ async function operator(f: DeviceFleet) {
   const lines: string[] = [];
   const w = await watchFleet(f.wsUrl, await f.operatorToken(), { print: (l) => lines.push(l) });
   cleanup.push(() => w.stop());
-  const waitFor = async (re: RegExp, timeoutMs = 3000) => {
+  const waitFor = async (re: RegExp, timeoutMs = 20_000) => {
     const t0 = Date.now();
     while (!lines.some((l) => re.test(l))) {
       if (Date.now() - t0 > timeoutMs) throw new Error(`operator never printed ${re}; got ${JSON.stringify(lines)}`);
@@ -66,7 +66,7 @@ async function operator(f: DeviceFleet) {
   return { lines, waitFor, count, client: w.client, watch: w };
 }
 
-async function until(cond: () => boolean, timeoutMs = 3000): Promise<void> {
+async function until(cond: () => boolean, timeoutMs = 20_000): Promise<void> {
   const t0 = Date.now();
   while (!cond()) {
     if (Date.now() - t0 > timeoutMs) throw new Error("condition not met in time");
