@@ -68,7 +68,10 @@ export async function start(opts: DeviceFleetOptions = {}): Promise<DeviceFleet>
       shutdownGraceMs: 1000,
       auth: { required: true, secret, timeoutMs: opts.authTimeoutMs ?? 5000 },
       devices: { presence: true, redeliverMs: opts.redeliverMs ?? 2000, commandTtlMs: 60_000 },
-      topics: ["devices.*.presence", "devices.*.log", "devices.*.telemetry", "devices.*.alerts"],
+      // Declared, so the welcome lists it and anything else is refused
+      // (UNKNOWN_TOPIC): devices.<id>.presence, .log, .telemetry, .alerts.
+      // One entry, because the operator watches the whole tree with devices.>.
+      topics: ["devices.>"],
       policies: [
         // An operator that connects sees every device's last reading at once
         // (presence is retained, and written by the server only, out of the box).
