@@ -105,6 +105,12 @@ export const DevicesSchema = z.strictObject({
   commandTtlMs: z.number().int().positive(),
   /** Resend an unacknowledged command this often. */
   redeliverMs: z.number().int().positive(),
+  /**
+   * A device known from its token before its hello is announced online when
+   * its hello comes, or after this long without one (0: at once, and again
+   * with the hello's meta). One presence per connect, with the device's meta.
+   */
+  helloWindowMs: z.number().int().min(0).max(60_000),
 });
 
 export const OptionsSchema = z.strictObject({
@@ -177,7 +183,7 @@ export function defaultOptions(): Options {
       anonymous: { subscribe: [], publish: [], request: [] },
     },
     limits: { maxConnections: 100_000, maxConnectionsPerIp: 10_000, publishPerSecond: 1000, publishBurst: 2000, allowedOrigins: [] },
-    devices: { presence: true, maxQueued: 100, commandTtlMs: 60_000, redeliverMs: 2000 },
+    devices: { presence: true, maxQueued: 100, commandTtlMs: 60_000, redeliverMs: 2000, helloWindowMs: 1000 },
   };
 }
 

@@ -94,6 +94,7 @@ export class TickgateServerImpl implements TickgateServer {
     this.devices = new DeviceRegistry(o.devices, {
       publish: (topic, data, key) => void this.tryPublish(topic, data, key === undefined ? {} : { key }),
       sendCommand: (s, frame) => this.replies.send(s, frame),
+      log,
     });
     this.gate = new Gate({ options: o, broker: this.broker, requests: this.requests, devices: this.devices, counters: this.admission.counters, log });
     this.#statsCollector = new StatsCollector(VERSION, this.#bus.epoch, this.broker, this.guard, this.#conns, deps.probe);

@@ -331,11 +331,9 @@ describe("device-fleet example: logging (issue 15)", () => {
     expect(f.lines.filter((l) => l.includes("battery"))).toEqual([]);
   });
 
-  // Issue 15 (004): a token device's presence is published twice, once bare when the token
-  // names it at the upgrade, then again with meta when its hello arrives (src/core/devices.ts,
-  // dispatch #hello). The docs promise one `online` per connect. Core change needed; it fails today:
-  //   npx bun test --todo test/examples/device-fleet.test.ts -t "published once"
-  test.todo("issue 15: a token device's presence is published once per connect, with its hello's meta", async () => {
+  // Issue 15 (004): a token device's presence was published twice, once bare when the token
+  // named it at the upgrade, then again with meta when its hello arrived.
+  test("issue 15: a token device's presence is published once per connect, with its hello's meta", async () => {
     const f = await fleet();
     const op = await operator(f);
     const online: Record<string, unknown>[] = [];
