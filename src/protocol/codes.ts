@@ -105,6 +105,8 @@ export const CloseCode = {
   TOO_MANY_ERRORS: 4000,
   /** Subscriber fell behind on a topic whose policy action is `disconnect`. */
   SLOW_CONSUMER: 4008,
+  /** A legacy protocol's peer sent nothing within its heartbeat's idle time (`core/legacy.ts`). */
+  IDLE: 4009,
   /** The token in an `auth` frame was refused. */
   AUTH_FAILED: CODES.UNAUTHORIZED.close,
   /** The token expired on a live connection. */
