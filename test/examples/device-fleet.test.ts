@@ -348,6 +348,51 @@ describe("device-fleet example: logging (issue 15)", () => {
   });
 });
 
+describe("device-fleet example: old firmware on its old paths (issue 15)", () => {
+  test("a Pico on /ws/pico in the seed's frames and a reflashed one on /ws: one fleet, same topics, same log lines", async () => {
+    const f = await fleet();
+    const op = await operator(f);
+    const base = f.server.url.replace(/^http/, "ws");
+    const old = new WebSocket(`${base}/ws/pico`, { headers: { authorization: `Bearer ${await f.deviceToken("pico-old")}` } } as any);
+    cleanup.push(() => old.close());
+    const got: string[] = [];
+    old.onmessage = (e) => got.push(String(e.data));
+    await new Promise((r) => (old.onopen = r));
+    old.send(`{"type": "connect", "device": "pico_device", "version": "1.0.0"}`);
+    old.send(`{"type": "log", "message": "Device status update", "level": "info"}`);
+    const fresh = device(f, { id: "pico-new", token: await f.deviceToken("pico-new"), authVia: "header" });
+    await fresh.start();
+    await op.waitFor(/^log pico-old \[info\] Device status update$/);
+    await until(() => got.includes(JSON.stringify({ type: "connection_ack", status: "success", message: "Pico connection acknowledged" })));
+    await until(() => f.lines.some((l) => l.startsWith("🔗 device connected: kind=pico id=pico-old version=1.0.0 ")));
+    await until(() => f.lines.some((l) => l.startsWith("🔗 device connected: kind=pico id=pico-new ")));
+    expect(f.server.stats().devicesOnline).toBe(2);
+    // The operator commands both the same way.
+    const acked = f.server.command("pico-old", "blink");
+    await until(() => got.some((m) => m.includes('"command":"blink"')));
+    old.send(`{"type": "ack", "message": "Command received"}`);
+    expect(await acked).toEqual({ message: "Command received" });
+    old.close(1000);
+    await until(() => f.lines.some((l) => /^🔌 device disconnected: kind=pico id=pico-old ip=127\.0\.0\.1 code=1000/.test(l)));
+  });
+
+  test("the old paths have no way around auth: no token endpoint, no localhost bypass", async () => {
+    const f = await fleet();
+    expect((await fetch(`${f.server.url}/public/tokens`)).status).toBe(404);
+    const base = f.server.url.replace(/^http/, "ws");
+    const ws = new WebSocket(`${base}/ws/esp32cam`);
+    cleanup.push(() => ws.close());
+    const got: string[] = [];
+    ws.onmessage = (e) => got.push(String(e.data));
+    const closed = new Promise<number>((r) => (ws.onclose = (e) => r(e.code)));
+    await new Promise((r) => (ws.onopen = r));
+    ws.send(`{"type": "connect", "device": "esp32cam_device", "version": "1.0.0"}`);
+    expect(await closed).toBe(4408);
+    expect(got.map((m) => JSON.parse(m).type)).toEqual(["error"]);
+    expect(f.server.stats().devicesOnline).toBe(0);
+  });
+});
+
 describe("device-fleet example: the one command", () => {
   test("npm run example:device-fleet: secret, devices, acked commands, intruders refused; exits 0 on SIGINT", async () => {
     const proc = spawn(process.execPath, ["examples/device-fleet/main.ts"], {
