@@ -32,6 +32,8 @@ export interface Device004Options {
 }
 
 export const DEFAULT_PING_INTERVAL_MS = 120_000;
+/** Commands remembered per connection for a plain `ack` (the server's own queue holds 100 by default). */
+const MAX_OUTSTANDING = 256;
 
 interface State {
   /** Commands sent and not yet acknowledged, oldest first (a redelivery keeps its place). */
@@ -121,7 +123,11 @@ export function device004(o: Device004Options): LegacyProtocol {
           if (f.id !== undefined) st.connects.delete(String(f.id));
           return error(f.message);
         case "command":
-          if (!st.outstanding.includes(f.cid)) st.outstanding.push(f.cid);
+          if (!st.outstanding.includes(f.cid)) {
+            st.outstanding.push(f.cid);
+            // Expired commands are never acknowledged; keep the list bounded (oldest go first).
+            if (st.outstanding.length > MAX_OUTSTANDING) st.outstanding.shift();
+          }
           return text({ type: "command", id: f.cid, command: f.name, data: f.data });
         default:
           return null; // welcome, publications, stats: the old protocol had none

@@ -115,6 +115,25 @@ describe("legacy device-004: Pico with a header token", () => {
   });
 });
 
+describe("legacy device-004: the same limits as /ws", () => {
+  test("bad frames spend the error budget; past it the connection is closed with 4000", async () => {
+    await using server = await fleet({ errorBudget: { burst: 3, perSecond: 0.001 } });
+    await using pico = await legacyConnect(`${base(server)}/ws/pico`, { authorization: `Bearer ${await deviceToken("pico-4")}` });
+    for (let i = 0; i < 4; i++) pico.send(`{"type": "reboot"}`);
+    expect((await pico.closed).code).toBe(CloseCode.TOO_MANY_ERRORS);
+  });
+
+  test("a device's log lines are held to the publish rate limit, as on /ws", async () => {
+    await using server = await fleet({ limits: { publishPerSecond: 0.001, publishBurst: 1 } });
+    await using pico = await legacyConnect(`${base(server)}/ws/pico`, { authorization: `Bearer ${await deviceToken("pico-5")}` });
+    pico.send(SEED.log);
+    pico.send(SEED.log);
+    const err = JSON.parse(await pico.next());
+    expect(err.type).toBe("error");
+    expect(err.message).toContain("publishing too fast");
+  });
+});
+
 describe("legacy device-004: ESP32-CAM with a first-frame token", () => {
   test("auth frame, then connect: connection_ack, presence as kind esp32cam, commands", async () => {
     await using server = await fleet();
