@@ -84,7 +84,7 @@ export class Gate {
       if (this.#declared.size >= MAX_DECLARED_CACHE) this.#declared.clear();
       this.#declared.set(topic, ok);
     }
-    if (!ok) throw new ProtocolError(ErrorCode.UNKNOWN_TOPIC, `'${topic.slice(0, 64)}' is not a topic this server serves`, { topic, topics: [...list] });
+    if (!ok) throw new ProtocolError(ErrorCode.UNKNOWN_TOPIC, `'${topic.slice(0, 64)}' is not a topic this server serves (the welcome lists them)`, { topic });
   }
 
   /** A caller's publication: grant, rate limit, then the topic's policy and the bus. Resolves to its seq. */

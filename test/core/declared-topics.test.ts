@@ -21,7 +21,7 @@ describe("declared topics", () => {
     expect(c.welcome.topics).toEqual(DECLARED);
     c.send({ t: "sub", id: 1, topic: "weather" });
     const refused = await c.next((f) => f.id === 1);
-    expect(refused).toMatchObject({ t: "error", code: ErrorCode.UNKNOWN_TOPIC, details: { topic: "weather", topics: DECLARED } });
+    expect(refused).toMatchObject({ t: "error", code: ErrorCode.UNKNOWN_TOPIC, details: { topic: "weather" } });
     // A pattern wider than every declared entry is refused too; narrower ones pass.
     c.send({ t: "sub", id: 2, topic: "prices.>" });
     expect((await c.next((f) => f.id === 2)).code).toBe(ErrorCode.UNKNOWN_TOPIC);
