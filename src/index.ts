@@ -13,6 +13,7 @@ export { mintToken, type TokenClaims } from "./core/auth/mint.ts";
 export { LocalBus, type Bus, type BusNode, type Draft, type Sequenced } from "./core/bus.ts";
 export type { Transport, TransportHost, ServerSocket, SendResult, UpgradeInfo } from "./core/transport.ts";
 export type { Logger } from "./core/log.ts";
+export type { LegacyProtocol, LegacyConnection, LegacyDecoded, LegacyFrame, TickgateFrame, ClientFrameInput } from "./core/legacy.ts";
 export type { RequestHandler, RequestContext } from "./core/requests.ts";
 export type { StatsSnapshot } from "./core/stats.ts";
 export { ErrorCode, CloseCode, GapReason } from "./protocol/codes.ts";

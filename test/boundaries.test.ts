@@ -29,6 +29,7 @@ const RULES: Record<string, { packages: string[]; folders: string[] }> = {
   adapter: { packages: ["bun", "node:path", "node:url"], folders: ["adapter", "core", "protocol", "http"] },
   demo: { packages: ["node:url"], folders: ["demo", "core", "client", "protocol"] },
   cluster: { packages: ["@nats-io/transport-node", "@nats-io/jetstream"], folders: ["cluster", "core", "protocol"] },
+  legacy: { packages: [], folders: ["legacy", "core", "protocol"] },
 };
 const UNRULED = new Set(["cli"]);
 

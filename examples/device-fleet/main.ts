@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 import { Esp32Cam } from "./camera.ts";
 import { SimDevice } from "./device.ts";
 import { watchFleet } from "./operator.ts";
-import { start } from "./server.ts";
+import { LEGACY_PATHS, start } from "./server.ts";
 import { cliCommand } from "./tokens.ts";
 import { closeOnSignal } from "tickgate/bun";
 
@@ -48,6 +48,7 @@ const fleet = await start({
 const print = (l: string) => console.log(l);
 // Tests and scripts read the port from this line.
 console.log(`device-fleet listening on ${fleet.wsUrl} (auth required)`);
+console.log(`old firmware (seed frames, same tokens): ${Object.values(LEGACY_PATHS).map((p) => fleet.server.url.replace(/^http/, "ws") + p).join(", ")}`);
 let secretFile: string | undefined;
 if (!fromEnv) {
   // Never printed: a file only this user can read.

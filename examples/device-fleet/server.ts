@@ -10,6 +10,7 @@
 import { randomBytes } from "node:crypto";
 import type { Logger, TickgateServer } from "tickgate";
 import { createServer } from "tickgate/bun";
+import { device004 } from "tickgate/legacy";
 import { startFleetLog, type LogLevel } from "./fleet-log.ts";
 import { DEVICE_GRANTS, mint, OPERATOR_GRANTS } from "./tokens.ts";
 
@@ -27,7 +28,18 @@ export interface DeviceFleetOptions {
   print?: (line: string) => void;
   /** `debug`: also every message on `devices.>`, with its contents (default `info`). */
   logLevel?: LogLevel;
+  /**
+   * Firmware not yet reflashed keeps the old frames on its old paths
+   * (`/ws/pico`, `/ws/esp32cam`), with the same tokens and topics; `false`
+   * turns them off. See docs/migrating/device-fleet.md.
+   */
+  legacy?: boolean;
+  /** The old protocol's JSON ping period (seed: 120 s). */
+  legacyPingMs?: number;
 }
+
+/** The old firmware's endpoints and the device kind each serves. */
+export const LEGACY_PATHS = { pico: "/ws/pico", esp32cam: "/ws/esp32cam" } as const;
 
 export interface DeviceFleet {
   server: TickgateServer;
@@ -68,7 +80,10 @@ export async function start(opts: DeviceFleetOptions = {}): Promise<DeviceFleet>
       shutdownGraceMs: 1000,
       auth: { required: true, secret, timeoutMs: opts.authTimeoutMs ?? 5000 },
       devices: { presence: true, redeliverMs: opts.redeliverMs ?? 2000, commandTtlMs: 60_000 },
-      topics: ["devices.*.presence", "devices.*.log", "devices.*.telemetry", "devices.*.alerts"],
+      // Declared, so the welcome lists it and anything else is refused
+      // (UNKNOWN_TOPIC): devices.<id>.presence, .log, .telemetry, .alerts.
+      // One entry, because the operator watches the whole tree with devices.>.
+      topics: ["devices.>"],
       policies: [
         // An operator that connects sees every device's last reading at once
         // (presence is retained, and written by the server only, out of the box).
@@ -81,6 +96,11 @@ export async function start(opts: DeviceFleetOptions = {}): Promise<DeviceFleet>
     },
     { log: securityLog(print) },
   );
+  if (opts.legacy !== false) {
+    const every = opts.legacyPingMs;
+    server.legacy(device004({ kind: "pico", path: LEGACY_PATHS.pico, label: "Pico", ...(every ? { pingIntervalMs: every } : {}) }));
+    server.legacy(device004({ kind: "esp32cam", path: LEGACY_PATHS.esp32cam, label: "ESP32-CAM", ...(every ? { pingIntervalMs: every } : {}) }));
+  }
   await server.listen();
   // Read-only: the log's own connection may watch devices.> and nothing else.
   const logToken = await mint(secret, "fleet-log", { client: "api", subscribe: ["devices.>"] });

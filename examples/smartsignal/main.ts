@@ -25,6 +25,7 @@ const app = await start({ port: Number(flags.port ?? process.env.PORT ?? 8765), 
 });
 // Tests and scripts read the port from this line.
 console.log(`smartsignal listening on ${app.wsUrl}`);
+console.log(`old clients (seed protocol): ${app.legacyUrl}`);
 // Ctrl-C / SIGTERM: stop the client and the producers, close every connection (1001), exit 0.
 // Armed before the client starts, so a signal at any moment from here on shuts down cleanly.
 let client: Awaited<ReturnType<typeof runClient>> | undefined;

@@ -9,6 +9,7 @@
 import { totalmem } from "node:os";
 import { TickgateError, type Logger, type TickgateServer } from "tickgate";
 import { createServer } from "tickgate/bun";
+import { smartsignal000 } from "tickgate/legacy";
 import { z } from "zod";
 import { Network } from "./simulation.ts";
 
@@ -56,12 +57,20 @@ export interface SmartSignalOptions {
   /** Where the event log goes (default: console.log). */
   print?: (line: string) => void;
   random?: () => number;
+  /**
+   * Where clients of the old server connect, speaking its frames (default
+   * `/`, as the seed served `ws://host:8765`); `false` turns it off. New
+   * clients use `/ws`. See docs/migrating/smartsignal.md.
+   */
+  legacyPath?: string | false;
 }
 
 export interface SmartSignal {
   server: TickgateServer;
   port: number;
   wsUrl: string;
+  /** Where the old protocol's clients connect (undefined when turned off). */
+  legacyUrl: string | undefined;
   /** Recent alerts, newest last (at most 50). */
   alerts: Alert[];
   /** Stops the producers and closes the server (every connection gets 1001). Idempotent. */
@@ -202,6 +211,11 @@ export async function start(opts: SmartSignalOptions = {}): Promise<SmartSignal>
     { schema: RaiseAlert },
   );
 
+  // The old protocol on its own path, for dashboards not yet moved to the
+  // SDK: the same topics, the same handlers, the same limits.
+  const legacyPath = opts.legacyPath ?? "/";
+  if (legacyPath !== false) server.legacy(smartsignal000({ path: legacyPath, statsMethod: "get_server_stats", dataMethod: "request_data" }));
+
   // Handlers are registered before listening, so every welcome lists them.
   await server.listen();
   print(`🚀 SmartSignal streams: ${STREAMS.map((t) => `${t} every ${periods[t] / 1000}s`).join(", ")}; alerts on demand (call_drop_rate > ${threshold}%)`);
@@ -214,6 +228,7 @@ export async function start(opts: SmartSignalOptions = {}): Promise<SmartSignal>
     server,
     port: server.port,
     wsUrl: server.wsUrl,
+    legacyUrl: legacyPath === false ? undefined : `${server.url.replace(/^http/, "ws")}${legacyPath}`,
     alerts,
     stop: () =>
       (stopping ??= (async () => {

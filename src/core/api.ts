@@ -6,6 +6,7 @@
  */
 import type { ClientType } from "../protocol/frames.ts";
 import type { ConnectionInfo, ConnectionListener } from "./host.ts";
+import type { LegacyProtocol } from "./legacy.ts";
 import type { Logger } from "./log.ts";
 import type { Options } from "./options.ts";
 import type { RequestContext } from "./requests.ts";
@@ -71,6 +72,12 @@ export interface TickgateServer {
   handle<T = unknown>(method: string, handler: (data: T, ctx: RequestContext) => unknown, opts?: { schema?: RequestSchema<T> }): this;
   /** Sends a command to a device, at least once; resolves with its ack data. */
   command(device: string, name: string, data?: unknown, opts?: { ttlMs?: number }): Promise<unknown>;
+  /**
+   * Serves an older frame protocol on its own path, translated to tickgate's
+   * frames, with the same auth, grants, limits and policies as `/ws` (see
+   * `docs/migrating.md`). Register before `listen()`.
+   */
+  legacy(protocol: LegacyProtocol): this;
   /** Adds an HTTP route, answered before the built-in ones. Paths are exact. */
   route(method: string, path: string, handler: RouteHandler): this;
   /** Listens to connections opening and closing (WebSocket and SSE alike). Returns a function that stops listening. */

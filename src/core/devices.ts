@@ -11,6 +11,7 @@
 import { ErrorCode, NORMAL_CLOSES } from "../protocol/codes.ts";
 import { topicError } from "../protocol/topic.ts";
 import { ProtocolError, TickgateError, TimeoutError } from "./errors.ts";
+import type { Logger } from "./log.ts";
 import type { Options } from "./options.ts";
 import type { Session } from "./session.ts";
 
@@ -29,6 +30,7 @@ export interface DeviceHooks {
   /** Publishes as the server (presence, wills, logs). */
   publish(topic: string, data: unknown, key?: string): void;
   sendCommand(s: Session, frame: { t: "command"; cid: string; name: string; data: unknown; ts: number }): void;
+  log?: Logger;
 }
 
 export const presenceTopic = (id: string) => `devices.${id}.presence`;
@@ -42,6 +44,9 @@ export const logTopic = (id: string) => `devices.${id}.log`;
 export class DeviceRegistry {
   readonly #online = new Map<string, Session>();
   readonly #queues = new Map<string, Pending[]>();
+  /** Devices attached before their hello: announced when it comes or the window ends. */
+  readonly #held = new Map<Session, ReturnType<typeof setTimeout>>();
+  readonly #announced = new WeakSet<Session>();
   #seq = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   readonly counters = { commandsSent: 0, commandsAcked: 0, commandsRefused: 0, commandsExpired: 0, redeliveries: 0 };
@@ -67,6 +72,8 @@ export class DeviceRegistry {
   /** Stops redelivery; commands still waiting are rejected with SHUTTING_DOWN. */
   stop(): void {
     clearInterval(this.#timer);
+    for (const t of this.#held.values()) clearTimeout(t);
+    this.#held.clear();
     for (const q of this.#queues.values())
       for (const p of q) {
         clearTimeout(p.timer);
@@ -75,18 +82,38 @@ export class DeviceRegistry {
     this.#queues.clear();
   }
 
-  /** A device connection is ready (authenticated, id known). */
+  /**
+   * A device connection is ready (authenticated, id known): queued commands
+   * go out now; presence waits for the hello (see the module comment).
+   */
   attach(s: Session): void {
     const id = s.deviceId!;
     this.#online.set(id, s);
-    this.announce(s);
+    const w = this.options.helloWindowMs;
+    if (s.helloed || w === 0) this.announce(s);
+    else {
+      const t = setTimeout(() => this.announce(s), w);
+      (t as { unref?: () => void }).unref?.();
+      this.#held.set(s, t);
+    }
     for (const p of this.#queues.get(id) ?? []) this.#send(s, p);
   }
 
-  /** Publishes the device's `online` presence (again, e.g. when its hello brings meta). */
+  /**
+   * Publishes the device's `online` presence with its meta: once per
+   * connect, or again for a hello that comes after the window.
+   */
   announce(s: Session): void {
     const id = s.deviceId!;
     if (this.#online.get(id) !== s) return;
+    const held = this.#held.get(s);
+    if (held !== undefined) {
+      clearTimeout(held);
+      this.#held.delete(s);
+    }
+    this.#announced.add(s);
+    const kind = s.meta.kind;
+    this.hooks.log?.info({ event: "device_online", device: id, kind, session: s.id, ip: s.remoteAddress }, "device online");
     if (this.options.presence) {
       const online: Record<string, unknown> = { state: "online", ts: Date.now(), session: s.id };
       if (Object.keys(s.meta).length > 0) online.meta = s.meta; // e.g. the device's kind and firmware, from hello
@@ -98,7 +125,13 @@ export class DeviceRegistry {
     const id = s.deviceId;
     if (id === undefined || this.#online.get(id) !== s) return;
     this.#online.delete(id);
+    const held = this.#held.get(s);
+    clearTimeout(held);
+    this.#held.delete(s);
     const abnormal = !NORMAL_CLOSES.has(code);
+    this.hooks.log?.info({ event: "device_offline", device: id, kind: s.meta.kind, session: s.id, ip: s.remoteAddress, code, abnormal }, "device offline");
+    // Gone within its hello window: it was never announced online, so no offline either.
+    if (!this.#announced.has(s)) return;
     if (this.options.presence) this.hooks.publish(presenceTopic(id), { state: "offline", reason: abnormal ? "abnormal" : "normal", code, detail: reason.slice(0, 120), ts: Date.now() }, id);
   }
 

@@ -105,6 +105,8 @@ export class Dispatcher {
       case "log":
         if (s.deviceId === undefined) throw new ProtocolError(ErrorCode.NOT_A_DEVICE, "only a device connection sends log frames");
         gate.limit(s, logTopic(s.deviceId));
+        // Contents at debug level only: a device's log may hold anything.
+        this.#d.log.debug({ event: "device_log", device: s.deviceId, kind: s.meta.kind, session: s.id, level: f.level, message: f.message }, "device log");
         // Published as the server: a device's log topic is written for it.
         void this.#d.broker.publish(logTopic(s.deviceId), { value: { level: f.level, message: f.message, ts: Date.now() } }, undefined, "server");
         return replies.ack(s, f.id);
@@ -129,11 +131,12 @@ export class Dispatcher {
     }
     // A token's client type is authoritative; hello cannot change it.
     if (!s.identity?.client && f.client !== s.client) this.#d.reclassify(s, f.client);
-    if (f.meta) {
-      s.meta = f.meta;
-      // A device known from its token came online before its hello: announce its meta now.
-      if (s.deviceAttached) this.#d.devices.announce(s);
-    }
+    if (f.meta) s.meta = f.meta;
+    const first = !s.helloed;
+    s.helloed = true;
+    // A device known from its token was held for its hello: announce it now,
+    // with its meta (once; a later hello only re-announces new meta).
+    if (s.deviceAttached && (first || f.meta)) this.#d.devices.announce(s);
     if (f.will) s.will = { topic: f.will.topic, data: f.will.data ?? null, key: f.will.key };
     if (s.client === "device" && s.deviceId === undefined) {
       // With auth required, only the token's subject names a device: a

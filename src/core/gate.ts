@@ -14,7 +14,7 @@ import type { Filter } from "../protocol/filter.ts";
 import type { AckFrame, Payload, RecoverPosition } from "../protocol/frames.ts";
 import { topicError } from "../protocol/topic.ts";
 import type { AdmissionCounters } from "./auth/admission.ts";
-import { mayPublish, mayRequest, maySubscribe } from "./auth/grants.ts";
+import { covers, mayPublish, mayRequest, maySubscribe } from "./auth/grants.ts";
 import type { Broker } from "./broker.ts";
 import type { DeviceRegistry } from "./devices.ts";
 import { ProtocolError } from "./errors.ts";
@@ -37,10 +37,14 @@ export interface GateDeps {
 
 /** HTTP callers keyed by token subject or address; bounded, a flood of keys resets it. */
 const MAX_HTTP_KEYS = 10_000;
+/** Verdicts on declared topics, cached per topic; bounded like the HTTP keys. */
+const MAX_DECLARED_CACHE = 10_000;
 
 export class Gate {
   readonly #d: GateDeps;
   readonly #httpRates = new Map<string, RateBuckets>();
+  /** Topic or pattern → whether the declared topics cover it (only with the `topics` option). */
+  readonly #declared = new Map<string, boolean>();
 
   constructor(deps: GateDeps) {
     this.#d = deps;
@@ -69,12 +73,34 @@ export class Gate {
 
   /** The grant check of a subscription alone (audited, FORBIDDEN), for a path that must refuse before it opens (SSE). */
   checkSubscribe(c: Caller, topic: string): void {
-    if (topicError(topic, true) === null && !maySubscribe(c.grants, topic)) this.forbidden(c, "subscribe", topic);
+    if (topicError(topic, true) !== null) return;
+    if (!maySubscribe(c.grants, topic)) this.forbidden(c, "subscribe", topic);
+    this.checkDeclared(topic);
+  }
+
+  /**
+   * With declared topics (option `topics`), refuses a topic or pattern that
+   * no declared entry covers with UNKNOWN_TOPIC, so a misspelt subscription
+   * is an error rather than silence. Cached per topic: O(1) after the first.
+   */
+  checkDeclared(topic: string): void {
+    const list = this.#d.options.topics;
+    if (list.length === 0) return;
+    let ok = this.#declared.get(topic);
+    if (ok === undefined) {
+      ok = list.some((d) => covers(d, topic));
+      if (this.#declared.size >= MAX_DECLARED_CACHE) this.#declared.clear();
+      this.#declared.set(topic, ok);
+    }
+    if (!ok) throw new ProtocolError(ErrorCode.UNKNOWN_TOPIC, `'${topic.slice(0, 64)}' is not a topic this server serves (the welcome lists them)`, { topic });
   }
 
   /** A caller's publication: grant, rate limit, then the topic's policy and the bus. Resolves to its seq. */
   publish(c: Caller, topic: string, payload: Payload, key?: string, tags?: readonly string[]): number | Promise<number> {
-    if (topicError(topic, false) === null && !mayPublish(c.grants, topic)) this.forbidden(c, "publish", topic);
+    if (topicError(topic, false) === null) {
+      if (!mayPublish(c.grants, topic)) this.forbidden(c, "publish", topic);
+      this.checkDeclared(topic);
+    }
     this.limit(c, topic);
     return this.#d.broker.publish(topic, payload, key, "client", tags);
   }

@@ -275,7 +275,7 @@ export class ConnectionHost implements TransportHost<Session> {
         log.warn({ event: "will_failed", session: s.id, topic: s.will.topic, err: String(e) }, "last will not published");
       }
     }
-    log.info({ event: "disconnect", session: s.id, ip: s.remoteAddress, who: s.identity?.sub, code, reason, abnormal }, "connection closed");
+    log.info({ event: "disconnect", session: s.id, ip: s.remoteAddress, who: s.identity?.sub, device: s.deviceId, kind: s.meta.kind, code, reason, abnormal }, "connection closed");
     this.#emit("close", s, code);
   }
 

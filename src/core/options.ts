@@ -86,6 +86,7 @@ export const DevicesSchema = z.strictObject({
   maxQueued: z.number().int().positive().describe("Commands queued per device while it is offline."),
   commandTtlMs: z.number().int().positive().describe("Default lifetime of a queued command."),
   redeliverMs: z.number().int().positive().describe("Resend an unacknowledged command this often."),
+  helloWindowMs: z.number().int().min(0).max(60_000).describe("A device known from its token is announced online when its hello comes, or after this long without one (0: at once, and again with the hello's meta): one presence per connect, with the device's meta."),
 });
 
 /**
@@ -183,7 +184,7 @@ export function defaultOptions(): Options {
       anonymous: { subscribe: [], publish: [], request: [] },
     },
     limits: { maxConnections: 100_000, maxConnectionsPerIp: 10_000, publishPerSecond: 1000, publishBurst: 2000, allowedOrigins: [] },
-    devices: { presence: true, maxQueued: 100, commandTtlMs: 60_000, redeliverMs: 2000 },
+    devices: { presence: true, maxQueued: 100, commandTtlMs: 60_000, redeliverMs: 2000, helloWindowMs: 1000 },
   };
 }
 

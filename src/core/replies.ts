@@ -72,6 +72,11 @@ export class Replies {
     if (id !== undefined) frame.id = id;
     if (details) frame.details = details;
     this.send(s, frame);
+    this.spend(s, code);
+  }
+
+  /** Spends the peer's error budget for `code`, if the code says so; closes the connection when it is spent. */
+  spend(s: Session, code: string): void {
     // Only the peer's own mistakes spend its budget; a failing handler or a
     // shutdown must never get a well-behaved client closed as abusive.
     if (spendsBudget(code) && !s.errors.take()) {

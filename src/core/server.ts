@@ -20,6 +20,7 @@ import { DeviceRegistry } from "./devices.ts";
 import { ProtocolError } from "./errors.ts";
 import { Gate } from "./gate.ts";
 import { ConnectionHost, type ConnectionListener } from "./host.ts";
+import { LegacyHost, type LegacyProtocol } from "./legacy.ts";
 import { silentLogger, type Logger } from "./log.ts";
 import { parseOptions, type Options } from "./options.ts";
 import { PolicyTable } from "./policy.ts";
@@ -59,6 +60,8 @@ export class TickgateServerImpl implements TickgateServer {
   readonly gate: Gate;
   readonly replies: Replies;
   readonly host: ConnectionHost;
+  /** What the transport drives: the host, plus any legacy protocols' paths. */
+  readonly legacyHost: LegacyHost;
   /** SSE streams and any other connection the native runtime does not carry. */
   readonly streams = new StreamTransport();
   readonly wsPath: string;
@@ -95,6 +98,7 @@ export class TickgateServerImpl implements TickgateServer {
     this.devices = new DeviceRegistry(o.devices, {
       publish: (topic, data, key) => void this.tryPublish(topic, data, key === undefined ? {} : { key }),
       sendCommand: (s, frame) => this.replies.send(s, frame),
+      log,
     });
     this.gate = new Gate({ options: o, broker: this.broker, requests: this.requests, devices: this.devices, counters: this.admission.counters, log });
     this.#statsCollector = new StatsCollector(VERSION, this.#bus.epoch, this.broker, this.guard, this.#conns, deps.probe);
@@ -115,12 +119,13 @@ export class TickgateServerImpl implements TickgateServer {
       closing: () => this.#closing !== undefined,
       fetch: (req, ip) => this.#fetch(req, ip, http),
     });
+    this.legacyHost = new LegacyHost(this.host, this.streams, log, (s, code) => this.replies.spend(s, code));
   }
 
   async listen(): Promise<ListenAddress> {
     await this.#bus.attach(this.broker);
     const o = this.options;
-    this.#address = await this.#transport.listen(this.host, {
+    this.#address = await this.#transport.listen(this.legacyHost, {
       host: o.host,
       port: o.port,
       maxFrameBytes: o.maxFrameBytes,
@@ -158,6 +163,16 @@ export class TickgateServerImpl implements TickgateServer {
     let n = 0;
     for (const ch of this.broker.index.match(topic)) n += ch.members.size;
     return n;
+  }
+
+  /**
+   * @example
+   * server.legacy(device004({ kind: "pico", path: "/ws/pico" }));
+   */
+  legacy(protocol: LegacyProtocol): this {
+    if (this.#address) throw new Error(`legacy protocol '${protocol.name}': register it before listen()`);
+    this.legacyHost.register(protocol);
+    return this;
   }
 
   /**

@@ -37,6 +37,8 @@ export class Session implements Caller {
   readonly rates = new RateBuckets();
   /** Set for device connections: the id commands and presence use. */
   deviceId: string | undefined;
+  /** Its hello arrived: presence need not wait for one (see `devices.ts`). */
+  helloed = false;
   /** Presence published and queued commands flushed for this connection already. */
   deviceAttached = false;
   /** Published for the device if it disconnects abnormally. */

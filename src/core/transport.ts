@@ -50,6 +50,13 @@ export interface TransportHost<S = unknown> {
   fetch(req: Request, remoteAddress: string): Response | Promise<Response>;
   /** Path on which WebSocket upgrades are accepted. */
   readonly wsPath: string;
+  /**
+   * Further paths that take WebSocket upgrades (legacy protocols, see
+   * `core/legacy.ts`); fixed once `listen` is called. An upgrade on any of
+   * them goes to `upgrade` like one on `wsPath`; the host tells them apart
+   * by `info.url`.
+   */
+  readonly upgradePaths?: readonly string[];
 }
 
 export interface TransportListenOptions {

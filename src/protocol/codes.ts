@@ -33,6 +33,7 @@ export const CODES = {
   UNKNOWN_TYPE: wire("`t` names no frame type this server knows.", 422, true),
   INVALID_FRAME: wire("The frame's fields do not match its type's schema.", 400, true),
   BAD_TOPIC: wire("A topic or pattern breaks the topic syntax.", 400, true),
+  UNKNOWN_TOPIC: wire("The server declares its topics (option `topics`) and this one is not among them.", 404, true),
   BAD_PAYLOAD: wire("A publication's `data` is not one well-formed msgpack value.", 400, true),
   PAYLOAD_TOO_LARGE: wire("A publication's `data` is larger than the topic's `maxPayload`.", 413, true),
   FORBIDDEN: wire("A grant or the topic's policy does not allow the action.", 403, true),
@@ -105,6 +106,8 @@ export const CloseCode = {
   TOO_MANY_ERRORS: 4000,
   /** Subscriber fell behind on a topic whose policy action is `disconnect`. */
   SLOW_CONSUMER: 4008,
+  /** A legacy protocol's peer sent nothing within its heartbeat's idle time (`core/legacy.ts`). */
+  IDLE: 4009,
   /** The token in an `auth` frame was refused. */
   AUTH_FAILED: CODES.UNAUTHORIZED.close,
   /** The token expired on a live connection. */

@@ -9,6 +9,7 @@ import { CloseCode, ErrorCode } from "../../src/protocol/codes.ts";
 import { unpackr } from "../../src/protocol/codec.ts";
 import { connect, subscribe, type Frame, type TestClient } from "../helpers/client.ts";
 import { rawConnect } from "../helpers/raw-ws.ts";
+import { startLoggedServer } from "../helpers/log-capture.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { ALL_TG, hs256, hsAuth } from "../helpers/tokens.ts";
 
@@ -313,5 +314,53 @@ describe("shutdown", () => {
       new Promise((r) => setTimeout(() => r("still pending"), 500)),
     ]);
     expect(outcome).toBe(`rejected ${ErrorCode.SHUTTING_DOWN}`);
+  });
+});
+
+describe("presence once per connect (issue 15)", () => {
+  const deviceToken = (sub: string) => hs256({ sub, tg: { client: "device", publish: ["devices.{sub}.>"] } });
+
+  test("issue 15: a token device is held for its hello: one online, with the hello's meta; the log lines name its kind and id", async () => {
+    const { server, logs } = await startLoggedServer({ auth: hsAuth(), devices: { helloWindowMs: 60_000 } });
+    await using _ = server;
+    await using w = await watcher(server, "devices.>", `token=${await hs256({ sub: "ops", tg: ALL_TG })}`);
+    await using d = await connect(server.wsUrl, { encoding: "json", headers: { authorization: `Bearer ${await deviceToken("cam-1")}` } });
+    // Commands do not wait for the hello; only the announcement does.
+    const p = server.command("cam-1", "snap");
+    const cmd = await d.next((f) => f.t === "command");
+    expect((await call(d, { t: "hello", client: "device", meta: { kind: "esp32cam", version: "1.0.0" } })).t).toBe("ack");
+    expect((await call(d, { t: "log", message: "sentinel" })).t).toBe("ack");
+    await w.next(msgOn("devices.cam-1.log"));
+    const online = w.frames.filter(msgOn("devices.cam-1.presence"));
+    expect(online.map((f) => f.data)).toEqual([expect.objectContaining({ state: "online", meta: { kind: "esp32cam", version: "1.0.0" } })]);
+    expect((await logs.waitFor({ event: "device_online", device: "cam-1" })).fields).toMatchObject({ kind: "esp32cam", ip: "127.0.0.1" });
+    d.send({ t: "command_ack", cid: cmd.cid });
+    await p;
+    d.ws.close(1000, "bye");
+    expect((await logs.waitFor({ event: "disconnect", device: "cam-1" })).fields).toMatchObject({ kind: "esp32cam", code: 1000 });
+    expect((await logs.waitFor({ event: "device_offline", device: "cam-1" })).fields).toMatchObject({ kind: "esp32cam" });
+    // The message contents are at debug level only, and no line carries a token.
+    expect(logs.entries.find((e) => e.fields.event === "device_log")?.level).toBe("debug");
+  });
+
+  test("a device that sends no hello is announced (bare) when the window ends", async () => {
+    await using server = await startServer({ auth: hsAuth(), devices: { helloWindowMs: 50 } });
+    await using w = await watcher(server, "devices.>", `token=${await hs256({ sub: "ops", tg: ALL_TG })}`);
+    await using d = await connect(server.wsUrl, { query: `token=${await deviceToken("pico-7")}` });
+    const online = await w.next(msgOn("devices.pico-7.presence"));
+    expect(online.data).toMatchObject({ state: "online", session: d.welcome.session });
+    expect(online.data.meta).toBeUndefined();
+  });
+
+  test("a device that leaves within its window is never announced: no online, no offline", async () => {
+    await using server = await startServer({ auth: hsAuth(), devices: { helloWindowMs: 60_000 } });
+    await using w = await watcher(server, "devices.>", `token=${await hs256({ sub: "ops", tg: ALL_TG })}`);
+    const d = await connect(server.wsUrl, { query: `token=${await deviceToken("pico-8")}` });
+    d.ws.close(1000, "bye");
+    await d.closed;
+    await waitFor(() => server.stats().devicesOnline === 0 && server.connections === 1);
+    server.publish("devices.pico-8.log", "sentinel");
+    await w.next(msgOn("devices.pico-8.log"));
+    expect(w.frames.filter(msgOn("devices.pico-8.presence"))).toEqual([]);
   });
 });

@@ -331,11 +331,9 @@ describe("device-fleet example: logging (issue 15)", () => {
     expect(f.lines.filter((l) => l.includes("battery"))).toEqual([]);
   });
 
-  // Issue 15 (004): a token device's presence is published twice, once bare when the token
-  // names it at the upgrade, then again with meta when its hello arrives (src/core/devices.ts,
-  // dispatch #hello). The docs promise one `online` per connect. Core change needed; it fails today:
-  //   npx bun test --todo test/examples/device-fleet.test.ts -t "published once"
-  test.todo("issue 15: a token device's presence is published once per connect, with its hello's meta", async () => {
+  // Issue 15 (004): a token device's presence was published twice, once bare when the token
+  // named it at the upgrade, then again with meta when its hello arrived.
+  test("issue 15: a token device's presence is published once per connect, with its hello's meta", async () => {
     const f = await fleet();
     const op = await operator(f);
     const online: Record<string, unknown>[] = [];
@@ -347,6 +345,51 @@ describe("device-fleet example: logging (issue 15)", () => {
     await op.waitFor(/^log pico-1 \[info\] sentinel$/);
     expect(online).toHaveLength(1);
     expect(online[0]).toMatchObject({ state: "online", meta: { kind: "pico", version: "1.0.0" } });
+  });
+});
+
+describe("device-fleet example: old firmware on its old paths (issue 15)", () => {
+  test("a Pico on /ws/pico in the seed's frames and a reflashed one on /ws: one fleet, same topics, same log lines", async () => {
+    const f = await fleet();
+    const op = await operator(f);
+    const base = f.server.url.replace(/^http/, "ws");
+    const old = new WebSocket(`${base}/ws/pico`, { headers: { authorization: `Bearer ${await f.deviceToken("pico-old")}` } } as any);
+    cleanup.push(() => old.close());
+    const got: string[] = [];
+    old.onmessage = (e) => got.push(String(e.data));
+    await new Promise((r) => (old.onopen = r));
+    old.send(`{"type": "connect", "device": "pico_device", "version": "1.0.0"}`);
+    old.send(`{"type": "log", "message": "Device status update", "level": "info"}`);
+    const fresh = device(f, { id: "pico-new", token: await f.deviceToken("pico-new"), authVia: "header" });
+    await fresh.start();
+    await op.waitFor(/^log pico-old \[info\] Device status update$/);
+    await until(() => got.includes(JSON.stringify({ type: "connection_ack", status: "success", message: "Pico connection acknowledged" })));
+    await until(() => f.lines.some((l) => l.startsWith("🔗 device connected: kind=pico id=pico-old version=1.0.0 ")));
+    await until(() => f.lines.some((l) => l.startsWith("🔗 device connected: kind=pico id=pico-new ")));
+    expect(f.server.stats().devicesOnline).toBe(2);
+    // The operator commands both the same way.
+    const acked = f.server.command("pico-old", "blink");
+    await until(() => got.some((m) => m.includes('"command":"blink"')));
+    old.send(`{"type": "ack", "message": "Command received"}`);
+    expect(await acked).toEqual({ message: "Command received" });
+    old.close(1000);
+    await until(() => f.lines.some((l) => /^🔌 device disconnected: kind=pico id=pico-old ip=127\.0\.0\.1 code=1000/.test(l)));
+  });
+
+  test("the old paths have no way around auth: no token endpoint, no localhost bypass", async () => {
+    const f = await fleet();
+    expect((await fetch(`${f.server.url}/public/tokens`)).status).toBe(404);
+    const base = f.server.url.replace(/^http/, "ws");
+    const ws = new WebSocket(`${base}/ws/esp32cam`);
+    cleanup.push(() => ws.close());
+    const got: string[] = [];
+    ws.onmessage = (e) => got.push(String(e.data));
+    const closed = new Promise<number>((r) => (ws.onclose = (e) => r(e.code)));
+    await new Promise((r) => (ws.onopen = r));
+    ws.send(`{"type": "connect", "device": "esp32cam_device", "version": "1.0.0"}`);
+    expect(await closed).toBe(4408);
+    expect(got.map((m) => JSON.parse(m).type)).toEqual(["error"]);
+    expect(f.server.stats().devicesOnline).toBe(0);
   });
 });
 

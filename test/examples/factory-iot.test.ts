@@ -14,6 +14,7 @@ import { TickgateClient } from "tickgate/client";
 import { RelayController } from "../../examples/factory-iot/controllers.ts";
 import { start, type FactoryIot, type FactoryIotOptions } from "../../examples/factory-iot/server.ts";
 import { mintArgs } from "../../examples/factory-iot/tokens.ts";
+import { startTcpProxy } from "../helpers/tcp-proxy.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);
@@ -209,6 +210,42 @@ describe.skipIf(!haveChromium)("factory-iot example in Chromium", () => {
     await page.waitForFunction(() => document.querySelector<HTMLElement>('#relays tr[data-id="R8"]')?.dataset.on === "true", undefined, WAIT);
     expect(ctrl.errors).toEqual([]);
   }, 20_000);
+
+  // Issue 15 (003): the seed's own test. A live dashboard whose WebSocket is cut while HTTP
+  // still works stayed on "reconnecting…" with frozen data; it must fall back, and come back.
+  test("issue 15: a live page's WebSocket cut and upgrades blocked: it leaves reconnecting for SSE, keeps updating, and returns to WebSocket", async () => {
+    await using proxy = await startTcpProxy(app.port);
+    // The whole page through the proxy: HTTP (page, SSE, requests) passes, WebSockets are what it cuts.
+    const live = await open(`http://127.0.0.1:${proxy.port}/?after=800`);
+    try {
+      await live.waitForFunction(() => document.getElementById("conn")?.dataset.state === "connected" && document.getElementById("mode")?.dataset.mode === "websocket", undefined, WAIT);
+      await statsTicks(live, 1);
+      expect(proxy.websockets).toBe(1);
+
+      proxy.refuseUpgrades(true);
+      proxy.cutWebSockets();
+      await live.waitForFunction(() => document.getElementById("conn")?.dataset.state !== "connected", undefined, WAIT);
+      await live.waitForFunction(() => document.getElementById("mode")?.dataset.mode === "sse" && document.getElementById("conn")?.dataset.state === "connected", undefined, WAIT);
+      expect(await live.textContent("#conn")).toContain("Fallback");
+      // (The stream may ride a kept-alive connection of the page's, so the proxy need not see a request line for /sse.)
+      expect(proxy.refused).toBeGreaterThanOrEqual(1);
+      // The data keeps updating over SSE.
+      await statsTicks(live, 2);
+      const updated = Number(await attr(live, '#devices tr[data-id="press-1"]', "data-updated"));
+      await live.waitForFunction((u) => Number(document.querySelector<HTMLElement>('#devices tr[data-id="press-1"]')?.dataset.updated) > u, updated, WAIT);
+      await live.waitForFunction(() => document.getElementById("log")?.textContent?.includes("WebSocket cut and not back within 800 ms"), undefined, WAIT);
+
+      // Upgrades pass again: a probe takes over and the page is on WebSocket, still live.
+      proxy.refuseUpgrades(false);
+      await live.waitForFunction(() => document.getElementById("mode")?.dataset.mode === "websocket" && document.getElementById("conn")?.dataset.state === "connected", undefined, { polling: 50, timeout: 15_000 });
+      expect(proxy.websockets).toBe(1);
+      expect(await live.textContent("#conn")).toContain("Real-time (WebSocket)");
+      await statsTicks(live, 2);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await live.close();
+    }
+  }, 40_000);
 
   test("WebSocket blocked: falls back to SSE + HTTP within the timeout, says so, and still updates and switches relays", async () => {
     // A TCP listener that accepts the upgrade request and never answers it,

@@ -14,7 +14,7 @@ const BIN = join(ROOT, "node_modules", ".bin");
 const SLOW = 240_000;
 
 /** The entries package.json exports; `./node` joins them with the uWebSockets.js adapter. */
-const ENTRIES = [".", "./bun", "./client"];
+const ENTRIES = [".", "./bun", "./node", "./client", "./legacy"];
 
 describe("package shape", () => {
   test("the tarball holds the build, types, schema and docs, and no tests, bench, examples or sources", async () => {

@@ -319,7 +319,8 @@ describe("authentication and devices", () => {
       publish: (topic, data, key) => published.push({ topic, data: data as Record<string, unknown>, key }),
       sendCommand: () => {},
     });
-    registry.attach({ deviceId: "meter-17", id: "s-1", meta: { model: "TG-1" } } as never);
+    // Its hello has come (a device is held for it otherwise), so attach announces at once.
+    registry.attach({ deviceId: "meter-17", id: "s-1", meta: { model: "TG-1" }, helloed: true } as never);
     const online = published.find((p) => p.data.state === "online");
     if (!online) throw new Error("attach published no online presence");
     expect(online.topic).toBe(presenceTopic("meter-17"));

@@ -9,7 +9,8 @@
  * mode on screen.
  *
  * Query parameters (for trying the fallback, and for the tests):
- * `?ws=<WebSocket URL>` connects somewhere else, `?timeout=<ms>` shortens the 5 s.
+ * `?ws=<WebSocket URL>` connects somewhere else, `?timeout=<ms>` shortens the 5 s,
+ * `?after=<ms>` how long a cut WebSocket may fail to come back before SSE (default 5 s).
  * @module
  */
 import { ClientErrorCode, ErrorCode, TickgateClient, TickgateClientError, type ClientMode, type ClientState, type MessageMeta } from "tickgate/client";
@@ -38,12 +39,16 @@ function log(line: string): void {
 const params = new URLSearchParams(location.search);
 const wsUrl = params.get("ws") ?? `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
 const connectTimeoutMs = Number(params.get("timeout") ?? 5000);
+const fallbackAfterMs = Number(params.get("after") ?? 5000);
 
 const client = new TickgateClient(wsUrl, {
   encoding: "json",
   clientType: "browser",
   connectTimeoutMs, // the seed's "not connected within 5 s → fall back"
   fallback: "sse",
+  // The seed's own test: a live dashboard whose WebSocket is cut while HTTP still works
+  // leaves "reconnecting…" for SSE after this, and comes back to WebSocket when it can.
+  fallbackAfterMs,
   // SSE, requests and commands over HTTP go to this page's server, wherever `?ws=` points.
   httpUrl: location.origin,
   heartbeatMs: 10_000,
@@ -64,14 +69,19 @@ function showConnection(): void {
   $("mode").dataset.mode = mode;
   $("state").textContent = state;
 }
+/** Whether a WebSocket has been open: a fallback after that is a cut, not a blocked start. */
+let everOpen = false;
 client.on("state", (s, prev) => {
+  if (s === "connected" && client.mode === "websocket") everOpen = true;
   showConnection();
   log(`${prev} → ${s} (${client.mode})`);
   if (s === "connected") void refresh();
 });
 client.on("mode", (m) => {
   showConnection();
-  log(`WebSocket not open within ${connectTimeoutMs} ms: switched to ${m.toUpperCase()} for pushes and HTTP for requests and commands`);
+  if (m === "websocket") log("WebSocket is back: switched to WEBSOCKET for everything");
+  else if (everOpen) log(`WebSocket cut and not back within ${fallbackAfterMs} ms: switched to SSE for pushes and HTTP for requests and commands`);
+  else log(`WebSocket not open within ${connectTimeoutMs} ms: switched to SSE for pushes and HTTP for requests and commands`);
 });
 client.on("retry", ({ attempt, delayMs }) => log(`reconnect attempt ${attempt} in ${delayMs} ms`));
 client.on("gap", (g) => log(g.type === "gap" ? `${g.subscription}: ${g.count} ${g.reason}` : `${g.subscription}: recovery failed (${g.reason}); showing the snapshot`));

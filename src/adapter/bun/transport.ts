@@ -42,13 +42,15 @@ export class BunTransport implements Transport {
   async listen(host: TransportHost<unknown>, o: TransportListenOptions): Promise<{ host: string; port: number }> {
     const wsPath = host.wsPath;
     const clientAddress = o.clientAddress ?? ((peer: string) => peer);
+    // Legacy protocols' paths; usually none, so the native path costs one comparison as before.
+    const extra = host.upgradePaths ?? [];
     this.#server = Bun.serve<SocketData>({
       hostname: o.host,
       port: o.port,
       async fetch(req, server) {
         const ip = clientAddress(server.requestIP(req)?.address ?? "", req.headers);
         const url = new URL(req.url);
-        if (url.pathname === wsPath && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+        if ((url.pathname === wsPath || (extra.length > 0 && extra.includes(url.pathname))) && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
           const protocols = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim()).filter(Boolean);
           const r = await host.upgrade({ url, headers: req.headers, remoteAddress: ip, protocols });
           if (r instanceof Response) return r;
