@@ -9,6 +9,7 @@
  */
 import { CloseCode, ErrorCode, NORMAL_CLOSES } from "../protocol/codes.ts";
 import { DecodeError, decodeBinary, decodeText, type Decoded } from "../protocol/codec.ts";
+import { frameCaps, type FrameCaps } from "../protocol/frame-caps.ts";
 import { CLIENT_TYPES, SUBPROTOCOL, clientFrameSchemas, type ClientFrameType, type ClientType, type Encoding } from "../protocol/frames.ts";
 import { bearerToken, isRefusal, type Admission } from "./auth/admission.ts";
 import type { Broker } from "./broker.ts";
@@ -69,6 +70,7 @@ export class ConnectionHost implements TransportHost<Session> {
   readonly wsPath: string;
   readonly #d: HostDeps;
   readonly #dispatcher: Dispatcher;
+  readonly #caps: FrameCaps;
   /** Open connections, to close them on shutdown. */
   readonly open = new Set<Session>();
   readonly #listeners = { open: new Set<ConnectionListener>(), close: new Set<ConnectionListener>() };
@@ -76,6 +78,7 @@ export class ConnectionHost implements TransportHost<Session> {
   constructor(deps: HostDeps) {
     this.#d = deps;
     this.wsPath = deps.options.path;
+    this.#caps = frameCaps(deps.options.maxFrameBytes);
     this.#dispatcher = new Dispatcher({
       gate: deps.gate,
       replies: deps.replies,
@@ -296,7 +299,7 @@ export class ConnectionHost implements TransportHost<Session> {
     conns.bytesIn += len;
     let d: Decoded;
     try {
-      d = typeof data === "string" ? decodeText(data) : decodeBinary(data);
+      d = typeof data === "string" ? decodeText(data, this.#caps) : decodeBinary(data, this.#caps);
     } catch (e) {
       if (e instanceof DecodeError) return this.#d.replies.fail(s, e.code, e.message, e.frameId);
       throw e;

@@ -35,6 +35,7 @@ export const CODES = {
   BAD_TOPIC: wire("A topic or pattern breaks the topic syntax.", 400, true),
   BAD_PAYLOAD: wire("A publication's `data` is not one well-formed msgpack value.", 400, true),
   PAYLOAD_TOO_LARGE: wire("A publication's `data` is larger than the topic's `maxPayload`.", 413, true),
+  FRAME_TOO_LARGE: wire("The frame is larger than its type's cap (e.g. 512 bytes for `ping`); see Size in the protocol.", 413, true),
   FORBIDDEN: wire("A grant or the topic's policy does not allow the action.", 403, true),
   NOT_SUBSCRIBED: wire("Unsubscribe from something the connection is not subscribed to.", 422, true),
   TOO_MANY_SUBSCRIPTIONS: wire("The connection holds `maxSubscriptions` already.", 429, true),
