@@ -35,7 +35,7 @@ async function rtt(ws: WebSocket, n: number): Promise<number[]> {
         const f = decodeServerFrame(ev.data as ArrayBuffer);
         if (f.t === "pong" && f.id === i) resolve();
       };
-      ws.send(packr.pack({ t: "ping", id: i }));
+      ws.send(packr.pack({ t: "ping", id: i }) as Uint8Array<ArrayBuffer>);
     });
     out.push(performance.now() - t0);
   }
@@ -54,7 +54,7 @@ const flooders = await Promise.all([0, 1, 2, 3].map(open));
 const pad = "x".repeat(1024 * 1024 - 64);
 // As in the issue: each flooder sends ten padded pings at once, then the
 // other client's pings are timed while the server works through them.
-for (const f of flooders) for (let i = 0; i < 10; i++) f.send(packr.pack({ t: "ping", id: i, padding: pad }));
+for (const f of flooders) for (let i = 0; i < 10; i++) f.send(packr.pack({ t: "ping", id: i, padding: pad }) as Uint8Array<ArrayBuffer>);
 console.log(`flood: ${stat(await rtt(me, rounds))}`);
 child.kill();
 process.exit(0);

@@ -127,6 +127,8 @@ export const OptionsSchema = z.strictObject({
     checkIntervalMs: z.number().int().min(5).max(10_000),
     /** Native cap per socket; must exceed every policy's limitBytes. */
     nativeLimitBytes: z.number().int().positive(),
+    /** A subscriber lagging (under `drop`/`conflate`) this long without draining is closed with 4008; 0: never. */
+    maxLagMs: z.number().int().min(0),
   }),
   defaultPolicy: PolicySchema,
   /** First rule whose `match` pattern covers a topic (or subscription) wins. */
@@ -162,7 +164,7 @@ export function defaultOptions(): Options {
     maxTopics: 100_000,
     errorBudget: { burst: 100, perSecond: 10 },
     requestTimeoutMs: 5000,
-    slowConsumer: { checkIntervalMs: 50, nativeLimitBytes: DEFAULT_NATIVE_LIMIT },
+    slowConsumer: { checkIntervalMs: 50, nativeLimitBytes: DEFAULT_NATIVE_LIMIT, maxLagMs: 60_000 },
     defaultPolicy: DEFAULT_POLICY,
     policies: [],
     shutdownGraceMs: 2000,

@@ -85,7 +85,7 @@ export class TickgateServerImpl implements TickgateServer {
       lagged: (s, ch, buffered) => {
         log.info({ event: "slow_consumer", action: ch.policy.action, session: s.id, ip: s.remoteAddress, topic: ch.key, buffered }, "slow consumer lagging");
       },
-    });
+    }, o.slowConsumer.maxLagMs);
     this.broker = new Broker(o, new PolicyTable(o), this.#transport, this.#bus, this.guard);
     this.requests = new RequestRouter(o.requestTimeoutMs);
     const a = o.auth;

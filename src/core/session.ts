@@ -23,6 +23,12 @@ export class Session implements Caller {
   /** Sweep round that last checked this session, so one sweep checks it once. */
   sweepMark = 0;
   closed = false;
+  /** Something arrived from the peer since the last liveness sweep (see liveness.ts). */
+  heard = false;
+  /** When the liveness sweep last saw the peer silent after hearing it (ms). */
+  quietSince = Date.now();
+  /** When the liveness sweep pinged the silent peer; 0 when not waiting for an answer. */
+  pingedAt = 0;
   messagesIn = 0;
   bytesIn = 0;
   dropped = 0;

@@ -105,6 +105,8 @@ export const CloseCode = {
   TOO_MANY_ERRORS: 4000,
   /** Subscriber fell behind on a topic whose policy action is `disconnect`. */
   SLOW_CONSUMER: 4008,
+  /** The peer sent nothing, not even a pong to the server's ping, within its liveness deadline. */
+  PEER_TIMEOUT: 4009,
   /** The token in an `auth` frame was refused. */
   AUTH_FAILED: CODES.UNAUTHORIZED.close,
   /** The token expired on a live connection. */
