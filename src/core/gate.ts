@@ -23,6 +23,7 @@ import type { Options } from "./options.ts";
 import type { RequestRouter } from "./requests.ts";
 import type { Session } from "./session.ts";
 import { RateBuckets, TokenBucket, type Caller, type RequestAuth } from "./caller.ts";
+import { creatorKey } from "./topic-lifecycle.ts";
 
 export type { Caller, RequestAuth };
 
@@ -68,7 +69,7 @@ export class Gate {
   publish(c: Caller, topic: string, payload: Payload, key?: string, tags?: readonly string[]): number | Promise<number> {
     if (topicError(topic, false) === null && !mayPublish(c.grants, topic)) this.forbidden(c, "publish", topic);
     this.limit(c, topic);
-    return this.#d.broker.publish(topic, payload, key, "client", tags);
+    return this.#d.broker.publish(topic, payload, key, "client", tags, { identity: creatorKey(c.identity?.sub, c.remoteAddress), connection: c.topicCount });
   }
 
   /** A request to a registered handler, after the grant check. */

@@ -36,6 +36,8 @@ const policyFields = {
   historySize: z.number().int().min(0).max(1_000_000),
   /** Publications older than this are not replayed (0: no age limit). */
   historyTtlMs: z.number().int().min(0),
+  /** Retained values older than this are no longer sent, and let the topic be evicted (0: kept forever). */
+  retainTtlMs: z.number().int().min(0),
   /** Publishes per second one connection may make on this topic (0: the connection-wide limit). */
   publishRate: z.number().min(0),
 };
@@ -52,6 +54,7 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   maxKeys: 10_000,
   historySize: 0,
   historyTtlMs: 0,
+  retainTtlMs: 0,
   publishRate: 0,
 });
 
@@ -133,6 +136,19 @@ export const OptionsSchema = z.strictObject({
   defaultPolicy: PolicySchema,
   /** First rule whose `match` pattern covers a topic (or subscription) wins. */
   policies: z.array(PolicyRule),
+  /**
+   * Topic life cycle: a topic with no subscribers whose retained values and
+   * history are gone (or expired) is evicted after `idleMs` without a
+   * publication; a caller may hold at most `perConnection` topics it created
+   * (per connection) and `perIdentity` (per token subject, or per address
+   * without a token). Server-side publications are exempt from both quotas
+   * and from `maxTopics`.
+   */
+  topicLimits: z.strictObject({
+    idleMs: z.number().int().min(0),
+    perConnection: z.number().int().positive(),
+    perIdentity: z.number().int().positive(),
+  }),
   /** Graceful shutdown waits this long for sockets to close. */
   shutdownGraceMs: z.number().int().min(0),
   /** Topics (or patterns) to list in the welcome frame, so clients can discover what to subscribe to. */
@@ -167,6 +183,7 @@ export function defaultOptions(): Options {
     slowConsumer: { checkIntervalMs: 50, nativeLimitBytes: DEFAULT_NATIVE_LIMIT, maxLagMs: 60_000 },
     defaultPolicy: DEFAULT_POLICY,
     policies: [],
+    topicLimits: { idleMs: 60_000, perConnection: 1000, perIdentity: 10_000 },
     shutdownGraceMs: 2000,
     topics: [],
     auth: {
@@ -205,6 +222,7 @@ export function parseOptions(user: unknown = {}): Options {
     auth: { ...d.auth, ...(u.auth ?? {}), anonymous: { ...d.auth.anonymous, ...(u.auth?.anonymous ?? {}) } },
     limits: { ...d.limits, ...(u.limits ?? {}) },
     devices: { ...d.devices, ...(u.devices ?? {}) },
+    topicLimits: { ...d.topicLimits, ...(u.topicLimits ?? {}) },
   };
   const r = OptionsSchema.safeParse(merged);
   if (!r.success) throw firstIssue(r.error);

@@ -9,6 +9,7 @@ import type { Grants } from "./auth/grants.ts";
 import type { Identity } from "./auth/tokens.ts";
 import type { Channel } from "./channel.ts";
 import { RateBuckets, type Caller, type TokenBucket } from "./caller.ts";
+import type { TopicCount } from "./topic.ts";
 import type { ServerSocket } from "./transport.ts";
 
 /** One connection (WebSocket or SSE stream): its state, and the {@link Caller} the gate checks. */
@@ -41,6 +42,8 @@ export class Session implements Caller {
   /** Timer for the auth deadline or the token's expiry. */
   authTimer: ReturnType<typeof setTimeout> | undefined;
   readonly rates = new RateBuckets();
+  /** Live topics this connection created (its `topicLimits.perConnection` quota). */
+  readonly topicCount: TopicCount = { n: 0 };
   /** Set for device connections: the id commands and presence use. */
   deviceId: string | undefined;
   /** Presence published and queued commands flushed for this connection already. */

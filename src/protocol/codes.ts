@@ -40,6 +40,7 @@ export const CODES = {
   NOT_SUBSCRIBED: wire("Unsubscribe from something the connection is not subscribed to.", 422, true),
   TOO_MANY_SUBSCRIPTIONS: wire("The connection holds `maxSubscriptions` already.", 429, true),
   TOO_MANY_TOPICS: wire("Publishing would create a topic past `maxTopics`.", 429, false),
+  TOPIC_QUOTA: wire("Publishing would create a topic past the caller's share (`topicLimits.perConnection` / `perIdentity`).", 429, true),
   UNSUPPORTED_ENCODING: wire("The encoding asked for (subprotocol, `?encoding=`, content type) is not supported.", 415, false),
   UNAUTHORIZED: { ...wire("No valid token yet: only an `auth` frame is accepted (or the token was refused).", 401, true), close: 4401 },
   TOKEN_EXPIRED: { ...wire("The token has expired. Send a fresh one before `exp`.", 401, false), close: 4403 },
