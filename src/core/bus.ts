@@ -65,8 +65,16 @@ export class LocalBus implements Bus {
   /** A topic was forgotten since the epoch last changed. */
   #stale = false;
 
-  /** `<random>` at first; `<random>.<n>` for topics started after the n-th round of evictions. */
+  /**
+   * `<random>` at first; `<random>.<n>` for topics started after the n-th
+   * round of evictions. Read after a `forget`, it is already a new one, so
+   * no epoch handed out (an ack's, say) can be an evicted topic's.
+   */
   get epoch(): string {
+    if (this.#stale) {
+      this.#stale = false;
+      this.#epoch = `${this.#base}.${++this.#generation}`;
+    }
     return this.#epoch;
   }
 
@@ -85,14 +93,8 @@ export class LocalBus implements Bus {
 
   publish(draft: Draft): number {
     let s = this.#seqs.get(draft.topic);
-    if (s === undefined) {
-      // A topic (re)starting after an eviction must not share the evicted one's epoch.
-      if (this.#stale) {
-        this.#stale = false;
-        this.#epoch = `${this.#base}.${++this.#generation}`;
-      }
-      this.#seqs.set(draft.topic, (s = { seq: 0, epoch: this.#epoch }));
-    }
+    // A topic (re)starting after an eviction must not share the evicted one's epoch: the getter moves on.
+    if (s === undefined) this.#seqs.set(draft.topic, (s = { seq: 0, epoch: this.epoch }));
     const msg = draft as Sequenced;
     msg.seq = ++s.seq;
     msg.epoch = s.epoch;
