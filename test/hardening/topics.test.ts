@@ -80,6 +80,8 @@ describe("topic life cycle", () => {
     await using server = await startServer({ topicLimits: { perConnection: 3, idleMs: 20 } });
     await using c = await connect(server.wsUrl);
     const base = uniqueTopic("quota");
+    // Held by a subscriber, its topics cannot be evicted while the quota is checked.
+    await subscribe(c, `${base}.>`);
     for (let i = 0; i < 3; i++) {
       c.send({ t: "pub", id: i, topic: `${base}.${i}`, data: i });
       expect((await c.next((f) => f.id === i)).t).toBe("ack");
@@ -89,6 +91,8 @@ describe("topic life cycle", () => {
     // Publishing to a topic it already created is not creation.
     c.send({ t: "pub", id: 4, topic: `${base}.0`, data: 4 });
     expect((await c.next((f) => f.id === 4)).t).toBe("ack");
+    c.send({ t: "unsub", id: "u", topic: `${base}.>` });
+    await c.next((f) => f.id === "u");
     await until(() => !server.broker.topics.has(`${base}.0`));
     c.send({ t: "pub", id: 5, topic: `${base}.3`, data: 5 });
     expect((await c.next((f) => f.id === 5)).t).toBe("ack");
