@@ -6,7 +6,7 @@
  * a WebSocket pong, marks it alive; one coarse sweep looks at every open
  * connection:
  *  - silent for `idleTimeoutSec`: it is sent a WebSocket ping;
- *  - still silent a quarter of `idleTimeoutSec` later: closed with 4009
+ *  - still silent a quarter of `idleTimeoutSec` later (at least 1 s): closed with 4009
  *    (`PEER_TIMEOUT`), an abnormal close (its device goes `offline`, its
  *    will fires).
  * Cost: one boolean write per received frame; O(connections) per sweep,
@@ -38,7 +38,8 @@ export class Liveness {
     readonly events: LivenessEvents,
   ) {
     this.deadlineMs = idleTimeoutSec * 1000;
-    this.answerMs = this.deadlineMs / 4;
+    // At least a second: a healthy peer on a busy machine must not be cut for a late pong.
+    this.answerMs = Math.max(1000, this.deadlineMs / 4);
   }
 
   /** Starts the sweep if there is something to watch; idempotent. */

@@ -59,7 +59,7 @@ describe("liveness", () => {
   });
 
   test("a client that answers pings stays open while it sends nothing else", async () => {
-    await using server = await startServer({ idleTimeoutSec: 1 });
+    await using server = await startServer({ idleTimeoutSec: 2 });
     const topic = uniqueTopic("live");
     // Bun's WebSocket client answers pings itself.
     await using healthy = await connect(server.wsUrl);

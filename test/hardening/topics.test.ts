@@ -101,7 +101,8 @@ describe("topic life cycle", () => {
   test("recovery across an eviction answers 'epoch' and sends the new snapshot", async () => {
     await using server = await startServer({
       topicLimits: { idleMs: 20 },
-      policies: [{ match: "life.>", retain: true, retainTtlMs: 50, historySize: 10, historyTtlMs: 50 }],
+      // Long enough for the new life's snapshot to be there when asked for, on a busy machine.
+      policies: [{ match: "life.>", retain: true, retainTtlMs: 1000, historySize: 10, historyTtlMs: 1000 }],
     });
     const topic = uniqueTopic("life");
     await using c = await connect(server.wsUrl);
@@ -119,8 +120,11 @@ describe("topic life cycle", () => {
     c.send({ t: "unsub", id: "u1", topic });
     await c.next((f) => f.id === "u1");
 
-    // Created again: a new epoch, seq from 1.
+    // Created again: a new epoch, seq from 1. A watcher holds it, so it stays until `c` asks.
+    await using w = await connect(server.wsUrl);
+    await subscribe(w, topic);
     server.publish(topic, { i: "new" });
+    await w.next(msgOn(topic));
     c.send({ t: "sub", id: "r2", topic, recover: { epoch: last.epoch, seq: 3 } });
     const ack = await c.next((f) => f.id === "r2");
     expect(ack.recovery).toMatchObject({ ok: false, reason: "epoch" });
