@@ -16,6 +16,9 @@ import type { Options } from "./options.ts";
 import type { PolicyTable } from "./policy.ts";
 import { Publication, type EncodeCounters } from "./publication.ts";
 import type { Session } from "./session.ts";
+import type { Logger } from "./log.ts";
+import { TopicLifecycle, type TopicCreator } from "./topic-lifecycle.ts";
+import { forgetTopicParts } from "../protocol/publication-frame.ts";
 import type { SlowConsumerGuard } from "./slow-consumers.ts";
 import { LatencySampler } from "./latency.ts";
 import { Topic } from "./topic.ts";
@@ -73,6 +76,12 @@ export class Broker implements BusNode {
   readonly counters: BrokerCounters = { publications: 0, deliveries: 0, bytesOut: 0, bytesIn: 0 };
   readonly encodes: EncodeCounters = { msgpack: 0, json: 0 };
   readonly latency = new LatencySampler();
+  readonly lifecycle: TopicLifecycle;
+  /**
+   * Counts of evicted topics, summed per first token (the metrics' topic
+   * class), so totals by class never go down; past 10,000 tokens, under `~`.
+   */
+  readonly retired = new Map<string, { name: string; published: number; deliveries: number; bytesIn: number }>();
 
   constructor(
     readonly options: Options,
@@ -80,15 +89,23 @@ export class Broker implements BusNode {
     readonly transport: Transport,
     readonly bus: Bus,
     readonly guard: SlowConsumerGuard,
+    log?: Logger,
   ) {
     this.index = new ChannelIndex(policies);
+    this.lifecycle = new TopicLifecycle(options, this.topics, this.index, bus, log, (t) => {
+      // Per-topic caches go with the topic, so memory returns to its baseline.
+      this.#retire(t);
+      this.index.forget(t.name);
+      this.policies.forget(t.name);
+      forgetTopicParts(t.name);
+    });
   }
 
   /**
    * Checks a publication against the topic's policy, then hands it to the
    * bus for sequencing and fan-out. Resolves to its sequence number.
    */
-  publish(topic: string, payload: Payload, key: string | undefined, origin: Origin, tags?: readonly string[]): number | Promise<number> {
+  publish(topic: string, payload: Payload, key: string | undefined, origin: Origin, tags?: readonly string[], creator?: TopicCreator): number | Promise<number> {
     // A topic the broker already holds was checked when it was created.
     if (!this.topics.has(topic)) {
       const bad = topicError(topic, false);
@@ -110,14 +127,18 @@ export class Broker implements BusNode {
         limit: policy.maxPayload,
       });
     }
-    if (!this.topics.has(topic) && this.topics.size >= this.options.maxTopics) {
-      throw new ProtocolError(ErrorCode.TOO_MANY_TOPICS, `the server holds ${this.options.maxTopics} topics already`);
-    }
     const p: Payload = payload.raw ? payload : { raw, value: payload.value };
     const draft: Draft = { topic, key, ts: Date.now(), payload: p };
     if (tags !== undefined && tags.length > 0) {
       if (!Tags.safeParse(tags).success) throw new ProtocolError(ErrorCode.INVALID_FRAME, "tags: at most 32 strings of 1 to 64 characters");
       draft.tags = tags;
+    }
+    if (!this.topics.has(topic)) {
+      // Last check: a refusal above must not take a quota unit.
+      const owners = this.lifecycle.admit(topic, creator, origin === "server");
+      const t = new Topic(topic, policy, this.bus.epoch);
+      t.owners = owners;
+      this.topics.set(topic, t);
     }
     if (this.latency.due()) draft.arrivedAt = performance.now();
     return this.bus.publish(draft);
@@ -125,9 +146,11 @@ export class Broker implements BusNode {
 
   /** Called by the bus for every sequenced publication: local fan-out. */
   deliver(msg: Sequenced): void {
-    const topic = this.#topic(msg.topic);
+    const topic = this.#topic(msg.topic, msg.epoch);
     const pub = new Publication(msg.topic, msg.seq, msg.epoch, msg.ts, msg.key, msg.payload, this.encodes, msg.tags);
     topic.seq = msg.seq;
+    topic.epoch = msg.epoch;
+    topic.lastActive = msg.ts;
     topic.published++;
     const rawLen = msg.payload.raw?.length ?? 0;
     topic.bytesIn += rawLen;
@@ -162,10 +185,31 @@ export class Broker implements BusNode {
     if (msg.arrivedAt !== undefined) this.latency.record(performance.now() - msg.arrivedAt);
   }
 
-  #topic(name: string): Topic {
+  #retire(t: Topic): void {
+    const dot = t.name.indexOf(".");
+    let cls = dot < 0 ? t.name : t.name.slice(0, dot);
+    if (!this.retired.has(cls) && this.retired.size >= 10_000) cls = "~";
+    let r = this.retired.get(cls);
+    if (!r) this.retired.set(cls, (r = { name: cls, published: 0, deliveries: 0, bytesIn: 0 }));
+    r.published += t.published;
+    r.deliveries += t.deliveries;
+    r.bytesIn += t.bytesIn;
+  }
+
+  /** Starts and stops the idle-topic sweep. */
+  start(): void {
+    this.lifecycle.start();
+  }
+
+  stop(): void {
+    this.lifecycle.stop();
+  }
+
+  /** A topic published to on another node (through the bus) is created here as it arrives. */
+  #topic(name: string, epoch: string): Topic {
     let t = this.topics.get(name);
     if (!t) {
-      t = new Topic(name, this.policies.for(name));
+      t = new Topic(name, this.policies.for(name), epoch);
       this.topics.set(name, t);
     }
     return t;
@@ -179,11 +223,13 @@ export class Broker implements BusNode {
   prepareSubscribe(s: Session, key: string, recover?: RecoverPosition, filter?: Filter): JoinPlan {
     const bad = topicError(key, true);
     if (bad) throw new ProtocolError(ErrorCode.BAD_TOPIC, `bad topic: ${bad}`);
-    const epoch = this.bus.epoch;
     const pattern = isPattern(key);
+    const exact = pattern ? undefined : this.topics.get(key);
+    // An exact topic's numbering is its own epoch's; a new topic starts in the bus's current one.
+    const epoch = exact?.epoch ?? this.bus.epoch;
     const full = ChannelIndex.keyOf(key, filter);
     const plan: JoinPlan = { key: full, base: key, filter, already: s.subs.has(full), ack: { epoch }, backlog: [] };
-    if (!pattern) plan.ack.seq = this.topics.get(key)?.seq ?? 0;
+    if (!pattern) plan.ack.seq = exact?.seq ?? 0;
     if (plan.already) {
       plan.ack.backlog = 0;
       return plan;
@@ -198,7 +244,8 @@ export class Broker implements BusNode {
         ? Object.entries(recover.topics ?? {}).filter(([t]) => matches(key, t))
         : [[key, recover.seq ?? 0]];
       let replayed = 0;
-      let reason: RecoveryFailure | undefined = recover.epoch === epoch ? undefined : "epoch";
+      // An epoch from another process (a restart) can be recovered nowhere.
+      let reason: RecoveryFailure | undefined = this.#ours(recover.epoch) ? undefined : "epoch";
       for (const [topic, pos] of wanted) {
         const r = this.#recover(topic, pos, recover.epoch);
         if (r.ok) {
@@ -218,7 +265,9 @@ export class Broker implements BusNode {
     for (const t of pattern ? this.topics.values() : [this.topics.get(key)]) {
       if (!t?.retained || recovered.has(t.name) || (pattern && !matches(key, t.name))) continue;
       // Retained values go out in seq order, so a topic's seqs only ever rise.
-      const held = [...t.retained.values()].sort((x, y) => x.seq - y.seq);
+      const ttl = t.policy.retainTtlMs;
+      const fresh = ttl > 0 ? [...t.retained.values()].filter((p) => p.ts >= Date.now() - ttl) : [...t.retained.values()];
+      const held = fresh.sort((x, y) => x.seq - y.seq);
       for (const pub of held) if (!pass || pass(pub.tags)) plan.backlog.push(pub);
     }
     plan.ack.backlog = plan.backlog.length;
@@ -226,12 +275,22 @@ export class Broker implements BusNode {
   }
 
   #recover(topic: string, pos: number, epoch: string): { ok: true; pubs: Publication[] } | { ok: false; reason: RecoveryFailure } {
-    if (epoch !== this.bus.epoch) return { ok: false, reason: "epoch" };
     const t = this.topics.get(topic);
-    const latest = t?.seq ?? 0;
+    // A topic not held, while the client saw some of it, was evicted since (or is from before a restart).
+    if (t === undefined) return pos > 0 || !this.#ours(epoch) ? { ok: false, reason: "epoch" } : { ok: true, pubs: [] };
+    if (epoch !== t.epoch) return { ok: false, reason: "epoch" };
+    const latest = t.seq;
     if (pos >= latest) return { ok: true, pubs: [] };
     const pubs = t?.history?.since(pos, latest) ?? null;
     return pubs ? { ok: true, pubs } : { ok: false, reason: "window" };
+  }
+
+  /** Whether an epoch was handed out by this bus (its base, or a generation after evictions). */
+  #ours(epoch: string): boolean {
+    const cur = this.bus.epoch;
+    const dot = cur.indexOf(".");
+    const base = dot < 0 ? cur : cur.slice(0, dot);
+    return epoch === base || epoch.startsWith(`${base}.`);
   }
 
   /**

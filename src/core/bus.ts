@@ -30,8 +30,17 @@ export interface BusNode {
 }
 
 export interface Bus {
-  /** Identity of the sequence numbers this bus hands out; see docs/architecture.md. */
+  /**
+   * Identity of the sequence numbers this bus hands out to new topics; see
+   * docs/architecture.md. A topic keeps the epoch it started in.
+   */
   readonly epoch: string;
+  /**
+   * The node evicted `topic`: forget its sequence, so that if it is
+   * published to again it starts over in a new epoch (never a reused one).
+   * A bus whose sequences outlive the node (a shared stream) may omit it.
+   */
+  forget?(topic: string): void;
   /** Connects a node; the bus calls `node.deliver` for every publication, its own included. */
   attach(node: BusNode): Promise<void>;
   /** Sequences and fans out a publication; resolves to its sequence number. */
@@ -62,8 +71,29 @@ export function newEpoch(): string {
 /** Sequences publications for one or more nodes living in this process. */
 export class LocalBus implements Bus {
   readonly #nodes: BusNode[] = [];
-  readonly #seqs = new Map<string, number>();
-  readonly epoch = newEpoch();
+  readonly #seqs = new Map<string, { seq: number; epoch: string }>();
+  readonly #base = newEpoch();
+  #epoch = this.#base;
+  #generation = 0;
+  /** A topic was forgotten since the epoch last changed. */
+  #stale = false;
+
+  /**
+   * `<random>` at first; `<random>.<n>` for topics started after the n-th
+   * round of evictions. Read after a `forget`, it is already a new one, so
+   * no epoch handed out (an ack's, say) can be an evicted topic's.
+   */
+  get epoch(): string {
+    if (this.#stale) {
+      this.#stale = false;
+      this.#epoch = `${this.#base}.${++this.#generation}`;
+    }
+    return this.#epoch;
+  }
+
+  forget(topic: string): void {
+    if (this.#seqs.delete(topic)) this.#stale = true;
+  }
 
   async attach(node: BusNode): Promise<void> {
     this.#nodes.push(node);
@@ -75,13 +105,14 @@ export class LocalBus implements Bus {
   }
 
   publish(draft: Draft): number {
-    const seq = (this.#seqs.get(draft.topic) ?? 0) + 1;
-    this.#seqs.set(draft.topic, seq);
+    let s = this.#seqs.get(draft.topic);
+    // A topic (re)starting after an eviction must not share the evicted one's epoch: the getter moves on.
+    if (s === undefined) this.#seqs.set(draft.topic, (s = { seq: 0, epoch: this.epoch }));
     const msg = draft as Sequenced;
-    msg.seq = seq;
-    msg.epoch = this.epoch;
+    msg.seq = ++s.seq;
+    msg.epoch = s.epoch;
     const nodes = this.#nodes;
     for (let i = 0; i < nodes.length; i++) nodes[i]!.deliver(msg);
-    return seq;
+    return msg.seq;
   }
 }

@@ -9,6 +9,7 @@ import type { ClientType } from "../protocol/frames.ts";
 import type { Grants } from "./auth/grants.ts";
 import type { Identity } from "./auth/tokens.ts";
 import type { Policy } from "./options.ts";
+import type { TopicCount } from "./topic.ts";
 
 /** Whoever acts through the gate. A `Session` is one; HTTP requests get one from `Gate.httpCaller`. */
 export interface Caller {
@@ -20,6 +21,8 @@ export interface Caller {
   readonly sessionId: string | undefined;
   readonly deviceId?: string | undefined;
   readonly rates: RateBuckets;
+  /** A connection's count of live topics it created; absent for an HTTP request. */
+  readonly topicCount?: TopicCount;
   /** The path the call came by, for the log: `ws`, `sse` or `http`. */
   readonly via: "ws" | "sse" | "http";
 }

@@ -78,6 +78,11 @@ export class ChannelIndex {
     return result;
   }
 
+  /** Drops a topic's cached match (it was evicted). */
+  forget(topic: string): void {
+    this.#cache.delete(topic);
+  }
+
   get size(): number {
     return this.#channels.size;
   }

@@ -12,6 +12,8 @@ import type { Session } from "./session.ts";
 export interface LagState {
   /** `channel.published` when the subscriber was taken off the native channel. */
   since: number;
+  /** When it was taken off (ms), to disconnect a reader that never drains. */
+  at: number;
 }
 
 export class Channel {

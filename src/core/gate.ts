@@ -23,6 +23,7 @@ import type { Options } from "./options.ts";
 import type { RequestRouter } from "./requests.ts";
 import type { Session } from "./session.ts";
 import { RateBuckets, TokenBucket, type Caller, type RequestAuth } from "./caller.ts";
+import { creatorKey } from "./topic-lifecycle.ts";
 
 export type { Caller, RequestAuth };
 
@@ -102,7 +103,7 @@ export class Gate {
       this.checkDeclared(topic);
     }
     this.limit(c, topic);
-    return this.#d.broker.publish(topic, payload, key, "client", tags);
+    return this.#d.broker.publish(topic, payload, key, "client", tags, { identity: creatorKey(c.identity?.sub, c.remoteAddress), connection: c.topicCount });
   }
 
   /** A request to a registered handler, after the grant check. */

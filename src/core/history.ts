@@ -29,6 +29,12 @@ export class History {
     }
   }
 
+  /** Publications held, after dropping those past the age limit. */
+  held(now: number): number {
+    this.#trim(now);
+    return this.#len;
+  }
+
   #trim(now: number): void {
     if (this.ttlMs === 0) return;
     const cutoff = now - this.ttlMs;

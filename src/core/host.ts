@@ -9,6 +9,7 @@
  */
 import { CloseCode, ErrorCode, NORMAL_CLOSES } from "../protocol/codes.ts";
 import { DecodeError, decodeBinary, decodeText, type Decoded } from "../protocol/codec.ts";
+import { frameCaps, type FrameCaps } from "../protocol/frame-caps.ts";
 import { CLIENT_TYPES, SUBPROTOCOL, clientFrameSchemas, type ClientFrameType, type ClientType, type Encoding } from "../protocol/frames.ts";
 import { bearerToken, isRefusal, type Admission } from "./auth/admission.ts";
 import type { Broker } from "./broker.ts";
@@ -16,6 +17,7 @@ import { TokenBucket, type RequestAuth } from "./caller.ts";
 import { isDeviceId, type DeviceRegistry } from "./devices.ts";
 import { Dispatcher } from "./dispatch.ts";
 import type { Gate } from "./gate.ts";
+import { Liveness } from "./liveness.ts";
 import type { Logger } from "./log.ts";
 import type { Options } from "./options.ts";
 import { errorResponse, type Replies } from "./replies.ts";
@@ -69,6 +71,8 @@ export class ConnectionHost implements TransportHost<Session> {
   readonly wsPath: string;
   readonly #d: HostDeps;
   readonly #dispatcher: Dispatcher;
+  readonly #caps: FrameCaps;
+  readonly #liveness: Liveness;
   /** Open connections, to close them on shutdown. */
   readonly open = new Set<Session>();
   readonly #listeners = { open: new Set<ConnectionListener>(), close: new Set<ConnectionListener>() };
@@ -76,6 +80,13 @@ export class ConnectionHost implements TransportHost<Session> {
   constructor(deps: HostDeps) {
     this.#d = deps;
     this.wsPath = deps.options.path;
+    this.#caps = frameCaps(deps.options.maxFrameBytes);
+    this.#liveness = new Liveness(deps.options.idleTimeoutSec, this.open, {
+      dead: (s, silentMs) => {
+        deps.log.warn({ event: "peer_timeout", session: s.id, ip: s.remoteAddress, who: s.identity?.sub, silentMs }, "peer did not answer a ping; closing");
+        s.socket?.close(CloseCode.PEER_TIMEOUT, "no answer to ping");
+      },
+    });
     this.#dispatcher = new Dispatcher({
       gate: deps.gate,
       replies: deps.replies,
@@ -189,6 +200,7 @@ export class ConnectionHost implements TransportHost<Session> {
     const { conns, log, options: o, replies } = this.#d;
     s.socket = socket;
     this.open.add(s);
+    this.#liveness.watch();
     conns.connections++;
     conns.byClient[s.client]++;
     log.info({ event: "connect", session: s.id, ip: s.remoteAddress, client: s.client, encoding: s.encoding, who: s.identity?.sub, via: s.via }, "connection opened");
@@ -258,6 +270,7 @@ export class ConnectionHost implements TransportHost<Session> {
     s.closed = true;
     clearTimeout(s.authTimer);
     this.open.delete(s);
+    if (this.open.size === 0) this.#liveness.stop();
     conns.connections--;
     conns.byClient[s.client]--;
     this.#d.admission.closed(s.remoteAddress);
@@ -279,6 +292,10 @@ export class ConnectionHost implements TransportHost<Session> {
     this.#emit("close", s, code);
   }
 
+  onPong(s: Session): void {
+    s.heard = true;
+  }
+
   onDrain(s: Session): void {
     this.#d.guard.promote(s);
   }
@@ -291,12 +308,13 @@ export class ConnectionHost implements TransportHost<Session> {
     const len = typeof data === "string" ? data.length : data.byteLength;
     const conns = this.#d.conns;
     s.messagesIn++;
+    s.heard = true;
     s.bytesIn += len;
     conns.messagesIn++;
     conns.bytesIn += len;
     let d: Decoded;
     try {
-      d = typeof data === "string" ? decodeText(data) : decodeBinary(data);
+      d = typeof data === "string" ? decodeText(data, this.#caps) : decodeBinary(data, this.#caps);
     } catch (e) {
       if (e instanceof DecodeError) return this.#d.replies.fail(s, e.code, e.message, e.frameId);
       throw e;

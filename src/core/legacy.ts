@@ -80,7 +80,7 @@ export interface LegacyProtocol {
   /**
    * An application-level heartbeat, for protocols whose peers expect one:
    * `frame` is sent every `intervalMs`, and a connection from which nothing
-   * has arrived for `idleMs` is closed with 4009 (IDLE).
+   * has arrived for `idleMs` is closed with 4009 (PEER_TIMEOUT).
    */
   readonly heartbeat?: { intervalMs: number; idleMs: number; frame: LegacyFrame };
 }
@@ -196,7 +196,7 @@ export class LegacyHost implements TransportHost<unknown> {
       c.heartbeat = setInterval(() => {
         if (Date.now() - c.lastSeen >= hb.idleMs) {
           this.log.info({ event: "legacy_idle", legacy: p.name, session: c.session, ip: c.remoteAddress }, "legacy connection idle; closing");
-          socket.close(CloseCode.IDLE, "idle");
+          socket.close(CloseCode.PEER_TIMEOUT, "idle");
           return;
         }
         socket.send(hb.frame);

@@ -30,6 +30,7 @@ const policyFields = {
   maxKeys: z.number().int().positive().describe("Most distinct keys a conflating channel or a retained topic keeps."),
   historySize: z.number().int().min(0).max(1_000_000).describe("Publications kept per topic for recovery (0: no history)."),
   historyTtlMs: z.number().int().min(0).describe("Publications older than this are not replayed (0: no age limit)."),
+  retainTtlMs: z.number().int().min(0).describe("Retained values older than this are no longer sent, and let the topic be evicted (0: kept forever)."),
   publishRate: z.number().min(0).describe("Publishes per second one connection may make on this topic (0: the connection-wide limit)."),
 };
 
@@ -45,6 +46,7 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   maxKeys: 10_000,
   historySize: 0,
   historyTtlMs: 0,
+  retainTtlMs: 0,
   publishRate: 0,
 });
 
@@ -126,9 +128,17 @@ export const OptionsSchema = z.strictObject({
   slowConsumer: z.strictObject({
     checkIntervalMs: z.number().int().min(5).max(10_000).describe("How often queued bytes of recently published-to subscribers are checked."),
     nativeLimitBytes: z.number().int().positive().describe("Native cap per socket; must exceed every policy's limitBytes."),
+    maxLagMs: z.number().int().min(0).describe("A subscriber lagging (under `drop`/`conflate`) this long without draining is closed with 4008; 0: never."),
   }).describe("How subscribers that fall behind are found."),
   defaultPolicy: PolicySchema.describe("The policy of topics no rule in `policies` matches."),
   policies: z.array(PolicyRule).describe("First rule whose `match` pattern covers a topic (or subscription) wins."),
+  topicLimits: z
+    .strictObject({
+      idleMs: z.number().int().min(0).describe("A topic with no subscribers and no retained value or history left is evicted after this long without a publication."),
+      perConnection: z.number().int().positive().describe("Live topics one connection may have created (TOPIC_QUOTA past it)."),
+      perIdentity: z.number().int().positive().describe("Live topics one token subject (or address, without a token) may have created."),
+    })
+    .describe("Topic life cycle and creation quotas; server-side publications are exempt from the quotas and from `maxTopics`."),
   shutdownGraceMs: z.number().int().min(0).describe("Graceful shutdown waits this long for sockets to close."),
   topics: z.array(pattern).max(1000).describe("Topics (or patterns) to list in the welcome frame, so clients can discover what to subscribe to."),
   trustedProxies: z.array(proxyEntry).max(1000).describe("Reverse proxies (addresses or CIDR ranges) whose forwarded client address is used for per-IP limits and logs. Empty: the socket's peer address, headers ignored."),
@@ -167,9 +177,10 @@ export function defaultOptions(): Options {
     maxTopics: 100_000,
     errorBudget: { burst: 100, perSecond: 10 },
     requestTimeoutMs: 5000,
-    slowConsumer: { checkIntervalMs: 50, nativeLimitBytes: DEFAULT_NATIVE_LIMIT },
+    slowConsumer: { checkIntervalMs: 50, nativeLimitBytes: DEFAULT_NATIVE_LIMIT, maxLagMs: 60_000 },
     defaultPolicy: DEFAULT_POLICY,
     policies: [],
+    topicLimits: { idleMs: 60_000, perConnection: 1000, perIdentity: 10_000 },
     shutdownGraceMs: 2000,
     topics: [],
     trustedProxies: [],
@@ -210,6 +221,7 @@ export function parseOptions(user: ServerOptions | unknown = {}): Options {
     auth: { ...d.auth, ...(u.auth ?? {}), anonymous: { ...d.auth.anonymous, ...(u.auth?.anonymous ?? {}) } },
     limits: { ...d.limits, ...(u.limits ?? {}) },
     devices: { ...d.devices, ...(u.devices ?? {}) },
+    topicLimits: { ...d.topicLimits, ...(u.topicLimits ?? {}) },
   };
   const r = OptionsSchema.safeParse(merged);
   if (!r.success) throw firstIssue(r.error);

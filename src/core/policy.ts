@@ -26,6 +26,11 @@ export class PolicyTable {
     });
   }
 
+  /** Drops a topic's cached policy (it was evicted). */
+  forget(name: string): void {
+    this.#cache.delete(name);
+  }
+
   /** Policy for a topic or pattern; cached, so the publish path pays a Map lookup. */
   for(name: string): Policy {
     let p = this.#cache.get(name);

@@ -89,8 +89,8 @@ export class TickgateServerImpl implements TickgateServer {
       lagged: (s, ch, buffered) => {
         log.info({ event: "slow_consumer", action: ch.policy.action, session: s.id, ip: s.remoteAddress, topic: ch.key, buffered }, "slow consumer lagging");
       },
-    });
-    this.broker = new Broker(o, new PolicyTable(o), this.#transport, this.#bus, this.guard);
+    }, o.slowConsumer.maxLagMs);
+    this.broker = new Broker(o, new PolicyTable(o), this.#transport, this.#bus, this.guard, log);
     this.requests = new RequestRouter(o.requestTimeoutMs);
     const a = o.auth;
     this.admission = new Admission(o, a.secret || a.publicKey || a.jwks ? new TokenVerifier(a) : null);
@@ -136,6 +136,7 @@ export class TickgateServerImpl implements TickgateServer {
       clientAddress: forwardedResolver(o.trustedProxies, o.forwardedHeader),
     });
     this.guard.start(o.slowConsumer.checkIntervalMs);
+    this.broker.start();
     this.devices.start();
     this.#statsCollector.start();
     return { ...this.#address, url: this.url };
@@ -290,6 +291,7 @@ export class TickgateServerImpl implements TickgateServer {
 
   async #shutdown(): Promise<void> {
     this.guard.stop();
+    this.broker.stop();
     this.devices.stop();
     this.#statsCollector.stop();
     await this.#transport.stop(false);

@@ -9,6 +9,7 @@ import type { Grants } from "./auth/grants.ts";
 import type { Identity } from "./auth/tokens.ts";
 import type { Channel } from "./channel.ts";
 import { RateBuckets, type Caller, type TokenBucket } from "./caller.ts";
+import type { TopicCount } from "./topic.ts";
 import type { ServerSocket } from "./transport.ts";
 
 /** One connection (WebSocket or SSE stream): its state, and the {@link Caller} the gate checks. */
@@ -23,6 +24,12 @@ export class Session implements Caller {
   /** Sweep round that last checked this session, so one sweep checks it once. */
   sweepMark = 0;
   closed = false;
+  /** Something arrived from the peer since the last liveness sweep (see liveness.ts). */
+  heard = false;
+  /** When the liveness sweep last saw the peer silent after hearing it (ms). */
+  quietSince = Date.now();
+  /** When the liveness sweep pinged the silent peer; 0 when not waiting for an answer. */
+  pingedAt = 0;
   messagesIn = 0;
   bytesIn = 0;
   dropped = 0;
@@ -35,6 +42,8 @@ export class Session implements Caller {
   /** Timer for the auth deadline or the token's expiry. */
   authTimer: ReturnType<typeof setTimeout> | undefined;
   readonly rates = new RateBuckets();
+  /** Live topics this connection created (its `topicLimits.perConnection` quota). */
+  readonly topicCount: TopicCount = { n: 0 };
   /** Set for device connections: the id commands and presence use. */
   deviceId: string | undefined;
   /** Its hello arrived: presence need not wait for one (see `devices.ts`). */

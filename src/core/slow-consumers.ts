@@ -13,6 +13,9 @@
  *  - `conflate`: as `drop`, but the channel keeps the latest publication per
  *    (topic, key) while anyone lags, and the drained subscriber gets those
  *    latest values after its `gap` frame — fast subscribers never notice.
+ * A subscriber still lagging `maxLagMs` after it was taken off (under
+ * `drop` or `conflate`) is closed with 4008 like a `disconnect` one: a dead
+ * reader must not hold its connection and buffers forever.
  * Work is per lagging subscriber and per sweep, never per delivery.
  * @module
  */
@@ -44,6 +47,8 @@ export class SlowConsumerGuard {
   constructor(
     readonly nativeLimit: number,
     readonly events: SlowConsumerEvents,
+    /** How long a subscriber may stay lagging before it is disconnected; 0: forever. */
+    readonly maxLagMs = 0,
   ) {}
 
   start(intervalMs: number): void {
@@ -78,7 +83,8 @@ export class SlowConsumerGuard {
         this.#check(s);
       }
     }
-    for (const s of this.#laggingSessions) this.promote(s);
+    const now = Date.now();
+    for (const s of this.#laggingSessions) this.promote(s, now);
   }
 
   #check(s: Session): void {
@@ -100,7 +106,7 @@ export class SlowConsumerGuard {
   #demote(s: Session, ch: Channel, buffered: number): void {
     s.socket!.unsubscribe(ch.native(s.json));
     ch.countNative(s.json, -1);
-    ch.lagging.set(s, { since: ch.published });
+    ch.lagging.set(s, { since: ch.published, at: Date.now() });
     if (ch.policy.action === "conflate") ch.latest ??= new Map();
     this.#laggingSessions.add(s);
     this.counters.lagEvents++;
@@ -108,7 +114,7 @@ export class SlowConsumerGuard {
   }
 
   /** Puts a drained subscriber back on its native channels, after telling it what it missed. */
-  promote(s: Session): void {
+  promote(s: Session, now = Date.now()): void {
     if (s.closed || !s.socket) {
       this.#laggingSessions.delete(s);
       return;
@@ -120,6 +126,12 @@ export class SlowConsumerGuard {
       // Low-water mark at half the limit, so a socket hovering at the limit
       // does not flap between native and lagging every sweep.
       if (s.socket.bufferedAmount() > ch.policy.limitBytes / 2) {
+        if (this.maxLagMs > 0 && now - lag.at >= this.maxLagMs) {
+          this.counters.disconnects++;
+          this.#laggingSessions.delete(s);
+          this.events.disconnect(s, ch, s.socket.bufferedAmount());
+          return;
+        }
         still = true;
         continue;
       }

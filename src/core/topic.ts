@@ -1,14 +1,29 @@
 /**
  * State of one concrete topic: its sequence counter, epoch, retained values
- * and counters. Created on first publish or subscribe.
+ * and counters. Created on first publish; evicted when idle (see
+ * topic-lifecycle.ts), and a topic published to again after that starts a
+ * new epoch.
  * @module
  */
 import { History } from "./history.ts";
 import type { Policy } from "./options.ts";
 import type { Publication } from "./publication.ts";
 
+/** A count of live topics someone created, shared by the topics and the quota. */
+export interface TopicCount {
+  n: number;
+  /** The identity it counts for, so it can be dropped at 0; absent for a connection's count. */
+  key?: string;
+}
+
 export class Topic {
   seq = 0;
+  /** Epoch of this topic's sequence numbers (the bus's, and a new one after an eviction). */
+  epoch: string;
+  /** When it was last published to (ms), or created. */
+  lastActive = Date.now();
+  /** The quotas this topic counts against; released when it is evicted. */
+  owners: readonly TopicCount[] = [];
   published = 0;
   bytesIn = 0;
   deliveries = 0;
@@ -19,8 +34,20 @@ export class Topic {
   constructor(
     readonly name: string,
     readonly policy: Policy,
+    epoch: string,
   ) {
+    this.epoch = epoch;
     this.history = policy.historySize > 0 ? new History(policy.historySize, policy.historyTtlMs) : null;
+  }
+
+  /** Drops retained values past the policy's `retainTtlMs`; returns how many are left. */
+  expireRetained(now: number): number {
+    const map = this.retained;
+    if (map === null) return 0;
+    const ttl = this.policy.retainTtlMs;
+    if (ttl > 0) for (const [k, p] of map) if (p.ts < now - ttl) map.delete(k);
+    if (map.size === 0) this.retained = null;
+    return map.size;
   }
 
   retain(pub: Publication): void {

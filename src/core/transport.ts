@@ -18,6 +18,8 @@ export interface ServerSocket {
   /** Bytes queued in user space, not yet written to the kernel. */
   bufferedAmount(): number;
   close(code: number, reason: string): void;
+  /** Sends a WebSocket ping; the answer arrives as {@link TransportHost.onPong}. Absent on streams (SSE). */
+  ping?(): void;
   readonly remoteAddress: string;
 }
 
@@ -43,6 +45,11 @@ export interface TransportHost<S = unknown> {
   /** An upgrade that `upgrade` granted did not complete; the connection never opened. */
   abandon?(state: S): void;
   onMessage(state: S, data: Uint8Array | string): void;
+  /**
+   * The peer answered a WebSocket ping. With `onMessage`, this is how the
+   * host learns the peer is alive (liveness counts only what the peer sends).
+   */
+  onPong?(state: S): void;
   /** The socket's send buffer drained after backpressure. */
   onDrain(state: S): void;
   onClose(state: S, code: number, reason: string): void;

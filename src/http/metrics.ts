@@ -38,6 +38,10 @@ export function snakeCase(s: string): string {
 export const MAX_CLASSES = 50;
 export const OTHER = "other";
 
+function* chain<T>(...its: Iterable<T>[]): Iterable<T> {
+  for (const it of its) yield* it;
+}
+
 /** A topic's (or pattern's) class: its first dot-separated token, e.g. `prices`. */
 export function topicClass(name: string): string {
   const i = name.indexOf(".");
@@ -121,7 +125,7 @@ export class ServerMetrics {
       sessions: gauge("tickgate_sessions", "Open connections by client type.", ["client"]),
       subscriptions: gauge("tickgate_subscriptions", "Subscriptions held, over all connections."),
       subscribers: gauge("tickgate_subscribers", "Subscriptions held, by topic class (patterns count under their first token).", ["class"]),
-      topics: gauge("tickgate_topics", "Topics the server knows (published to at least once)."),
+      topics: gauge("tickgate_topics", "Topics the server holds (published to, and not evicted since)."),
       channels: gauge("tickgate_channels", "Subscription keys (exact topics and patterns) with at least one subscriber."),
       lagging: gauge("tickgate_slow_consumer_lagging_sessions", "Connections currently taken off a channel for falling behind."),
       devicesOnline: gauge("tickgate_devices_online", "Device connections with a known device id."),
@@ -139,6 +143,8 @@ export class ServerMetrics {
       disconnects: counter("tickgate_slow_consumer_disconnects_total", "Subscribers closed (4008) for falling behind under policy disconnect."),
       nativeLimitNear: counter("tickgate_slow_consumer_native_limit_near_total", "Sweeps that found a socket within 10% of the native backpressure limit."),
       security: counter("tickgate_security_events_total", "Refused or ended connections and actions (origin, limits, auth, expiry, forbidden, rate limits), by kind.", ["kind"]),
+      topicsEvicted: counter("tickgate_topics_evicted_total", "Topics evicted as idle (no subscriber, no retained value or history left)."),
+      topicRefusals: counter("tickgate_topic_refusals_total", "Topic creations refused: by a caller's share (reason quota, TOPIC_QUOTA) or by maxTopics (reason max_topics).", ["reason"]),
       encodes: counter("tickgate_encoded_frames_total", "Publication frames encoded, by encoding (once per publication and encoding in use).", ["encoding"]),
     };
     this.#latency = new Histogram({
@@ -179,7 +185,11 @@ export class ServerMetrics {
     if (s.devicesOnline !== undefined) g.devicesOnline.set(s.devicesOnline);
     for (const [kind, n] of Object.entries(s.security ?? {})) c.security.set(n, { kind: snakeCase(kind) });
 
-    this.#refreshTopics(broker.topics.values());
+    const life = broker.lifecycle.counters;
+    c.topicsEvicted.set(life.evicted);
+    c.topicRefusals.set(life.quotaRefused, { reason: "quota" });
+    c.topicRefusals.set(life.maxTopicsRefused, { reason: "max_topics" });
+    this.#refreshTopics(chain(broker.topics.values(), broker.retired.values()));
     this.#refreshChannels(broker.index.values());
 
     const { samples, next } = broker.latency.since(this.#latencyFrom);
@@ -187,7 +197,7 @@ export class ServerMetrics {
     for (const ms of samples) this.#latency.observe(ms / 1000);
   }
 
-  /** Topics are never forgotten, so per-class sums of their counters only grow. */
+  /** Evicted topics' counts live on in `broker.retired` (per first token), so per-class sums only grow. */
   #refreshTopics(topics: Iterable<{ name: string; published: number; deliveries: number; bytesIn: number }>): void {
     const byClass = new Map<string, ClassTotals>();
     for (const t of topics) {

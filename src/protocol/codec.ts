@@ -10,6 +10,7 @@
 import { ErrorCode } from "./codes.ts";
 import { TickgateError } from "./errors.ts";
 import { clientFrameSchemas, type ClientFrame, type Payload, type ServerFrame } from "./frames.ts";
+import { DEFAULT_FRAME_CAPS, SMALLEST_CAP, type FrameCaps } from "./frame-caps.ts";
 import { ScanError, readKey, readMapHeader, skipValue } from "./msgpack-scan.ts";
 import { valueProblem } from "./value-check.ts";
 
@@ -72,7 +73,7 @@ function validate(obj: unknown): ClientFrame {
  * Decodes a binary (msgpack) client frame. For a `pub` frame the `data`
  * value's bytes are returned as `payload.raw`, checked but not decoded.
  */
-export function decodeBinary(buf: Uint8Array): Decoded {
+export function decodeBinary(buf: Uint8Array, caps: FrameCaps = DEFAULT_FRAME_CAPS): Decoded {
   const head = readMapHeader(buf, 0);
   if (!head) throw new DecodeError(ErrorCode.BAD_FRAME, "frame must be a msgpack map");
   // Walk the top-level entries; remember where `data` sits so the header can
@@ -89,6 +90,9 @@ export function decodeBinary(buf: Uint8Array): Decoded {
       p = k ? k.next : skipValue(buf, p);
       const valueStart = p;
       inData = k?.key === "data";
+      // The cap is checked as soon as `t` is read: with `t` first, before
+      // anything else of an oversize frame is looked at.
+      if (k?.key === "t" && buf.length > SMALLEST_CAP) checkCap(readKey(buf, p)?.key, buf.length, caps);
       p = skipValue(buf, p);
       if (inData) {
         dataKeyStart = keyStart;
@@ -132,6 +136,16 @@ export function decodeBinary(buf: Uint8Array): Decoded {
   return { frame };
 }
 
+/** Refuses a frame larger than its type's cap; an unknown type is left to the schema check. */
+function checkCap(t: string | undefined, size: number, caps: FrameCaps): void {
+  if (t === undefined || !Object.hasOwn(caps, t)) return;
+  const cap = caps[t as keyof FrameCaps];
+  if (size > cap) throw new DecodeError(ErrorCode.FRAME_TOO_LARGE, `${t} frame is ${size} bytes; at most ${cap} allowed`);
+}
+
+/** `t` of a JSON frame that starts with it (as every client writes it), without parsing. */
+const LEADING_T = /^\s*\{\s*"t"\s*:\s*"([a-z_]{1,16})"/;
+
 /** Copies the map minus one entry, with its count lowered by one. */
 function withoutEntry(buf: Uint8Array, bodyStart: number, count: number, cutStart: number, cutEnd: number): Uint8Array {
   const hdr = mapHeader(count - 1);
@@ -149,12 +163,20 @@ function mapHeader(n: number): Uint8Array {
 }
 
 /** Decodes a text (JSON) client frame. */
-export function decodeText(text: string): Decoded {
+export function decodeText(text: string, caps: FrameCaps = DEFAULT_FRAME_CAPS): Decoded {
+  // A string's length never exceeds its UTF-8 size, so this refuses only frames that are over.
+  const big = text.length > SMALLEST_CAP;
+  if (big) checkCap(LEADING_T.exec(text.slice(0, 64))?.[1], text.length, caps);
   let obj: unknown;
   try {
     obj = JSON.parse(text);
   } catch (e) {
     throw new DecodeError(ErrorCode.BAD_FRAME, `invalid JSON: ${(e as Error).message.slice(0, 120).toWellFormed()}`);
+  }
+  // `t` was not first: checked now, still before the value walk and the schema.
+  if (big && obj !== null && typeof obj === "object") {
+    const t = (obj as Record<string, unknown>).t;
+    checkCap(typeof t === "string" ? t : undefined, text.length, caps);
   }
   const problem = valueProblem(obj);
   if (problem) {

@@ -36,10 +36,12 @@ export const CODES = {
   UNKNOWN_TOPIC: wire("The server declares its topics (option `topics`) and this one is not among them.", 404, true),
   BAD_PAYLOAD: wire("A publication's `data` is not one well-formed msgpack value.", 400, true),
   PAYLOAD_TOO_LARGE: wire("A publication's `data` is larger than the topic's `maxPayload`.", 413, true),
+  FRAME_TOO_LARGE: wire("The frame is larger than its type's cap (e.g. 512 bytes for `ping`); see Size in the protocol.", 413, true),
   FORBIDDEN: wire("A grant or the topic's policy does not allow the action.", 403, true),
   NOT_SUBSCRIBED: wire("Unsubscribe from something the connection is not subscribed to.", 422, true),
   TOO_MANY_SUBSCRIPTIONS: wire("The connection holds `maxSubscriptions` already.", 429, true),
   TOO_MANY_TOPICS: wire("Publishing would create a topic past `maxTopics`.", 429, false),
+  TOPIC_QUOTA: wire("Publishing would create a topic past the caller's share (`topicLimits.perConnection` / `perIdentity`).", 429, true),
   UNSUPPORTED_ENCODING: wire("The encoding asked for (subprotocol, `?encoding=`, content type) is not supported.", 415, false),
   UNAUTHORIZED: { ...wire("No valid token yet: only an `auth` frame is accepted (or the token was refused).", 401, true), close: 4401 },
   TOKEN_EXPIRED: { ...wire("The token has expired. Send a fresh one before `exp`.", 401, false), close: 4403 },
@@ -106,8 +108,8 @@ export const CloseCode = {
   TOO_MANY_ERRORS: 4000,
   /** Subscriber fell behind on a topic whose policy action is `disconnect`. */
   SLOW_CONSUMER: 4008,
-  /** A legacy protocol's peer sent nothing within its heartbeat's idle time (`core/legacy.ts`). */
-  IDLE: 4009,
+  /** The peer sent nothing, not even a pong to the server's ping, within its liveness deadline (a legacy protocol's heartbeat too, `core/legacy.ts`). */
+  PEER_TIMEOUT: 4009,
   /** The token in an `auth` frame was refused. */
   AUTH_FAILED: CODES.UNAUTHORIZED.close,
   /** The token expired on a live connection. */

@@ -46,6 +46,11 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** Drops a topic's cached header parts (the server evicted the topic). */
+export function forgetTopicParts(topic: string): void {
+  cache.delete(topic);
+}
+
 function parts(topic: string, epoch: string): Parts {
   let p = cache.get(topic);
   if (p === undefined || p.epoch !== epoch) {

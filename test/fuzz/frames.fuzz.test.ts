@@ -14,6 +14,7 @@
  * else; FUZZ_KNOWN_BUGS=1 sends them anyway. FUZZ_SEED / FUZZ_FRAMES override
  * the defaults; the seed is printed with any failure.
  */
+import { DEFAULT_FRAME_CAPS } from "../../src/protocol/frame-caps.ts";
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { Unpackr } from "msgpackr";
@@ -389,7 +390,10 @@ class Generator {
     switch (r.int(5)) {
       case 0: { // too long
         const id = `L${this.id()}`.padEnd(r.range(65, 5000), "x");
-        return this.finish("huge-id", fill({ t, id }), { count: 1, types: ["error"], codes: [ErrorCode.INVALID_FRAME], id: null });
+        const c = this.finish("huge-id", fill({ t, id }), { count: 1, types: ["error"], codes: [ErrorCode.INVALID_FRAME], id: null });
+        // Past its type's cap, the frame is refused by size before its id is looked at.
+        if (c.payload.length > DEFAULT_FRAME_CAPS[t]) c.exp = { count: 1, types: ["error"], codes: [ErrorCode.FRAME_TOO_LARGE], id: null };
+        return c;
       }
       case 1: { // unsafe integers, floats
         const id = r.pick([2 ** 53, -(2 ** 53), 2 ** 60, 1e300, 0.5, -7.25, Number.MAX_VALUE]);

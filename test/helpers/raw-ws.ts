@@ -39,8 +39,9 @@ function mask(opcode: number, payload: Uint8Array): Uint8Array {
   return out;
 }
 
-export async function rawConnect(port: number, path = "/ws", opts: { rcvbuf?: number } = {}): Promise<RawClient> {
-  const socket = net.connect({ port, host: "127.0.0.1" });
+export async function rawConnect(port: number, path = "/ws", opts: { rcvbuf?: number; localAddress?: string } = {}): Promise<RawClient> {
+  // Another loopback address (127.0.0.2) is another caller to the server's per-address limits.
+  const socket = net.connect({ port, host: "127.0.0.1", ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", () => resolve());
     socket.once("error", reject);

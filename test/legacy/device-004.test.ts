@@ -98,9 +98,9 @@ describe("legacy device-004: Pico with a header token", () => {
     expect(await pico.next()).toBe(REPLY.picoAck);
     expect(await pico.next((r) => r === REPLY.ping)).toBe(REPLY.ping);
     pico.send(SEED.pong);
-    expect((await pico.closed).code).toBe(CloseCode.IDLE);
+    expect((await pico.closed).code).toBe(CloseCode.PEER_TIMEOUT);
     const off = await op.next((f) => msgOn("devices.pico-2.presence")(f) && f.data.state === "offline");
-    expect(off.data).toMatchObject({ reason: "abnormal", code: CloseCode.IDLE });
+    expect(off.data).toMatchObject({ reason: "abnormal", code: CloseCode.PEER_TIMEOUT });
   });
 
   test("an unknown type and bad JSON get the old error frame; the connection stays up", async () => {

@@ -30,6 +30,9 @@ class BunSocket implements ServerSocket {
   close(code: number, reason: string): void {
     this.ws.close(code, reason);
   }
+  ping(): void {
+    this.ws.ping();
+  }
   get remoteAddress(): string {
     return this.ws.remoteAddress;
   }
@@ -77,6 +80,9 @@ export class BunTransport implements Transport {
         },
         message(ws, data) {
           host.onMessage(ws.data.state, data as Uint8Array | string);
+        },
+        pong(ws) {
+          host.onPong?.(ws.data.state);
         },
         drain(ws) {
           host.onDrain(ws.data.state);
