@@ -12,7 +12,7 @@ import type { Caller } from "../core/caller.ts";
 import { wireError } from "../core/replies.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import { httpError, json } from "./errors.ts";
-import { readPost } from "./post-body.ts";
+import { readPost } from "./body.ts";
 
 export const MAX_BATCH = 1000;
 
