@@ -133,6 +133,12 @@ export const OptionsSchema = z.strictObject({
   policies: z.array(PolicyRule),
   /** Graceful shutdown waits this long for sockets to close. */
   shutdownGraceMs: z.number().int().min(0),
+  // --- drain (issue 16) ---
+  /**
+   * On close (SIGTERM): how long `/ready` answers 503 while everything else
+   * keeps serving, so load balancers stop sending traffic before sockets close.
+   */
+  drainMs: z.number().int().min(0).max(600_000),
   /** Topics (or patterns) to list in the welcome frame, so clients can discover what to subscribe to. */
   topics: z.array(pattern).max(1000),
   auth: AuthSchema,
@@ -166,6 +172,7 @@ export function defaultOptions(): Options {
     defaultPolicy: DEFAULT_POLICY,
     policies: [],
     shutdownGraceMs: 2000,
+    drainMs: 0,
     topics: [],
     auth: {
       required: false,

@@ -66,6 +66,7 @@ function tooLarge(message: string): Response {
 }
 
 export async function readPost(req: Request, server: TickgateServer, remoteAddress: string): Promise<{ auth: RequestAuth; value: unknown } | Response> {
+  if (server.refusing) return httpError(ErrorCode.SHUTTING_DOWN, "server is shutting down");
   if (!server.admission.originAllowed(req.headers)) {
     return httpError(ErrorCode.ORIGIN_NOT_ALLOWED, `origin '${(req.headers.get("origin") ?? "").slice(0, 100)}' is not allowed`);
   }

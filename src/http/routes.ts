@@ -17,7 +17,8 @@ type Handler = (req: Request, server: TickgateServer, url: URL, remoteAddress: s
 
 /** Path → method → handler. A known path with another method is a 405 naming the allowed ones. */
 export const ROUTES: Record<string, Record<string, Handler>> = {
-  "/health": { GET: (_req, server) => (server.closing ? json(503, { status: "shutting_down" }) : json(200, { status: "ok" })) },
+  // Alive through the drain period (a liveness probe failing then would restart a pod that is leaving anyway).
+  "/health": { GET: (_req, server) => (server.refusing ? json(503, { status: "shutting_down" }) : json(200, { status: "ok" })) },
   "/ready": { GET: (_req, server) => ready(server) },
   "/stats": {
     GET: adminOnly((_req, server, url) => {
