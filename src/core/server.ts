@@ -313,18 +313,20 @@ export class TickgateServerImpl implements TickgateServer {
     await this.streams.stop(false);
     const open = this.host.open;
     for (const s of open) s.socket?.close(CloseCode.GOING_AWAY, "server shutting down");
-    const flushed = this.streams.flushed();
-    let streamsDone = false;
-    void flushed.then(() => (streamsDone = true));
-    const deadline = Date.now() + this.options.shutdownGraceMs;
-    const settled = () => open.size === 0 && streamsDone && this.#inflight.size === 0;
-    while (!settled() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    if (this.#inflight.size > 0) {
-      log.warn({ event: "shutdown_cut", requests: this.#inflight.size }, "HTTP requests still pending at the end of the grace period: answered 503");
-      for (const cut of [...this.#inflight]) cut();
+    const settled = () => open.size === 0 && this.streams.unfinished === 0 && this.#inflight.size === 0;
+    // Nothing open (no socket, stream or request): close at once, without a turn of the event loop.
+    if (!settled()) {
+      const deadline = Date.now() + this.options.shutdownGraceMs;
+      while (!settled() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      if (this.#inflight.size > 0) {
+        log.warn({ event: "shutdown_cut", requests: this.#inflight.size }, "HTTP requests still pending at the end of the grace period: answered 503");
+        for (const cut of [...this.#inflight]) cut();
+      }
+      // One turn of the event loop, so the runtime writes the answers just given before connections are closed.
+      await new Promise((r) => setTimeout(r, 0));
     }
-    // One turn of the event loop, so the runtime writes the answers just given before connections are closed.
-    await new Promise((r) => setTimeout(r, 0));
+    // Stop listening first: with nothing left open, Bun then closes without another turn of the event loop.
+    await this.#transport.stop(false);
     await this.#transport.stop(true);
     await this.#bus.detach(this.broker);
     log.info({ event: "closed" }, "server closed");

@@ -96,9 +96,9 @@ export class StreamTransport implements Transport {
     for (const o of [...this.#open]) o.socket.close(1001, "server shutting down");
   }
 
-  /** Settles when every stream opened so far has finished: its reader has everything, or is gone. */
-  async flushed(): Promise<void> {
-    await Promise.allSettled([...this.#unfinished]);
+  /** Streams not yet finished: open, or ended with bytes their reader has not taken yet. */
+  get unfinished(): number {
+    return this.#unfinished.size;
   }
 
   /** Asks the host to admit a stream, like a WebSocket upgrade. */

@@ -68,6 +68,8 @@ function tooLarge(message: string): Response {
 export async function readPost(req: Request, server: TickgateServer, remoteAddress: string): Promise<{ auth: RequestAuth; value: unknown } | Response> {
   if (server.refusing) return httpError(ErrorCode.SHUTTING_DOWN, "server is shutting down");
   if (!server.admission.originAllowed(req.headers)) {
+    server.admission.counters.refusedOrigin++;
+    server.log.warn({ event: "limit", code: ErrorCode.ORIGIN_NOT_ALLOWED, via: "http", ip: remoteAddress, origin: (req.headers.get("origin") ?? "").slice(0, 100) }, "origin not allowed");
     return httpError(ErrorCode.ORIGIN_NOT_ALLOWED, `origin '${(req.headers.get("origin") ?? "").slice(0, 100)}' is not allowed`);
   }
   const raw = req.headers.get("content-type");

@@ -20,7 +20,8 @@ const One = z.strictObject({
   topic: z.string().min(1).max(256),
   key: z.string().min(1).max(128).optional(),
   tags: z.array(z.string().min(1).max(64)).max(32).optional(),
-  data: z.unknown(),
+  // Optional: a publication without data publishes null.
+  data: z.unknown().optional(),
 });
 const Body = z.union([One, z.array(One).min(1).max(MAX_BATCH)]);
 

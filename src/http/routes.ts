@@ -42,7 +42,11 @@ function adminOnly(h: Handler): Handler {
     if (!server.options.auth.required) return h(req, server, url, ip);
     const auth = await server.host.authorize(req, ip);
     if (auth instanceof Response) return auth;
-    if (!auth.grants.admin) return httpError(ErrorCode.FORBIDDEN, "this route needs a token with tg.admin");
+    if (!auth.grants.admin) {
+      server.admission.counters.forbidden++;
+      server.log.warn({ event: "forbidden", via: "http", who: auth.identity?.sub ?? "anonymous", ip, action: "read", target: url.pathname }, "permission denied");
+      return httpError(ErrorCode.FORBIDDEN, "this route needs a token with tg.admin");
+    }
     return h(req, server, url, ip);
   };
 }

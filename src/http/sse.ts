@@ -254,7 +254,9 @@ export async function handleSse(req: Request, server: TickgateServer, remoteAddr
   const url = new URL(req.url);
   const topics = url.searchParams.getAll("topic");
   if (topics.length === 0) return httpError(ErrorCode.INVALID_FRAME, "give at least one ?topic=");
-  if (topics.length > MAX_TOPICS) return httpError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `at most ${MAX_TOPICS} topics per stream`);
+  // Each topic is a subscription of the stream's connection: maxSubscriptions holds as on a socket.
+  const most = Math.min(MAX_TOPICS, server.options.maxSubscriptions);
+  if (new Set(topics).size > most) return httpError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `at most ${most} topics per stream`);
   for (const t of topics) {
     const bad = topicError(t, true);
     if (bad) return httpError(ErrorCode.BAD_TOPIC, `bad topic '${t.slice(0, 64)}': ${bad}`);
