@@ -25,6 +25,19 @@ describe("drain: close() answers everything it holds (issue 16)", () => {
     expect(await d.closed).toMatchObject({ code: 1001 });
   });
 
+  test("a command pending for a device that went offline is answered 503 SHUTTING_DOWN, not cut (issue 16)", async () => {
+    const server = await startServer({ shutdownGraceMs: 30_000 });
+    const d = await silentDevice(server.wsUrl, "drain-2");
+    const { answer } = await pendingCommand(server.url, d, "drain-2");
+    // The device leaves without acking: the command waits in its queue, and no socket is open.
+    d.close();
+    await d.closed;
+    await server.close();
+    const a = await answer;
+    expect(a).toMatchObject({ status: 503 });
+    expect(JSON.parse((a as { body: string }).body).error.code).toBe("SHUTTING_DOWN");
+  });
+
   test("every open SSE stream gets its event: close before it ends (issue 16)", async () => {
     const server = await startServer({ shutdownGraceMs: 30_000 });
     const streams = await Promise.all([1, 2, 3].map((i) => openStream(`${server.url}/sse?topic=drain.sse${i}`)));
