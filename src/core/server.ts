@@ -335,27 +335,13 @@ export class TickgateServerImpl implements TickgateServer {
   /** Tracks a pending HTTP answer, so shutdown can wait for it or, at the end of its grace, answer it. */
   #track(pending: Promise<Response>): Promise<Response> {
     return new Promise<Response>((resolve, reject) => {
-      let done = false;
-      const cut = () => {
-        if (done) return;
-        done = true;
-        this.#inflight.delete(cut);
-        resolve(errorResponse(ErrorCode.SHUTTING_DOWN, "server is shutting down; the request was not completed"));
-      };
+      // Whichever comes first, the answer or the cut, settles it; the other finds it gone.
+      const settle = (f: () => void) => void (this.#inflight.delete(cut) && f());
+      const cut = () => settle(() => resolve(errorResponse(ErrorCode.SHUTTING_DOWN, "server is shutting down; the request was not completed")));
       this.#inflight.add(cut);
       pending.then(
-        (r) => {
-          if (done) return;
-          done = true;
-          this.#inflight.delete(cut);
-          resolve(r);
-        },
-        (e: unknown) => {
-          if (done) return;
-          done = true;
-          this.#inflight.delete(cut);
-          reject(e);
-        },
+        (r) => settle(() => resolve(r)),
+        (e: unknown) => settle(() => reject(e)),
       );
     });
   }
