@@ -3,7 +3,9 @@
  * ({@link TickgateServer}). The connection host (`host.ts`) admits
  * connections and runs their frames, the gate (`gate.ts`) allows or refuses
  * every action, replies (`replies.ts`) answers. No runtime is imported: the
- * transport and the bus are handed in. Nothing here runs per delivery.
+ * transport and the bus are handed in. Nothing here runs per delivery; per
+ * HTTP request with an asynchronous answer, one entry in a set (so a
+ * shutdown can wait for the answer, or give one).
  * @module
  */
 import { ErrorCode } from "../protocol/codes.ts";

@@ -10,7 +10,9 @@
  * a socket of the core's `StreamTransport`, admitted, opened, drained and
  * closed through the same host as a WebSocket. {@link handleSse} is the
  * route: it parses the topics and subscribes through the gate. Per
- * delivery: one text write per stream (this is the fallback path).
+ * delivery: one text encode and one queue push per stream (this is the
+ * fallback path); the runtime takes one queued chunk per read, so shutdown
+ * knows when a stream's last byte has left.
  * @module
  */
 import type { TickgateServerImpl as TickgateServer } from "../core/server.ts";
