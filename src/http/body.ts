@@ -20,7 +20,7 @@ const TYPES = new Set(["application/json", "application/msgpack", "application/x
  * Reads a request body through its stream, never holding more than `limit`
  * bytes: a declared length over the limit is refused before any byte is
  * read, and an undeclared (chunked) body is refused as soon as it passes the
- * limit, the stream cancelled so the runtime stops taking the upload. Only
+ * limit, with the rest left unread (see below). Only
  * the Fetch API's ReadableStream reader is used, so any runtime (or an
  * adapter bridging to one) can call it.
  */
@@ -38,9 +38,11 @@ export async function readBody(req: Request, limit: number): Promise<Uint8Array 
       if (done) break;
       size += value.byteLength;
       if (size > limit) {
-        // Not cancelled: Bun answers a cancelled body by dropping the
-        // connection before the response is written. Unread, the rest is
-        // held back by TCP flow control, and `connection: close` ends it.
+        // Not cancelled, and the connection not closed: either makes Bun
+        // drop the connection while the client is still sending, and the
+        // reset can destroy the 413 before the client reads it. Left
+        // unread, the rest is discarded by the runtime as it arrives (never
+        // held), and the client gets its answer while it is still sending.
         return tooLarge(`body is over ${limit} bytes, the limit`);
       }
       chunks.push(value);
@@ -59,10 +61,7 @@ export async function readBody(req: Request, limit: number): Promise<Uint8Array 
 }
 
 function tooLarge(message: string): Response {
-  // The client may still be sending: close the connection rather than read the rest to reuse it.
-  const res = httpError(ErrorCode.PAYLOAD_TOO_LARGE, message);
-  res.headers.set("connection", "close");
-  return res;
+  return httpError(ErrorCode.PAYLOAD_TOO_LARGE, message);
 }
 
 export async function readPost(req: Request, server: TickgateServer, remoteAddress: string): Promise<{ auth: RequestAuth; value: unknown } | Response> {
