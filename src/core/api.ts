@@ -89,8 +89,16 @@ export interface TickgateServer {
   /** How many subscriptions a publication on `topic` would reach now. */
   subscribers(topic: string): number;
   stats(top?: number): StatsSnapshot;
-  /** Closes every connection with 1001, stops listening. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Drains, then closes: `/ready` answers 503 at once while everything keeps
+   * serving for `drainMs` (the option, or `opts.drainMs`); then new work is
+   * refused with SHUTTING_DOWN, SSE streams get `event: close`, pending HTTP
+   * requests are answered, sockets close with 1001, and the listener stops.
+   * Idempotent: a second call returns the same promise, and its `drainMs`
+   * (e.g. 0) can cut a drain in progress short.
+   */
+  close(opts?: { drainMs?: number }): Promise<void>;
+  /** True from the first `close()`: the server is draining or closing. */
   readonly closing: boolean;
 }
 

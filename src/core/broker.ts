@@ -230,10 +230,8 @@ export class Broker implements BusNode {
     const full = ChannelIndex.keyOf(key, filter);
     const plan: JoinPlan = { key: full, base: key, filter, already: s.subs.has(full), ack: { epoch }, backlog: [] };
     if (!pattern) plan.ack.seq = exact?.seq ?? 0;
-    if (plan.already) {
-      plan.ack.backlog = 0;
-      return plan;
-    }
+    // A repeated identical subscription sends no backlog, so its ack has none.
+    if (plan.already) return plan;
     if (s.subs.size >= this.options.maxSubscriptions) {
       throw new ProtocolError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `a connection may hold ${this.options.maxSubscriptions} subscriptions`);
     }

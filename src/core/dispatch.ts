@@ -11,7 +11,7 @@ import type { ClientFrame, ClientType } from "../protocol/frames.ts";
 import { topicError } from "../protocol/topic.ts";
 import type { Admission } from "./auth/admission.ts";
 import { mayPublish, maySubscribe } from "./auth/grants.ts";
-import { TokenError } from "./auth/tokens.ts";
+import { TokenError, type Identity } from "./auth/tokens.ts";
 import type { Broker } from "./broker.ts";
 import { isDeviceId, logTopic, type DeviceRegistry } from "./devices.ts";
 import { ProtocolError } from "./errors.ts";
@@ -21,6 +21,12 @@ import type { Replies } from "./replies.ts";
 import type { Session } from "./session.ts";
 
 type Frame<T extends ClientFrame["t"]> = Extract<ClientFrame, { t: T }>;
+
+/**
+ * Frames a connection may send while its token is being checked; they wait,
+ * in order. More than this is a client not waiting for its `auth` ack.
+ */
+export const MAX_HELD_FRAMES = 256;
 
 /** What the dispatcher works with; the connection host hands these in. */
 export interface DispatchDeps {
@@ -42,11 +48,47 @@ export interface DispatchDeps {
 
 export class Dispatcher {
   readonly #d: DispatchDeps;
+  /**
+   * Sessions with an `auth` being verified, and the frames that came after
+   * it: verification is asynchronous, and a later frame must not overtake
+   * it (nor a later `auth` bind its identity first).
+   */
+  readonly #held = new WeakMap<Session, Decoded[]>();
   constructor(deps: DispatchDeps) {
     this.#d = deps;
   }
 
+  /** Handles a frame now, or after the pending `auth` ahead of it. */
   dispatch(s: Session, d: Decoded): void {
+    const held = this.#held.get(s);
+    if (held === undefined) return this.#dispatch(s, d);
+    if (held.length >= MAX_HELD_FRAMES) {
+      return this.#d.replies.fail(s, ErrorCode.RATE_LIMITED, `more than ${MAX_HELD_FRAMES} frames sent while a token is being checked; wait for the auth ack`, d.frame.id);
+    }
+    held.push(d);
+  }
+
+  /** The pending `auth` settled: handles the frames that waited for it, in order, until another `auth` holds them again. */
+  #release(s: Session): void {
+    const held = this.#held.get(s) ?? [];
+    this.#held.delete(s);
+    for (let i = 0; i < held.length; i++) {
+      if (s.closed) return;
+      const next = this.#held.get(s);
+      if (next !== undefined) {
+        next.push(...held.slice(i));
+        return;
+      }
+      const d = held[i]!;
+      try {
+        this.#dispatch(s, d);
+      } catch (e) {
+        this.#d.replies.failWith(s, e, d.frame.id);
+      }
+    }
+  }
+
+  #dispatch(s: Session, d: Decoded): void {
     const f = d.frame;
     const { gate, replies } = this.#d;
     if (s.awaitingAuth && f.t !== "auth") {
@@ -154,36 +196,48 @@ export class Dispatcher {
     const { admission, replies, log } = this.#d;
     const verifier = admission.verifier;
     if (!verifier) return replies.ack(s, f.id);
+    this.#held.set(s, []);
     verifier.verify(f.token).then(
       (identity) => {
-        if (s.closed) return;
-        if (s.identity && s.identity.sub !== identity.sub) {
-          return replies.fail(s, ErrorCode.FORBIDDEN, "a refreshed token must have the same subject", f.id);
-        }
-        const first = s.awaitingAuth;
-        s.identity = identity;
-        s.grants = identity.grants;
-        s.awaitingAuth = false;
-        if (identity.client && identity.client !== s.client) this.#d.reclassify(s, identity.client);
-        if (s.client === "device" && s.deviceId === undefined && isDeviceId(identity.sub)) s.deviceId = identity.sub;
-        this.#dropUngranted(s);
-        // A will the new grants no longer allow goes too.
-        if (s.will && !mayPublish(s.grants, s.will.topic)) s.will = undefined;
-        log.info({ event: first ? "auth" : "auth_refresh", session: s.id, who: identity.sub, ip: s.remoteAddress }, "authenticated");
-        replies.ack(s, f.id);
-        this.#d.authenticated(s);
+        this.#settled(s, identity, f);
+        this.#release(s);
       },
       (e) => {
         if (s.closed) return;
+        // Nothing that waited is handled: the connection is being closed.
+        this.#held.delete(s);
         admission.counters.authFailures++;
         const known = e instanceof TokenError;
         const message = known ? e.message : "token could not be verified";
-        log.warn({ event: "auth_failed", via: "frame", session: s.id, ip: s.remoteAddress, reason: message }, "token refused");
+        log.warn({ event: "auth_failed", via: "frame", session: s.id, ip: s.remoteAddress, who: s.identity?.sub, reason: message }, "token refused");
         const code = known ? e.code : ErrorCode.UNAUTHORIZED;
         replies.fail(s, code, message, f.id);
         s.socket?.close(CloseCode.AUTH_FAILED, "token refused");
       },
     );
+  }
+
+  /** A verified `auth` token: binds it, or refuses a refresh to another subject. */
+  #settled(s: Session, identity: Identity, f: Frame<"auth">): void {
+    const { admission, replies, log } = this.#d;
+    if (s.closed) return;
+    if (s.identity && s.identity.sub !== identity.sub) {
+      admission.counters.forbidden++;
+      log.warn({ event: "forbidden", via: "frame", who: s.identity.sub, session: s.id, ip: s.remoteAddress, action: "refresh to another sub", target: identity.sub }, "refresh refused: another subject");
+      return replies.fail(s, ErrorCode.FORBIDDEN, "a refreshed token must have the same subject", f.id);
+    }
+    const first = s.awaitingAuth;
+    s.identity = identity;
+    s.grants = identity.grants;
+    s.awaitingAuth = false;
+    if (identity.client && identity.client !== s.client) this.#d.reclassify(s, identity.client);
+    if (s.client === "device" && s.deviceId === undefined && isDeviceId(identity.sub)) s.deviceId = identity.sub;
+    this.#dropUngranted(s);
+    // A will the new grants no longer allow goes too.
+    if (s.will && !mayPublish(s.grants, s.will.topic)) s.will = undefined;
+    log.info({ event: first ? "auth" : "auth_refresh", session: s.id, who: identity.sub, ip: s.remoteAddress }, "authenticated");
+    replies.ack(s, f.id);
+    this.#d.authenticated(s);
   }
 
   /** After a refresh narrowed the grants, subscriptions no longer covered end. */

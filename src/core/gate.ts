@@ -136,7 +136,7 @@ export class Gate {
     }
     if (bucket.take()) return;
     this.#d.counters.rateLimited++;
-    this.#d.log.warn({ event: "limit", code: ErrorCode.RATE_LIMITED, via: c.via, who: c.identity?.sub, session: c.sessionId, ip: c.remoteAddress, topic }, "publish rate limit hit");
+    this.#d.log.warn({ event: "limit", code: ErrorCode.RATE_LIMITED, via: c.via, who: c.identity?.sub ?? "anonymous", session: c.sessionId, ip: c.remoteAddress, topic }, "publish rate limit hit");
     throw new ProtocolError(ErrorCode.RATE_LIMITED, `publishing too fast on '${topic}'`);
   }
 

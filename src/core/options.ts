@@ -140,6 +140,7 @@ export const OptionsSchema = z.strictObject({
     })
     .describe("Topic life cycle and creation quotas; server-side publications are exempt from the quotas and from `maxTopics`."),
   shutdownGraceMs: z.number().int().min(0).describe("Graceful shutdown waits this long for sockets to close."),
+  drainMs: z.number().int().min(0).max(600_000).describe("On close (SIGTERM): how long `/ready` answers 503 while everything else keeps serving, so load balancers stop sending traffic before sockets close."),
   topics: z.array(pattern).max(1000).describe("Topics (or patterns) to list in the welcome frame, so clients can discover what to subscribe to."),
   trustedProxies: z.array(proxyEntry).max(1000).describe("Reverse proxies (addresses or CIDR ranges) whose forwarded client address is used for per-IP limits and logs. Empty: the socket's peer address, headers ignored."),
   forwardedHeader: z.enum(FORWARDED_HEADERS).describe("Header a trusted proxy writes the client address to: `x-forwarded-for` or `forwarded` (RFC 7239)."),
@@ -182,6 +183,7 @@ export function defaultOptions(): Options {
     policies: [],
     topicLimits: { idleMs: 60_000, perConnection: 1000, perIdentity: 10_000 },
     shutdownGraceMs: 2000,
+    drainMs: 0,
     topics: [],
     trustedProxies: [],
     forwardedHeader: "x-forwarded-for",

@@ -3,7 +3,9 @@
  * ({@link TickgateServer}). The connection host (`host.ts`) admits
  * connections and runs their frames, the gate (`gate.ts`) allows or refuses
  * every action, replies (`replies.ts`) answers. No runtime is imported: the
- * transport and the bus are handed in. Nothing here runs per delivery.
+ * transport and the bus are handed in. Nothing here runs per delivery; per
+ * HTTP request with an asynchronous answer, one entry in a set (so a
+ * shutdown can wait for the answer, or give one).
  * @module
  */
 import { forwardedResolver } from "./forwarded.ts";
@@ -24,7 +26,7 @@ import { LegacyHost, type LegacyProtocol } from "./legacy.ts";
 import { silentLogger, type Logger } from "./log.ts";
 import { parseOptions, type Options } from "./options.ts";
 import { PolicyTable } from "./policy.ts";
-import { Replies } from "./replies.ts";
+import { Replies, errorResponse } from "./replies.ts";
 import { RequestRouter, type RequestContext, type RequestHandler } from "./requests.ts";
 import { SlowConsumerGuard } from "./slow-consumers.ts";
 import { ConnectionCounters, StatsCollector, type ProcessProbe, type StatsSnapshot } from "./stats.ts";
@@ -72,6 +74,12 @@ export class TickgateServerImpl implements TickgateServer {
   readonly #routes = new Map<string, RouteHandler>();
   #address: { host: string; port: number } | undefined;
   #closing: Promise<void> | undefined;
+  /** Past the drain period: new work is refused. */
+  #refusing = false;
+  /** Ends the drain period early (a second close() asking for a shorter one). */
+  #endDrain: (() => void) | undefined;
+  /** HTTP requests whose Response is not ready yet: answered 503 if shutdown's grace period runs out. */
+  readonly #inflight = new Set<() => void>();
 
   constructor(options: unknown, deps: ServerDeps) {
     const o = (this.options = parseOptions(options));
@@ -116,7 +124,7 @@ export class TickgateServerImpl implements TickgateServer {
       log,
       node: this.#bus.epoch,
       stats: (full) => (full ? this.stats() : this.publicStats()),
-      closing: () => this.#closing !== undefined,
+      closing: () => this.#refusing,
       fetch: (req, ip) => this.#fetch(req, ip, http),
     });
     this.legacyHost = new LegacyHost(this.host, this.streams, log, (s, code) => this.replies.spend(s, code));
@@ -281,29 +289,90 @@ export class TickgateServerImpl implements TickgateServer {
     return { connections: s.connections, sessions: s.sessions, uptimeSec: s.server.uptimeSec, devicesOnline: this.devices.online };
   }
 
-  close(): Promise<void> {
-    return (this.#closing ??= this.#shutdown());
+  close(opts: { drainMs?: number } = {}): Promise<void> {
+    if (this.#closing) {
+      if (opts.drainMs === 0) this.#endDrain?.();
+      return this.#closing;
+    }
+    return (this.#closing = this.#shutdown(opts.drainMs ?? this.options.drainMs));
   }
 
   get closing(): boolean {
     return this.#closing !== undefined;
   }
 
-  async #shutdown(): Promise<void> {
+  /** Past the drain period: upgrades, frames and streams are refused with SHUTTING_DOWN. */
+  get refusing(): boolean {
+    return this.#refusing;
+  }
+
+  /**
+   * The drain, in order: readiness fails at once (`closing`), everything
+   * else serves on for `drainMs`; then new work is refused, device commands
+   * still waiting are answered SHUTTING_DOWN, streams and sockets are closed
+   * with 1001, and the listener stops only once every socket is gone, every
+   * stream has handed over its last byte and every HTTP request has its
+   * answer (or `shutdownGraceMs` ran out: those left are answered 503).
+   */
+  async #shutdown(drainMs: number): Promise<void> {
+    const log = this.log;
+    log.info({ event: "drain", drainMs }, "draining: /ready answers 503");
+    if (drainMs > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, drainMs);
+        this.#endDrain = () => (clearTimeout(t), resolve());
+      });
+    }
+    this.#endDrain = undefined;
+    this.#refusing = true;
     this.guard.stop();
     this.broker.stop();
     this.devices.stop();
     this.#statsCollector.stop();
-    await this.#transport.stop(false);
+    // The listener stays open until the end, so late upgrades, streams and
+    // posts get a 503 SHUTTING_DOWN rather than a refused connection.
+    await this.streams.stop(false);
     const open = this.host.open;
     for (const s of open) s.socket?.close(CloseCode.GOING_AWAY, "server shutting down");
-    const deadline = Date.now() + this.options.shutdownGraceMs;
-    while (open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const settled = () => open.size === 0 && this.streams.unfinished === 0 && this.#inflight.size === 0;
+    // Nothing open (no socket, stream or request): close at once, without a turn of the event loop.
+    if (!settled()) {
+      const deadline = Date.now() + this.options.shutdownGraceMs;
+      while (!settled() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      if (this.#inflight.size > 0) {
+        log.warn({ event: "shutdown_cut", requests: this.#inflight.size }, "HTTP requests still pending at the end of the grace period: answered 503");
+        for (const cut of [...this.#inflight]) cut();
+      }
+      // One turn of the event loop, so the runtime writes the answers just given before connections are closed.
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    // Stop listening first: with nothing left open, Bun then closes without another turn of the event loop.
+    await this.#transport.stop(false);
     await this.#transport.stop(true);
     await this.#bus.detach(this.broker);
+    log.info({ event: "closed" }, "server closed");
+  }
+
+  /** Tracks a pending HTTP answer, so shutdown can wait for it or, at the end of its grace, answer it. */
+  #track(pending: Promise<Response>): Promise<Response> {
+    return new Promise<Response>((resolve, reject) => {
+      // Whichever comes first, the answer or the cut, settles it; the other finds it gone.
+      const settle = (f: () => void) => void (this.#inflight.delete(cut) && f());
+      const cut = () => settle(() => resolve(errorResponse(ErrorCode.SHUTTING_DOWN, "server is shutting down; the request was not completed")));
+      this.#inflight.add(cut);
+      pending.then(
+        (r) => settle(() => resolve(r)),
+        (e: unknown) => settle(() => reject(e)),
+      );
+    });
   }
 
   #fetch(req: Request, remoteAddress: string, http: HttpHandler | undefined): Response | Promise<Response> {
+    const r = this.#route(req, remoteAddress, http);
+    return r instanceof Promise ? this.#track(r) : r;
+  }
+
+  #route(req: Request, remoteAddress: string, http: HttpHandler | undefined): Response | Promise<Response> {
     if (this.#routes.size > 0) {
       const url = new URL(req.url);
       const custom = this.#routes.get(`${req.method} ${url.pathname}`);

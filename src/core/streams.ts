@@ -19,6 +19,12 @@ export interface StreamWriter {
   buffered(): number;
   /** Ends the stream from the server's side. */
   close(code: number, reason: string): void;
+  /**
+   * Settles once the stream has ended and its reader has taken every byte
+   * written (or went away): what shutdown waits for before it cuts
+   * connections, so the last frames and the close are not lost.
+   */
+  readonly finished: Promise<void>;
 }
 
 export class StreamSocket implements ServerSocket {
@@ -64,6 +70,8 @@ export class StreamTransport implements Transport {
   readonly #channels = new Map<string, Set<StreamSocket>>();
   readonly #open = new Set<Open>();
   readonly #byState = new WeakMap<object, Open>();
+  /** Streams not yet finished (see {@link StreamWriter.finished}), ended or not. */
+  readonly #unfinished = new Set<Promise<void>>();
   #host: TransportHost<any> | undefined;
   #accepting = false;
 
@@ -88,6 +96,11 @@ export class StreamTransport implements Transport {
     for (const o of [...this.#open]) o.socket.close(1001, "server shutting down");
   }
 
+  /** Streams not yet finished: open, or ended with bytes their reader has not taken yet. */
+  get unfinished(): number {
+    return this.#unfinished.size;
+  }
+
   /** Asks the host to admit a stream, like a WebSocket upgrade. */
   async admit(info: Omit<UpgradeInfo, "via">): Promise<{ state: unknown } | Response> {
     const host = this.#host;
@@ -105,6 +118,9 @@ export class StreamTransport implements Transport {
   open(state: unknown, writer: StreamWriter, remoteAddress: string): StreamSocket {
     const socket = new StreamSocket(this, writer, remoteAddress);
     const o: Open = { socket, state };
+    const finished = writer.finished;
+    this.#unfinished.add(finished);
+    void finished.finally(() => this.#unfinished.delete(finished));
     this.#open.add(o);
     this.#byState.set(state as object, o);
     this.#host!.onOpen(socket, state);

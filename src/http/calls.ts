@@ -12,7 +12,7 @@ import type { TickgateServerImpl as TickgateServer } from "../core/server.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import { DeviceId } from "../protocol/frames.ts";
 import { httpError, json } from "./errors.ts";
-import { readPost } from "./post-body.ts";
+import { readPost } from "./body.ts";
 
 export const REQUEST_PREFIX = "/api/request/";
 

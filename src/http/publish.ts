@@ -12,7 +12,7 @@ import type { Caller } from "../core/caller.ts";
 import { wireError } from "../core/replies.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import { httpError, json } from "./errors.ts";
-import { readPost } from "./post-body.ts";
+import { readPost } from "./body.ts";
 
 export const MAX_BATCH = 1000;
 
@@ -20,7 +20,8 @@ const One = z.strictObject({
   topic: z.string().min(1).max(256),
   key: z.string().min(1).max(128).optional(),
   tags: z.array(z.string().min(1).max(64)).max(32).optional(),
-  data: z.unknown(),
+  // Optional: a publication without data publishes null.
+  data: z.unknown().optional(),
 });
 const Body = z.union([One, z.array(One).min(1).max(MAX_BATCH)]);
 

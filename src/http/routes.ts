@@ -17,7 +17,8 @@ type Handler = (req: Request, server: TickgateServer, url: URL, remoteAddress: s
 
 /** Path → method → handler. A known path with another method is a 405 naming the allowed ones. */
 export const ROUTES: Record<string, Record<string, Handler>> = {
-  "/health": { GET: (_req, server) => (server.closing ? json(503, { status: "shutting_down" }) : json(200, { status: "ok" })) },
+  // Alive through the drain period (a liveness probe failing then would restart a pod that is leaving anyway).
+  "/health": { GET: (_req, server) => (server.refusing ? json(503, { status: "shutting_down" }) : json(200, { status: "ok" })) },
   "/ready": { GET: (_req, server) => ready(server) },
   "/stats": {
     GET: adminOnly((_req, server, url) => {
@@ -41,7 +42,11 @@ function adminOnly(h: Handler): Handler {
     if (!server.options.auth.required) return h(req, server, url, ip);
     const auth = await server.host.authorize(req, ip);
     if (auth instanceof Response) return auth;
-    if (!auth.grants.admin) return httpError(ErrorCode.FORBIDDEN, "this route needs a token with tg.admin");
+    if (!auth.grants.admin) {
+      server.admission.counters.forbidden++;
+      server.log.warn({ event: "forbidden", via: "http", who: auth.identity?.sub ?? "anonymous", ip, action: "read", target: url.pathname }, "permission denied");
+      return httpError(ErrorCode.FORBIDDEN, "this route needs a token with tg.admin");
+    }
     return h(req, server, url, ip);
   };
 }

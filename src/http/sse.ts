@@ -10,7 +10,9 @@
  * a socket of the core's `StreamTransport`, admitted, opened, drained and
  * closed through the same host as a WebSocket. {@link handleSse} is the
  * route: it parses the topics and subscribes through the gate. Per
- * delivery: one text write per stream (this is the fallback path).
+ * delivery: one text encode and one queue push per stream (this is the
+ * fallback path); the runtime takes one queued chunk per read, so shutdown
+ * knows when a stream's last byte has left.
  * @module
  */
 import type { TickgateServerImpl as TickgateServer } from "../core/server.ts";
@@ -71,24 +73,84 @@ function recoverFor(topic: string, cursor: Cursor | null): RecoverPosition | und
 const HEAD = /^\{"t":"([a-z]+)"(?:,"topic":"([^"]*)","seq":(\d+),"epoch":"([^"]*)")?/;
 const encoder = new TextEncoder();
 
+/**
+ * The stream's writer keeps its own queue and hands the runtime one chunk
+ * per read (a pull source with no high-water mark of its own), so it knows
+ * when the reader has taken the last byte: `finished`, which shutdown waits
+ * for before it cuts connections.
+ */
 class SseWriter implements StreamWriter {
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  readonly #queue: Uint8Array[] = [];
+  #queued = 0;
+  /**
+   * The reader asked for a chunk while the queue was empty: settles the
+   * pending pull (a pull that returns at once would be called again at once).
+   */
+  #wanted: (() => void) | undefined;
+  /** No more writes; close the stream once the queue is taken. */
+  #ending = false;
   #closed = false;
   backedUp = false;
   /** Called once when the server ends the stream (shutdown, slow consumer). */
   onEnd: (code: number, reason: string) => void = () => {};
-  constructor(readonly cursor: Cursor) {}
+  /** Called when the reader caught up after backpressure. */
+  onDrain: () => void = () => {};
+  readonly finished: Promise<void>;
+  #finish!: () => void;
+  constructor(readonly cursor: Cursor) {
+    this.finished = new Promise((r) => (this.#finish = r));
+  }
   attach(c: ReadableStreamDefaultController<Uint8Array>): void {
     this.#controller = c;
   }
   #push(text: string): SendResult {
-    if (this.#closed || !this.#controller) return "dropped";
-    this.#controller.enqueue(encoder.encode(text));
-    if (this.buffered() > HIGH_WATER) {
+    if (this.#closed || this.#ending || !this.#controller) return "dropped";
+    const bytes = encoder.encode(text);
+    if (this.#wanted) {
+      this.#controller.enqueue(bytes);
+      this.#wake();
+      return "sent";
+    }
+    this.#queue.push(bytes);
+    this.#queued += bytes.byteLength;
+    if (this.#queued > HIGH_WATER) {
       this.backedUp = true;
       return "buffered";
     }
     return "sent";
+  }
+  /** The reader wants the next chunk; the promise settles once it has one (or the stream ended). */
+  pull(): Promise<void> | undefined {
+    const c = this.#controller!;
+    const next = this.#queue.shift();
+    if (next) {
+      this.#queued -= next.byteLength;
+      c.enqueue(next);
+      if (this.backedUp && this.#queued <= HIGH_WATER / 2) {
+        this.backedUp = false;
+        this.onDrain();
+      }
+      return undefined;
+    }
+    if (this.#ending) {
+      this.#end();
+      return undefined;
+    }
+    return new Promise<void>((r) => (this.#wanted = r));
+  }
+  #wake(): void {
+    const w = this.#wanted;
+    this.#wanted = undefined;
+    w?.();
+  }
+  #end(): void {
+    try {
+      this.#controller?.close();
+    } catch {
+      // already closed by the reader going away
+    }
+    this.#finish();
   }
   write(frame: Uint8Array | string): SendResult {
     const text = typeof frame === "string" ? frame : new TextDecoder().decode(frame);
@@ -105,26 +167,29 @@ class SseWriter implements StreamWriter {
     this.#push(": ping\n\n");
   }
   buffered(): number {
-    const d = this.#controller?.desiredSize ?? 0;
-    return Math.max(0, HIGH_WATER - (d ?? 0));
+    return this.#queued;
   }
   close(code: number, reason: string): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#ending) return;
     this.#push(`event: close\ndata: ${JSON.stringify({ code, reason })}\n\n`);
-    this.#closed = true;
-    try {
-      this.#controller?.close();
-    } catch {
-      // already closed by the reader going away
+    // The queue goes out first; the stream closes when the reader has taken it.
+    this.#ending = true;
+    if (this.#wanted) {
+      this.#end();
+      this.#wake();
     }
     this.onEnd(code, reason);
   }
-  /** The reader went away: nothing more can be written. */
+  /** The reader went away: nothing more can be written, nothing is waiting. */
   markClosed(): void {
     this.#closed = true;
+    this.#queue.length = 0;
+    this.#queued = 0;
+    this.#wake();
+    this.#finish();
   }
   get closed(): boolean {
-    return this.#closed;
+    return this.#closed || this.#ending;
   }
 }
 
@@ -157,9 +222,9 @@ export async function openStream(streams: StreamTransport, req: Request, remoteA
   let ping: ReturnType<typeof setInterval> | undefined;
   writer.onEnd = (code, reason) => {
     clearInterval(ping);
-    writer.markClosed();
     streams.ended(state, code, reason);
   };
+  writer.onDrain = () => streams.drained(state);
   const stream = new ReadableStream<Uint8Array>(
     {
       start(controller) {
@@ -170,16 +235,16 @@ export async function openStream(streams: StreamTransport, req: Request, remoteA
         (ping as { unref?: () => void }).unref?.();
       },
       pull() {
-        if (writer.backedUp) {
-          writer.backedUp = false;
-          streams.drained(state);
-        }
+        return writer.pull();
       },
       cancel() {
-        writer.onEnd(1001, "stream closed");
+        clearInterval(ping);
+        writer.markClosed();
+        streams.ended(state, 1001, "stream closed");
       },
     },
-    { highWaterMark: HIGH_WATER, size: (chunk) => chunk?.byteLength ?? 0 },
+    // No queue in the stream itself: the writer's queue is the only one, so it sees every read.
+    { highWaterMark: 0 },
   );
   return new Response(stream, {
     headers: { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" },
@@ -191,7 +256,9 @@ export async function handleSse(req: Request, server: TickgateServer, remoteAddr
   const url = new URL(req.url);
   const topics = url.searchParams.getAll("topic");
   if (topics.length === 0) return httpError(ErrorCode.INVALID_FRAME, "give at least one ?topic=");
-  if (topics.length > MAX_TOPICS) return httpError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `at most ${MAX_TOPICS} topics per stream`);
+  // Each topic is a subscription of the stream's connection: maxSubscriptions holds as on a socket.
+  const most = Math.min(MAX_TOPICS, server.options.maxSubscriptions);
+  if (new Set(topics).size > most) return httpError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `at most ${most} topics per stream`);
   for (const t of topics) {
     const bad = topicError(t, true);
     if (bad) return httpError(ErrorCode.BAD_TOPIC, `bad topic '${t.slice(0, 64)}': ${bad}`);

@@ -102,6 +102,10 @@ export const CloseCode = {
   NORMAL: 1000,
   /** The server is shutting down (SIGTERM/SIGINT or `close()`). */
   GOING_AWAY: 1001,
+  /** A frame that breaks the WebSocket protocol, e.g. unmasked (closed by the transport, RFC 6455). */
+  PROTOCOL_ERROR: 1002,
+  /** A text frame that is not valid UTF-8 (closed by the transport, RFC 6455). */
+  INVALID_PAYLOAD: 1007,
   /** A frame larger than `maxFrameBytes` (closed by the transport). */
   MESSAGE_TOO_BIG: 1009,
   /** Too many bad frames in the error window: treated as abuse. */

@@ -81,7 +81,7 @@ export const HelloFrame = z.object({
   /** A device's id when auth is off (with auth on, the token's `sub` is the id). */
   device: token.optional(),
   /** Published for the device if its connection ends abnormally (the device must be allowed to publish there). */
-  will: z.object({ topic, key: key.optional(), data: z.unknown() }).optional(),
+  will: z.object({ topic, key: key.optional(), data: z.unknown().optional() }).optional(),
 });
 /** Authenticates (or refreshes) with a JWT, for clients that cannot set headers. */
 export const AuthFrame = z.object({ t: z.literal("auth"), id, token: z.string().min(1).max(LIMITS.tokenLength) });

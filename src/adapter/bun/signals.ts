@@ -7,14 +7,15 @@ import type { TickgateServer } from "../../core/api.ts";
 
 /**
  * Closes the server on SIGINT/SIGTERM and exits the process with 0 (1 if
- * closing fails), after `beforeClose` (e.g. stopping producers).
+ * closing fails), after `beforeClose` (e.g. stopping producers). The close
+ * drains first (the `drainMs` option); a second signal ends the drain.
  * @example
  * closeOnSignal(server, () => feed.stop());
  */
 export function closeOnSignal(server: TickgateServer, beforeClose: () => void | Promise<void> = () => {}): TickgateServer {
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) return void server.close({ drainMs: 0 });
     stopping = true;
     server.log.info({ event: "shutdown", signal }, "shutting down");
     Promise.resolve()
@@ -28,7 +29,7 @@ export function closeOnSignal(server: TickgateServer, beforeClose: () => void | 
         },
       );
   };
-  process.once("SIGINT", () => stop("SIGINT"));
-  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
   return server;
 }

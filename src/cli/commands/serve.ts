@@ -47,8 +47,10 @@ Demo (off unless --demo or TICKGATE_DEMO=${DEMO_ENV_VALUES.on.join("|")}):
   --device-interval MS  mean time between one device's readings (default 1000)
 
 Options come from the config file, then the environment, then flags.
-Runs on Bun; on Node it says what to install.
-SIGTERM or SIGINT closes every connection with 1001 and exits 0.
+Runs on Bun, or on Node with the native uWebSockets.js build (--runtime node).
+SIGTERM or SIGINT drains: /ready answers 503 for drainMs (config; default 0),
+then every connection is closed with 1001 and the process exits 0. A second
+signal ends the drain period at once.
 
 ${EXIT_CODES_HELP}
 `;
@@ -125,7 +127,8 @@ async function run(argv: string[]): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
     const shutdown = (signal: string) => {
-      if (stopping) return;
+      // A second signal ends the drain period (drainMs) at once.
+      if (stopping) return void server.close({ drainMs: 0 });
       stopping = true;
       log.info({ event: "shutdown", signal }, "shutting down");
       stopDemo();

@@ -27,7 +27,8 @@ export type Admitted = { identity: Identity | null; grants: Grants; awaitingAuth
 /** The bearer token of a request: `Authorization: Bearer`, or `?token=` where allowed. */
 export function bearerToken(headers: Headers, url: URL, queryAllowed: boolean): string | null {
   const h = headers.get("authorization");
-  if (h) {
+  // Present but empty is still present: refused, never read as "no token".
+  if (h !== null) {
     const m = /^Bearer\s+(\S+)$/i.exec(h.trim());
     return m ? m[1]! : "";
   }
