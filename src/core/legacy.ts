@@ -94,6 +94,9 @@ export class LegacyConn implements LegacyConnection {
   native: ServerSocket | null = null;
   lastSeen = Date.now();
   heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** Settles when the native socket has closed: what shutdown waits for on this stream. */
+  readonly closed: Promise<void>;
+  markClosed!: () => void;
   /** The id of an `auth` frame being verified; frames after it wait (old firmware does not wait for an answer). */
   authId: string | undefined;
   readonly held: string[] = [];
@@ -102,7 +105,9 @@ export class LegacyConn implements LegacyConnection {
     readonly inner: Session,
     readonly url: URL,
     readonly headers: Headers,
-  ) {}
+  ) {
+    this.closed = new Promise<void>((resolve) => (this.markClosed = resolve));
+  }
   get session(): string {
     return this.inner.id;
   }
@@ -187,6 +192,7 @@ export class LegacyHost implements TransportHost<unknown> {
         },
         buffered: () => socket.bufferedAmount(),
         close: (code, reason) => socket.close(code, reason),
+        finished: c.closed,
       },
       socket.remoteAddress,
     );
@@ -271,6 +277,7 @@ export class LegacyHost implements TransportHost<unknown> {
   onClose(state: unknown, code: number, reason: string): void {
     if (!(state instanceof LegacyConn)) return this.host.onClose(state as Session, code, reason);
     clearInterval(state.heartbeat);
+    state.markClosed();
     (state.inner.socket as StreamSocket | null)?.leaveAll();
     this.host.onClose(state.inner, code, reason);
   }
