@@ -24,11 +24,12 @@ export const NEEDS_BUN = "tickgate serve runs on Bun (>= 1.2), and this is Node:
 /**
  * Creates and starts a server on this runtime's transport. Under Bun the
  * adapter is `tickgate/bun`; a Node adapter goes in the `node` branch.
+ * `reusePort` lets several worker processes listen on one port.
  */
-export async function startServer(options: UserOptions, deps: Partial<ServerDeps>): Promise<TickgateServer> {
+export async function startServer(options: UserOptions, deps: Partial<ServerDeps>, listen: { reusePort?: boolean } = {}): Promise<TickgateServer> {
   if (runtime().name === "bun") {
-    const { serve } = await import("../adapter/bun/index.ts");
-    return serve(options, deps);
+    const { serve, bunTransport } = await import("../adapter/bun/index.ts");
+    return serve(options, listen.reusePort ? { transport: bunTransport({ reusePort: true }), ...deps } : deps);
   }
   // Node: no transport yet. The uWebSockets.js adapter (adapter/uws) is started here once it exists.
   throw new CommandFailed(NEEDS_BUN);
