@@ -71,8 +71,8 @@ export const fanoutWorkersScenario: Scenario = {
   name: "fanout-workers",
   describe: "subscribers on one port served by 1 process vs 2 workers (local nats-server): deliveries/s and CPU per delivery in the same run",
   flags: [
-    { name: "subs", def: "2000", quick: "200", help: "subscribers on the shared port (the kernel spreads them over the workers)" },
-    { name: "rate", def: "200", quick: "50", help: "publications per second" },
+    { name: "subs", def: "1000", quick: "200", help: "subscribers on the shared port (the kernel spreads them over the workers)" },
+    { name: "rate", def: "100", quick: "50", help: "publications per second" },
     { name: "seconds", def: "10", quick: "2", help: "measured window per run" },
     { name: "warmup", def: "2", quick: "0.5", help: "publishing before the window opens" },
   ],
