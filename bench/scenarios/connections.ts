@@ -186,7 +186,9 @@ export const connectionsScenario: Scenario = {
         res.metrics.push({ id: "connections.connects_per_sec", value: perSec, better: "higher", describe: "connections opened per second during the ramp" });
         res.metrics.push({ id: "connections.broadcast_reached", value: reached, better: "higher", describe: "connections one publication reached" });
         res.headline = `${fmt.int(held)} held over ${workers} workers (${stoppedBy}), ${fmt.int(perSec)} connects/s, ${fmt.f(perConn, 2)} KiB per connection, broadcast reached ${fmt.int(reached)}`;
-        res.data = { target, workers, loaders, sourcesPerLoader: perLoader, timeWait: tw, ramps, serverCpuPct: srvCpu, clientCpuPct: cliCpu, held, serverSees, perWorker, rss0, rss1, perConnKiB: perConn, clientRss, reached, reachMs };
+        // `ramp` sums the connectors' ramps (the shape one connector reported before there were several).
+        const ramp = { open, failed, stoppedBy, ms: rampMs, perSec, errors: Object.fromEntries(errors) };
+        res.data = { target, workers, loaders, sourcesPerLoader: perLoader, timeWait: tw, ramp, ramps, serverCpuPct: srvCpu, clientCpuPct: cliCpu, held, serverSees, perWorker, rss0, rss1, perConnKiB: perConn, clientRss, reached, reachMs };
       } finally {
         await Promise.all(loads.map((l) => l.stop(5000)));
       }
