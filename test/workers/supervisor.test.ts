@@ -14,7 +14,9 @@ import { connect, type Frame, type TestClient } from "../helpers/client.ts";
 import { startNats } from "../helpers/nats.ts";
 import { uniqueTopic } from "../helpers/server.ts";
 import { uniqueCluster } from "../cluster/support.ts";
+import { hs256, SECRET } from "../helpers/tokens.ts";
 import { startWorkers } from "./support.ts";
+import { findNatsServer, NEEDS_NATS } from "../../src/cli/workers/local-nats.ts";
 
 const isMsg = (f: Frame) => f.t === "msg";
 /** Enough subscribers that the kernel's reuseport hash leaves none of 2 workers empty (odds 2 × 2^-16). */
@@ -124,6 +126,28 @@ describe("tickgate serve --workers", () => {
     for (const x of workers) expect(alive(x.pid!)).toBe(false);
     expect(alive(local.pid)).toBe(false);
   }, 120_000);
+
+  test("the admin port's /metrics keeps the admin-token rule; /health and /ready stay open", async () => {
+    await using nats = await startNats();
+    await using w = await startWorkers(["--workers", "2", "--port", "0", "--no-demo", "--log-level", "warn", "--nats", nats.urls[0]!], { TICKGATE_AUTH_SECRET: SECRET, TICKGATE_AUTH_REQUIRED: "1" });
+    expect((await fetch(`${w.admin}/metrics`)).status).toBe(401);
+    const user = await hs256({ tg: { subscribe: ["#"] } });
+    expect((await fetch(`${w.admin}/metrics`, { headers: { authorization: `Bearer ${user}` } })).status).toBe(403);
+    const admin = await hs256({ tg: { admin: true } });
+    const ok = await fetch(`${w.admin}/metrics`, { headers: { authorization: `Bearer ${admin}` } });
+    expect(ok.status).toBe(200);
+    const text = await ok.text();
+    expect(text).toMatch(/tickgate_connections\{worker="0"\} \d+/);
+    expect(text).toMatch(/tickgate_connections\{worker="1"\} \d+/);
+    expect((await fetch(`${w.admin}/health`)).status).toBe(200);
+    expect((await fetch(`${w.admin}/ready`)).status).toBe(200);
+  }, 120_000);
+
+  test("without a NATS and without nats-server, the refusal names --nats", () => {
+    expect(findNatsServer({ PATH: "" }, "/nonexistent/nats-server")).toBeUndefined();
+    expect(NEEDS_NATS).toContain("--nats URL");
+    expect(NEEDS_NATS.includes("\n")).toBe(false);
+  });
 
   test("a worker crash loop ends in exit 1 with one line naming it", async () => {
     // A NATS URL nobody listens on: every worker fails its start.

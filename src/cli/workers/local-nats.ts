@@ -14,12 +14,12 @@ const START_MS = 10_000;
 const STOP_MS = 5_000;
 
 /** Where nats-server is: on PATH, else Debian's /usr/sbin; undefined when neither. */
-export function findNatsServer(env: Record<string, string | undefined> = process.env): string | undefined {
+export function findNatsServer(env: Record<string, string | undefined> = process.env, debian = "/usr/sbin/nats-server"): string | undefined {
   for (const dir of (env.PATH ?? "").split(delimiter)) {
     const exe = join(dir, "nats-server");
     if (dir && existsSync(exe)) return exe;
   }
-  return existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : undefined;
+  return existsSync(debian) ? debian : undefined;
 }
 
 /** The one line printed when workers need a bus and there is neither --nats nor a nats-server. */
