@@ -26,14 +26,16 @@ export const NEEDS_BUN = "tickgate serve runs on Bun (>= 1.2), and this is Node:
 const needsUwsOrBun = (why: string) => `tickgate serve on Node needs the native uWebSockets.js build (${why}); or it runs on Bun (>= 1.2): 'npm install bun' and run 'npx bun x --bun tickgate serve'`;
 
 /**
- * Creates and starts a server on this runtime's transport. Under Bun the
- * adapter is `tickgate/bun`; a Node adapter goes in the `node` branch.
+ * Creates and starts a server on `tickgate/bun` or `tickgate/node`
+ * (uWebSockets.js; the default under Node). `reusePort` lets several worker
+ * processes listen on one port.
  */
-export async function startServer(options: UserOptions, deps: Partial<ServerDeps>, on: "bun" | "node" = runtime().name): Promise<TickgateServer> {
+export async function startServer(options: UserOptions, deps: Partial<ServerDeps>, listen: { on?: "bun" | "node"; reusePort?: boolean } = {}): Promise<TickgateServer> {
+  const on = listen.on ?? runtime().name;
   if (on === "bun") {
     if (runtime().name !== "bun") throw new CommandFailed(NEEDS_BUN);
-    const { serve } = await import("../adapter/bun/index.ts");
-    return serve(options, deps);
+    const { serve, bunTransport } = await import("../adapter/bun/index.ts");
+    return serve(options, listen.reusePort ? { transport: bunTransport({ reusePort: true }), ...deps } : deps);
   }
   // Loaded only when chosen: the uWebSockets.js adapter refuses to start under Bun.
   const { serve, loadUws } = await import("../adapter/uws/index.ts");

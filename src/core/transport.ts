@@ -75,6 +75,11 @@ export interface TransportListenOptions {
   idleTimeoutSec: number;
   sendPings: boolean;
   perMessageDeflate: boolean;
+  /**
+   * Share the port with other processes (SO_REUSEPORT; Linux spreads new
+   * connections over them). Worker processes of `tickgate serve --workers` set it.
+   */
+  reusePort?: boolean;
   /** The client's address from the peer address and headers (trusted proxies, core/forwarded.ts); default: the peer's. */
   clientAddress?: (peer: string, headers: Headers) => string;
 }

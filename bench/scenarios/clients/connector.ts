@@ -6,13 +6,20 @@
  * 127.0.0.S (node:net's `localAddress`; Bun.connect has none): the kernel's
  * search for a free ephemeral port lengthens as one source's range fills,
  * and past one source's ~28k ports it fails. Then it holds them, answering
- * pings and reading nothing else.
+ * pings and reading nothing else. With `--topic T` each connection also
+ * subscribes to T once welcomed, and `count` says how many connections
+ * have received a publication since (one per socket, counted once).
+ * Several connectors share a machine's load: `--source-base B` moves this
+ * one's addresses to 127.0.0.(B+1) … 127.0.0.(B+S), so no two compete for
+ * ports, and each stays under its own open-files limit.
  *
  * Prints {progress} lines while ramping, then {ramped}. Control: count, exit.
- * Args: --port P --target N [--concurrency C] [--sources S] [--max-seconds T]
+ * Args: --port P --target N [--concurrency C] [--sources S] [--source-base B]
+ *       [--topic T] [--max-seconds T]
  * @module
  */
 import net from "node:net";
+import { pack } from "msgpackr";
 import { argInt, argNumber } from "../../lib/args.ts";
 
 const argv = process.argv;
@@ -20,9 +27,28 @@ const port = argInt(argv, "--port", 0, 1, 65535);
 const target = argInt(argv, "--target", 1000, 1, 1_000_000);
 const concurrency = argInt(argv, "--concurrency", 200, 1, 10_000);
 const sources = argInt(argv, "--sources", 1, 1, 250);
+const sourceBase = argInt(argv, "--source-base", 0, 0, 250);
 const maxSeconds = argNumber(argv, "--max-seconds", 60, 1, 3600);
+const topicAt = argv.indexOf("--topic");
+const topic = topicAt > 0 ? argv[topicAt + 1] : undefined;
+/** The sub frame, masked with a zero key (payload unchanged), built once for every connection. */
+const SUB = topic === undefined ? undefined : wsFrame(pack({ t: "sub", id: 1, topic }));
+/** A msgpack `msg` frame holds the fixstr "msg" (0xa3 'm' 's' 'g'); acks and welcomes do not. */
+const MSG = Buffer.from([0xa3, 0x6d, 0x73, 0x67]);
+/** Connections that received at least one publication. */
+let gotMsg = 0;
+const counted = new WeakSet<net.Socket>();
 /** A wall of errors: this many failures in a row, or half the last 1,000 attempts. */
 const WALL_IN_A_ROW = 200;
+
+function wsFrame(payload: Uint8Array): Buffer {
+  if (payload.length >= 126) throw new Error("sub frame too long");
+  const f = Buffer.alloc(6 + payload.length);
+  f[0] = 0x82;
+  f[1] = 0x80 | payload.length;
+  f.set(payload, 6);
+  return f;
+}
 
 const reply = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + "\n");
 const REQUEST = `GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: tickgate.msgpack\r\n\r\n`;
@@ -59,7 +85,7 @@ function connectOne(i: number): Promise<void> {
   return new Promise((resolve) => {
     // localAddress means bind() before connect(), a port search of its own over the sockets already
     // bound to that address: cheap while each address holds few, so only used with several sources.
-    const s = net.connect(sources > 1 ? { host: "127.0.0.1", port, localAddress: `127.0.0.${1 + (i % sources)}` } : { host: "127.0.0.1", port });
+    const s = net.connect(sources > 1 || sourceBase > 0 ? { host: "127.0.0.1", port, localAddress: `127.0.0.${sourceBase + 1 + (i % sources)}` } : { host: "127.0.0.1", port });
     let head = "";
     let done = false;
     const finish = (ok: boolean, why?: string) => {
@@ -74,6 +100,11 @@ function connectOne(i: number): Promise<void> {
     s.on("connect", () => s.write(REQUEST));
     s.on("data", (d: Buffer) => {
       if (done) {
+        // A publication after the subscription: counted once per connection.
+        if (SUB && !counted.has(s) && d.includes(MSG)) {
+          counted.add(s);
+          gotMsg++;
+        }
         // Held: answer the server's pings (opcode 9) so it keeps us; everything else is dropped.
         if (d.length >= 2 && (d[0]! & 0x0f) === 9 && (d[1]! & 0x7f) < 126) {
           const len = d[1]! & 0x7f;
@@ -90,7 +121,10 @@ function connectOne(i: number): Promise<void> {
       if (at < 0) return;
       if (!head.startsWith("HTTP/1.1 101")) return finish(false, head.split("\r\n")[0]!.slice(0, 80));
       // The welcome frame follows the 101: the server has a session for us.
-      if (head.length > at + 4) finish(true);
+      if (head.length > at + 4) {
+        if (SUB) s.write(SUB);
+        finish(true);
+      }
     });
     s.on("error", (e: NodeJS.ErrnoException) => finish(false, e.code ?? e.message));
     s.on("close", () => {
@@ -140,7 +174,7 @@ reply({ ramped: true, open: open.size, failed, attempts, ms: Math.round(ms), per
 for await (const line of console) {
   if (!line.trim()) continue;
   const cmd = JSON.parse(line) as { cmd: string };
-  if (cmd.cmd === "count") reply({ re: "count", open: open.size, closedAfterOpen });
+  if (cmd.cmd === "count") reply({ re: "count", open: open.size, closedAfterOpen, gotMsg });
   else if (cmd.cmd === "exit") {
     for (const s of open) s.destroy();
     process.exit(0);

@@ -41,6 +41,12 @@ class BunSocket implements ServerSocket {
 export class BunTransport implements Transport {
   readonly name = "bun";
   #server: Server<SocketData> | undefined;
+  readonly #reusePort: boolean;
+
+  /** `reusePort`: the default for listens that do not say (the core's listen does not). */
+  constructor(opts: { reusePort?: boolean } = {}) {
+    this.#reusePort = opts.reusePort ?? false;
+  }
 
   async listen(host: TransportHost<unknown>, o: TransportListenOptions): Promise<{ host: string; port: number }> {
     const wsPath = host.wsPath;
@@ -50,6 +56,7 @@ export class BunTransport implements Transport {
     this.#server = Bun.serve<SocketData>({
       hostname: o.host,
       port: o.port,
+      reusePort: o.reusePort ?? this.#reusePort,
       async fetch(req, server) {
         const ip = clientAddress(server.requestIP(req)?.address ?? "", req.headers);
         const url = new URL(req.url);
@@ -107,6 +114,6 @@ export class BunTransport implements Transport {
   }
 }
 
-export function bunTransport(): Transport {
-  return new BunTransport();
+export function bunTransport(opts: { reusePort?: boolean } = {}): Transport {
+  return new BunTransport(opts);
 }

@@ -13,6 +13,8 @@ import { parseOptions } from "../../core/options.ts";
 import { EXIT_CODES_HELP, Exit, UsageError, intFlag, numberFlag, parseFlags, type Command } from "../command.ts";
 import { authFromEnv, demoFromEnv, DEMO_ENV_VALUES, optionsFromEnv, optionsFromFlags, readConfigFile, resolveAuthFiles } from "../config.ts";
 import { runtime, scriptRoute, startServer } from "../runtime.ts";
+import { runWorkers, workersFlag } from "../workers/run.ts";
+import { attachWorker, workerIndex } from "../workers/worker.ts";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
@@ -20,6 +22,7 @@ export const HELP = `tickgate serve — run the WebSocket pub/sub server
 
 Usage:
   tickgate serve [--port N] [--host H] [--config FILE] [--log-level L] [--nats URL] [--runtime R]
+                 [--workers N|auto] [--admin-port N]
                  [--demo] [--symbols A,B] [--rate N] [--devices N] [--device-interval MS]
 
 Options:
@@ -30,6 +33,11 @@ Options:
   --nats URL            share topics with other nodes over NATS JetStream (URLs comma-separated;
                         sets cluster.nats, see docs/scaling.md)
   --runtime R           bun (Bun.serve) or node (uWebSockets.js); default: the one running
+  --workers N           N worker processes on the one port (SO_REUSEPORT), joined over NATS;
+                        auto: one per core (default 1). Without --nats or cluster.nats a local
+                        nats-server is started if installed, else this is refused
+  --admin-port N        with --workers above 1: /health, /ready and /metrics for all workers
+                        on this port (default 0: a free one, printed at start)
   -h, --help            this help
 
 Environment (each sets the option named; docs/config.md has them all):
@@ -68,6 +76,8 @@ const FLAGS = {
   devices: { type: "string" },
   "device-interval": { type: "string" },
   nats: { type: "string" },
+  workers: { type: "string" },
+  "admin-port": { type: "string" },
 } as const;
 
 type Flags = ReturnType<typeof parseFlags<typeof FLAGS>>["values"];
@@ -108,12 +118,20 @@ async function run(argv: string[]): Promise<number> {
   if (on !== "bun" && on !== "node") throw new UsageError(`--runtime must be bun or node, got '${on}'`);
   if (values.nats !== undefined) options.cluster = { ...((options.cluster as object) ?? {}), nats: values.nats };
 
-  const log = pino({ level, base: { service: "tickgate" } });
+  const worker = workerIndex();
+  const log = pino({ level, base: worker === undefined ? { service: "tickgate" } : { service: "tickgate", worker } });
+  const workers = workersFlag(values.workers);
+  if (values["admin-port"] !== undefined && workers < 2) throw new UsageError("--admin-port is for --workers above 1");
+  if (workers > 1 && worker === undefined) {
+    const p = parseOptions(options);
+    const adminPort = intFlag(values["admin-port"], "--admin-port", 0, 0, 65_535);
+    return runWorkers({ count: workers, argv, host: p.host, port: p.port, adminPort, nats: p.cluster ? String(p.cluster.nats) : undefined, demo, wsPath: p.path, log });
+  }
   // A cluster node gets its bus before the server starts: a NATS it cannot reach fails the start.
   const parsed = parseOptions(options);
   const bus = parsed.cluster ? await connectBus(parsed) : undefined;
   if (parsed.cluster) log.info({ event: "cluster", nats: parsed.cluster.nats, name: parsed.cluster.name, epoch: bus!.epoch }, "sharing topics over NATS");
-  const server = await startServer(options as UserOptions, bus ? { log, bus } : { log }, on);
+  const server = await startServer(options as UserOptions, bus ? { log, bus } : { log }, { on, reusePort: worker !== undefined });
   const stopDemo = demoOpts ? installDemo(server, { script: await scriptRoute(DASHBOARD_ENTRY), feeds: demoOpts }) : () => {};
   const url = server.url;
   const ws = server.wsUrl;
@@ -122,7 +140,8 @@ async function run(argv: string[]): Promise<number> {
     log.warn({ event: "insecure", host: server.options.host }, "listening beyond loopback with auth off: anyone who can reach this port may subscribe and publish; set auth.required (see README, Securing tickgate)");
   }
   // For people, on stderr: stdout carries only JSON log lines. Tests and scripts read the port from it.
-  process.stderr.write(`tickgate listening on ${url}  (WebSocket ${ws})${demo ? " — open it for the live demo" : ""}\n`);
+  // A worker leaves the line to its supervisor, which prints it once every worker listens.
+  if (worker === undefined) process.stderr.write(`tickgate listening on ${url}  (WebSocket ${ws})${demo ? " — open it for the live demo" : ""}\n`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -142,6 +161,7 @@ async function run(argv: string[]): Promise<number> {
     };
     process.on("SIGTERM", () => shutdown("SIGTERM"));
     process.on("SIGINT", () => shutdown("SIGINT"));
+    if (worker !== undefined) attachWorker(server, shutdown);
   });
 }
 
