@@ -29,6 +29,7 @@ export const CLI_SETTINGS: readonly { env?: string; flag?: string; def: string; 
   { flag: "--rate N", def: "20", what: "Demo market ticks per second over all symbols (needs --demo)." },
   { flag: "--devices N", def: "12", what: "Simulated devices; 0: none (needs --demo)." },
   { flag: "--device-interval MS", def: "1000", what: "Mean time between one simulated device's readings (needs --demo)." },
+  { flag: "--runtime R", def: "the one running", what: "`bun` (Bun.serve) or `node` (uWebSockets.js native build, `tickgate/node`); under Node the default is `node`." },
   { flag: "--workers N", def: "1", what: "Worker processes on the one port (SO_REUSEPORT), joined over NATS; `auto`: one per core. Without `--nats` or `cluster.nats` a local nats-server is started if installed, else the start is refused. See docs/scaling.md, One machine, several workers." },
   { flag: "--admin-port N", def: "0 (a free one)", what: "With `--workers` above 1: the supervisor's `/health`, `/ready` and `/metrics` for all workers." },
   { env: "TICKGATE_WORKER", def: "unset", what: "Set by the `--workers` supervisor in each worker's environment (its index); not for people to set." },

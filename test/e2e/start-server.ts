@@ -25,21 +25,21 @@ export interface E2eServer extends AsyncDisposable {
   terminate(): Promise<number | null>;
 }
 
-/** Starts `tickgate serve --no-demo` with `config` (written to a temp file) on port 0. */
+/** Starts `tickgate serve` (no demo) with `config` (written to a temp file) on port 0. */
 export async function startServer(runtime: Runtime, config: Record<string, unknown> = {}): Promise<E2eServer> {
   const file = join(mkdtempSync(join(tmpdir(), "tickgate-e2e-")), "config.json");
   writeFileSync(file, JSON.stringify(config));
-  const args = ["serve", "--port", "0", "--no-demo", "--log-level", "warn", "--config", file, "--runtime", runtime];
+  const args = ["serve", "--port", "0", "--log-level", "warn", "--config", file, "--runtime", runtime];
   const cmd = runtime === "bun" ? [process.execPath, join(ROOT, "src/cli/main.ts")] : ["node", await (nodeCli ??= buildForNode(join(ROOT, "src/cli/main.ts"), "cli"))];
   const proc = spawn(cmd[0]!, [...cmd.slice(1), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
   let err = "";
-  proc.stderr!.on("data", (d) => (err += d));
+  proc.stdout!.resume(); // JSON log lines; unread, they could fill the pipe
   const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
   const port = await new Promise<number>((resolve, reject) => {
-    proc.stdout!.on("data", (d) => {
-      out += d;
-      const m = /tickgate listening on http:\/\/[^:]+:(\d+)/.exec(out);
+    // The banner is for people and goes to stderr; stdout carries only JSON log lines.
+    proc.stderr!.on("data", (d) => {
+      err += d;
+      const m = /tickgate listening on http:\/\/[^:]+:(\d+)/.exec(err);
       if (m) resolve(Number(m[1]));
     });
     exited.then((code) => reject(new Error(`tickgate serve on ${runtime} exited ${code}: ${err}`)));

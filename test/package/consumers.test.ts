@@ -161,14 +161,38 @@ client.connect();
     expect(JSON.parse(Buffer.from(payload!, "base64url").toString()).sub).toBe("alice");
   }, SLOW);
 
-  test("tickgate serve on Node says in one line what to install, and exits 1", async () => {
+  test("tickgate serve --runtime bun on Node alone says in one line what to install, and exits 1", async () => {
     const bin = join(nodeApp.dir, "node_modules", ".bin", "tickgate");
-    const r = await run(bin, ["serve", "--port", "0"], { cwd: nodeApp.dir, env: { PATH: NODE_ONLY_PATH }, timeoutMs: 60_000 });
+    const r = await run(bin, ["serve", "--port", "0", "--runtime", "bun"], { cwd: nodeApp.dir, env: { PATH: NODE_ONLY_PATH }, timeoutMs: 60_000 });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toContain("runs on Bun");
     expect(r.stderr).toContain("npm install bun");
+  }, SLOW);
+
+  test("tickgate serve runs on Node alone with the native uWebSockets.js build (the optional dependency), and SIGTERM exits 0", async () => {
+    const bin = join(nodeApp.dir, "node_modules", ".bin", "tickgate");
+    const proc = spawn(bin, ["serve", "--port", "0", "--log-level", "warn"], { cwd: nodeApp.dir, env: { PATH: NODE_ONLY_PATH }, stdio: ["ignore", "pipe", "pipe"] });
+    const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+    let err = "";
+    proc.stdout!.resume();
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        proc.stderr!.on("data", (d) => {
+          err += d;
+          const m = /tickgate listening on http:\/\/[^:]+:(\d+)/.exec(err);
+          if (m) resolve(Number(m[1]));
+        });
+        exited.then((code) => reject(new Error(`serve exited ${code}: ${err}`)));
+      });
+      const health = await fetch(`http://127.0.0.1:${port}/health`);
+      expect(health.status).toBe(200);
+      proc.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    } finally {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+    }
   }, SLOW);
 
   test("the client entry pulls in none of the server's dependencies at run time", async () => {
