@@ -22,29 +22,31 @@ export async function startServer(argv: string[]): Promise<ServerProc> {
   const proc: Subprocess<"ignore", "pipe", "pipe"> = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   let tail = "";
   const keep = (s: string) => (tail = (tail + s).slice(-8192));
+  // The banner goes to stderr (stdout carries only JSON log lines): the port is read there.
+  let resolvePort: (port: number) => void = () => {};
   const port = new Promise<number>((resolve, reject) => {
-    void (async () => {
-      const dec = new TextDecoder();
-      let buf = "";
-      let found = false;
-      for await (const chunk of proc.stdout) {
-        const text = dec.decode(chunk, { stream: true });
-        // pino lines at warn and above are what a crash report needs.
-        for (const line of text.split("\n")) if (/"level":(4|5|6)0/.test(line)) keep(line + "\n");
-        if (found) continue;
-        buf += text;
-        const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(buf);
-        if (m) {
-          found = true;
-          resolve(Number(m[1]));
-        }
-      }
-      if (!found) reject(new Error(`tickgate serve exited before listening: ${tail}`));
-    })();
+    resolvePort = resolve;
+    void proc.exited.then(() => reject(new Error(`tickgate serve exited before listening: ${tail}`)));
   });
   void (async () => {
     const dec = new TextDecoder();
-    for await (const chunk of proc.stderr) keep(dec.decode(chunk, { stream: true }));
+    for await (const chunk of proc.stdout) {
+      // pino lines at warn and above are what a crash report needs.
+      for (const line of dec.decode(chunk, { stream: true }).split("\n")) if (/"level":(4|5|6)0/.test(line)) keep(line + "\n");
+    }
+  })();
+  void (async () => {
+    const dec = new TextDecoder();
+    let buf = "";
+    for await (const chunk of proc.stderr) {
+      const text = dec.decode(chunk, { stream: true });
+      keep(text);
+      if (buf.length < 65536) {
+        buf += text;
+        const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(buf);
+        if (m) resolvePort(Number(m[1]));
+      }
+    }
   })();
   const timer = setTimeout(() => proc.kill("SIGKILL"), 30_000);
   const p = await port.finally(() => clearTimeout(timer));
