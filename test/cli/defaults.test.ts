@@ -14,7 +14,7 @@ describe("tickgate serve defaults", () => {
   test("with a config file and no flags it publishes nothing and serves no dashboard", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tickgate-cfg-"));
     const config = join(dir, "prod.json");
-    writeFileSync(config, JSON.stringify({ $schema: "./node_modules/tickgate/config.schema.json", port: 0, topics: ["quiet.>"] }));
+    writeFileSync(config, JSON.stringify({ $schema: "./node_modules/tickgate/config.schema.json", port: 0, limits: { maxConnectionsPerIp: 100 } }));
     await using cli = await startCli(["serve", "--config", config, "--log-level", "warn"]);
     await using c = await connect(`ws://127.0.0.1:${cli.port}/ws`, { encoding: "json" });
     await subscribe(c, ">");

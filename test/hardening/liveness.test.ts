@@ -84,9 +84,9 @@ describe("liveness", () => {
     expect((await w.next(msgOn("devices.hung-1.presence"))).data).toMatchObject({ state: "online" });
     // Never acknowledged: the server keeps re-sending it to the device.
     void server.command("hung-1", "reboot", {}, { ttlMs: 60_000 }).catch(() => {});
-    const off = await w.next(msgOn("devices.hung-1.presence"), 20_000);
+    const off = await w.next(msgOn("devices.hung-1.presence"), 45_000);
     expect(off.data).toMatchObject({ state: "offline", reason: "abnormal", code: CloseCode.PEER_TIMEOUT });
-    expect((await w.next(msgOn("status.hung-1"), 20_000)).data).toEqual({ alive: false });
+    expect((await w.next(msgOn("status.hung-1"), 45_000)).data).toEqual({ alive: false });
     await raw.closed;
   });
 
