@@ -3,6 +3,7 @@
  * @module
  */
 import type { Scenario } from "../lib/scenario.ts";
+import { clusterScenario } from "./cluster.ts";
 import { connectionsScenario } from "./connections.ts";
 import { encodingsScenario } from "./encodings.ts";
 import { fanoutScenario } from "./fanout.ts";
@@ -12,4 +13,4 @@ import { recoveryScenario } from "./recovery.ts";
 import { slowScenario } from "./slow.ts";
 import { topicsScenario } from "./topics.ts";
 
-export const SCENARIOS: Scenario[] = [fanoutScenario, topicsScenario, filtersScenario, ingestScenario, connectionsScenario, slowScenario, encodingsScenario, recoveryScenario];
+export const SCENARIOS: Scenario[] = [fanoutScenario, topicsScenario, filtersScenario, ingestScenario, connectionsScenario, slowScenario, encodingsScenario, recoveryScenario, clusterScenario];
