@@ -6,11 +6,18 @@
  * by `cid`, and resent again after a reconnect. The sender's promise settles
  * with the device's ack or rejects when the command expires. A device may
  * see a command more than once and should act on each `cid` once.
+ *
+ * In a cluster (`cluster` given), the set of online devices and the command
+ * queue live in the cluster instead (see src/cluster): a command is queued
+ * there, taken by the node the device is connected to, and its ack settles
+ * the promise on the node that issued it. A node reports a device offline
+ * (and runs its will) only if no newer connection of it claimed it since.
  * @module
  */
 import { ErrorCode, NORMAL_CLOSES } from "../protocol/codes.ts";
 import { topicError } from "../protocol/topic.ts";
 import { ProtocolError, TickgateError, TimeoutError } from "./errors.ts";
+import type { ClusterServices, QueuedCommand } from "./cluster.ts";
 import type { Options } from "./options.ts";
 import type { Session } from "./session.ts";
 
@@ -23,6 +30,8 @@ interface Pending {
   resolve(data: unknown): void;
   reject(e: Error): void;
   timer: ReturnType<typeof setTimeout>;
+  /** Taken from the cluster's queue: it stays there until acked, so a shutdown does not refuse it. */
+  taken?: true;
 }
 
 export interface DeviceHooks {
@@ -49,14 +58,21 @@ export class DeviceRegistry {
   constructor(
     readonly options: Options["devices"],
     readonly hooks: DeviceHooks,
+    readonly cluster?: ClusterServices,
   ) {}
 
+  /** Online devices: in the whole cluster when there is one. */
   get online(): number {
+    return this.cluster ? this.cluster.devicesOnline() : this.#online.size;
+  }
+
+  /** Devices connected to this node. */
+  get localOnline(): number {
     return this.#online.size;
   }
 
   isOnline(id: string): boolean {
-    return this.#online.has(id);
+    return this.#online.has(id) || (this.cluster?.isOnline(id) ?? false);
   }
 
   start(): void {
@@ -70,7 +86,7 @@ export class DeviceRegistry {
     for (const q of this.#queues.values())
       for (const p of q) {
         clearTimeout(p.timer);
-        p.reject(new ProtocolError(ErrorCode.SHUTTING_DOWN, "server is shutting down; the command was not acknowledged"));
+        if (!p.taken) p.reject(new ProtocolError(ErrorCode.SHUTTING_DOWN, "server is shutting down; the command was not acknowledged"));
       }
     this.#queues.clear();
   }
@@ -79,6 +95,7 @@ export class DeviceRegistry {
   attach(s: Session): void {
     const id = s.deviceId!;
     this.#online.set(id, s);
+    this.cluster?.claim(id, s.id);
     this.announce(s);
     for (const p of this.#queues.get(id) ?? []) this.#send(s, p);
   }
@@ -94,16 +111,33 @@ export class DeviceRegistry {
     }
   }
 
-  detach(s: Session, code: number, reason: string): void {
+  /**
+   * A connection closed. `will` (the connection's last will, when it has
+   * one to give) runs unless the device is back on a newer connection.
+   */
+  detach(s: Session, code: number, reason: string, will?: () => void): void {
     const id = s.deviceId;
-    if (id === undefined || this.#online.get(id) !== s) return;
+    if (id === undefined || this.#online.get(id) !== s) {
+      // A device connection replaced by a newer one here has no will left to give: the device is back.
+      if (!(id !== undefined && s.deviceAttached && this.#online.has(id))) will?.();
+      return;
+    }
     this.#online.delete(id);
     const abnormal = !NORMAL_CLOSES.has(code);
-    if (this.options.presence) this.hooks.publish(presenceTopic(id), { state: "offline", reason: abnormal ? "abnormal" : "normal", code, detail: reason.slice(0, 120), ts: Date.now() }, id);
+    const offline = (): void => {
+      if (this.options.presence) this.hooks.publish(presenceTopic(id), { state: "offline", reason: abnormal ? "abnormal" : "normal", code, detail: reason.slice(0, 120), ts: Date.now() }, id);
+      will?.();
+    };
+    if (!this.cluster) return offline();
+    // Commands taken for this connection stay queued in the cluster for the next one.
+    for (const p of this.#queues.get(id) ?? []) clearTimeout(p.timer);
+    this.#queues.delete(id);
+    this.cluster.release(id, s.id).then((owned) => owned && offline(), offline);
   }
 
   /** Queues a command; resolves with the device's ack data. */
   command(device: string, name: string, data: unknown, ttlMs = this.options.commandTtlMs): Promise<unknown> {
+    if (this.cluster) return this.cluster.command(device, name, data ?? null, ttlMs, this.options.maxQueued);
     const q = this.#queues.get(device) ?? [];
     if (q.length >= this.options.maxQueued) {
       return Promise.reject(new ProtocolError(ErrorCode.DEVICE_QUEUE_FULL, `device '${device}' has ${q.length} commands queued already`));
@@ -129,6 +163,32 @@ export class DeviceRegistry {
       const s = this.#online.get(device);
       if (s) this.#send(s, p);
     });
+  }
+
+  /** A command from the cluster's queue, for a device connected here; sent now, resent until acked. */
+  take(device: string, cmd: QueuedCommand): void {
+    const s = this.#online.get(device);
+    const ttl = cmd.expiresAt - Date.now();
+    if (!s || ttl <= 0) return;
+    const q = this.#queues.get(device) ?? [];
+    if (q.some((p) => p.cid === cmd.cid)) return;
+    const p: Pending = {
+      cid: cmd.cid,
+      name: cmd.name,
+      data: cmd.data,
+      expiresAt: cmd.expiresAt,
+      lastSent: 0,
+      taken: true,
+      resolve: (data) => cmd.settle({ data }),
+      reject: (e) => cmd.settle({ code: (e as TickgateError).code ?? ErrorCode.HANDLER_ERROR, message: e.message }),
+      // The issuer times its own promise out; here the command is only forgotten.
+      timer: setTimeout(() => {
+        if (this.#remove(device, cmd.cid)) this.counters.commandsExpired++;
+      }, ttl),
+    };
+    q.push(p);
+    this.#queues.set(device, q);
+    this.#send(s, p);
   }
 
   /** The device acknowledged `cid`; later duplicates of the ack are ignored. */
