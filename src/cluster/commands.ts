@@ -54,6 +54,8 @@ export class CommandQueue {
   readonly #subs: Subscription[] = [];
   #local: ClusterLocal | null = null;
   #seq = 0;
+  /** Commands this node stored in the stream. */
+  stored = 0;
 
   constructor(
     readonly nc: NatsConnection,
@@ -126,6 +128,7 @@ export class CommandQueue {
     const stored: Stored = { cid, name, data, expiresAt: Date.now() + ttlMs, node };
     try {
       await this.js.publish(subject, packr.pack(stored), { msgID: cid });
+      this.stored++;
     } catch (e) {
       const p = this.#issued.get(cid);
       this.#issued.delete(cid);

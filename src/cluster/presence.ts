@@ -77,6 +77,16 @@ export class PresenceSet {
     return this.#set.has(device);
   }
 
+  /** The connection holding `device` according to the shared set. */
+  sessionOf(device: string): string | undefined {
+    return this.#set.get(device)?.session;
+  }
+
+  /** Resolves once this node's claims and releases so far are done. */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.#chains.values()]);
+  }
+
   /** Devices held by `node` according to the shared set. */
   heldBy(node: string): number {
     let n = 0;
