@@ -112,15 +112,15 @@ async function timed(mode: Run["mode"], f: { seconds: number }, ctx: ScenarioCon
     try {
       await load.next((o) => o.ready === true, 120_000);
       await load.next((o) => o.window === "start", 60_000);
-      const bulk0 = bulk ? ((await bulk.request({ cmd: "count" })).deliveries as number) : 0;
       const cpu0 = nodes.map((n) => cpuTicks(n.child.pid).total);
       const nats0 = nats ? cpuTicks(nats.pid).total : 0;
       await load.next((o) => o.window === "end", 60_000 + f.seconds * 1000);
       const cpu1 = nodes.map((n) => cpuTicks(n.child.pid).total);
       const nats1 = nats ? cpuTicks(nats.pid).total : 0;
       const done = await load.next((o) => o.done === true, 30_000);
-      const bulk1 = bulk ? ((await bulk.request({ cmd: "count" })).deliveries as number) : 0;
-      const deliveries = (done.deliveries as number) + bulk1 - bulk0;
+      // The bulk counts publications made in the window; one that it is still draining is counted once it arrives.
+      const bulkCount = bulk ? ((await bulk.request({ cmd: "count" }, 60_000)).deliveries as number) : 0;
+      const deliveries = (done.deliveries as number) + bulkCount;
       const hz = ctx.env.hz;
       const nodeSec = cpu1.reduce((a, c, i) => a + c - cpu0[i]!, 0) / hz;
       return {

@@ -9,7 +9,8 @@
  * Roles, so the latency is not the cost of draining the bulk: `probe` (a few
  * subscribers per node, every delivery timed, and the publisher) and `bulk`
  * (the other subscribers, counted without being parsed; answers
- * `{cmd:"count"}` on stdin with its deliveries so far). `all` does both in
+ * `{cmd:"count"}` on stdin with its deliveries of publications made inside
+ * the window, which carry `"w":1`). `all` does both in
  * one process, as before.
  *
  * Args: --nodes PORT,PORT --subs N --rate R --seconds S --warmup W --topic T [--role all|probe|bulk]
@@ -49,8 +50,8 @@ await Promise.all(
     await new Promise<void>((resolve) => {
       ws.onmessage = (ev) => {
         if (role === "bulk" && ready) {
-          // Counted, not parsed: after the ack only publications arrive.
-          delivered[node]!++;
+          // Counted, not parsed: publications made inside the window carry `"w":1`.
+          if ((ev.data as string).includes('"w":1')) delivered[node]!++;
           return;
         }
         const f = JSON.parse(ev.data as string);
@@ -95,7 +96,7 @@ await new Promise<void>((resolve) => {
     }
     // Catch up to the rate: publications due since the start, minus those sent.
     const due = Math.floor(elapsed * rate);
-    for (; sent < due; sent++) pub.send(JSON.stringify({ t: "pub", topic, data: { ts: now(), n: sent } }));
+    for (; sent < due; sent++) pub.send(JSON.stringify({ t: "pub", topic, data: { ts: now(), n: sent, w: measuring ? 1 : 0 } }));
   }, 2);
 });
 // Let the last publications arrive before closing the window.
