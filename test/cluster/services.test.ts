@@ -143,6 +143,8 @@ describe("cluster services (one nats-server, two nodes)", () => {
     c3.send({ t: "hello", id: "h", client: "mobile" });
     await c3.next((f) => f.id === "h");
     await until("A hears B's figures", () => a.server.stats().cluster?.connections === 3 && a.server.stats().cluster?.sessions.mobile === 1, 15_000);
+    // B's view of A is as fresh as A's last heartbeat.
+    await until("B hears A's figures", () => b.server.stats().cluster?.connections === 3, 15_000);
     const view = a.server.stats().cluster!;
     expect(view.nodes.map((n) => n.connections).sort()).toEqual([1, 2]);
     const res = await fetch(`${b.server.url}/stats`);
