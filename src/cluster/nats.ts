@@ -410,6 +410,7 @@ export class NatsBus implements Bus {
       if (s.type === "disconnect") {
         this.#up = false;
         this.#wake("disconnected");
+        this.cluster.disconnected();
       } else if (s.type === "reconnect") {
         this.#up = true;
         this.#wake("connected");

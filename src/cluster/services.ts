@@ -47,6 +47,8 @@ export class NatsServices implements ClusterServices {
   #hbSub: Subscription | null = null;
   #timer: ReturnType<typeof setInterval> | undefined;
   #startedAt = 0;
+  /** Connected to NATS; a node cut off judges nobody (a delete buffered meanwhile would land after the reconnect). */
+  #up = true;
 
   constructor(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, o: ServicesOptions) {
     this.#nc = nc;
@@ -86,9 +88,14 @@ export class NatsServices implements ClusterServices {
 
   /** Back after a disconnect: other nodes' heartbeats were missed, so none is judged lost before a fresh round. */
   reconnected(): void {
+    this.#up = true;
     this.#startedAt = Date.now();
     for (const h of this.#heard.values()) h.heardAt = Math.max(h.heardAt, Date.now() - this.#hbMs);
     this.#beat();
+  }
+
+  disconnected(): void {
+    this.#up = false;
   }
 
   claim(device: string, session: string): void {
@@ -179,7 +186,7 @@ export class NatsServices implements ClusterServices {
   #tick(): void {
     this.#beat();
     // Judge other nodes only after having listened for as long as the judgement takes.
-    if (Date.now() - this.#startedAt < 3 * this.#hbMs) return;
+    if (!this.#up || Date.now() - this.#startedAt < 3 * this.#hbMs) return;
     const alive = new Set(this.nodes().map((n) => n.node));
     // One sweeper at a time: the lowest live id.
     if ([...alive].sort()[0] === this.#local!.node) void this.presence.sweep(alive).catch(() => undefined);
