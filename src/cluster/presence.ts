@@ -38,6 +38,10 @@ export class PresenceSet {
   readonly #set = new Map<string, Holder>();
   /** Per device, this node's claims and releases run in order. */
   readonly #chains = new Map<string, Promise<unknown>>();
+  /** Devices claimed here and not yet released, by connection. */
+  readonly #mine = new Map<string, string>();
+  /** Devices of this node another node reported lost (this node was frozen or cut off). */
+  readonly #swept = new Set<string>();
   #stopped = false;
 
   constructor(
@@ -57,7 +61,17 @@ export class PresenceSet {
         if (e.operation === "PUT") {
           const v = e.json<{ node: string; session: string }>();
           this.#set.set(e.key, { node: v.node, session: v.session, rev: e.revision });
-        } else this.#set.delete(e.key);
+        } else {
+          const prev = this.#set.get(e.key);
+          this.#set.delete(e.key);
+          const session = this.#mine.get(e.key);
+          // The confirmed claim of a connection still open here was deleted, and not by a release
+          // here (that forgets the connection first): a sweeper counted this node lost.
+          if (session !== undefined && prev?.node === local.node && prev.rev > 0 && prev.session === session) {
+            this.#swept.add(e.key);
+            local.drop(e.key, session);
+          }
+        }
       }
     })().catch(() => undefined);
     this.stop = async () => {
@@ -97,18 +111,22 @@ export class PresenceSet {
   claim(device: string, session: string): Promise<void> {
     const node = this.#local!.node;
     this.#set.set(device, { node, session, rev: 0 });
+    this.#mine.set(device, session);
+    this.#swept.delete(device);
     return this.#chain(device, async () => {
       await this.#kv!.put(device, JSON.stringify({ node, session, at: Date.now() }));
     });
   }
 
   release(device: string, session: string): Promise<boolean> {
+    if (this.#mine.get(device) === session) this.#mine.delete(device);
     return this.#chain(device, async () => {
       const kv = this.#kv!;
       const e = await kv.get(device);
       if (!e || e.operation !== "PUT") {
         this.#dropOwn(device, session);
-        return true;
+        // Already reported offline (node_lost) by the node that swept it.
+        return !this.#swept.delete(device);
       }
       const v = e.json<{ session: string }>();
       if (v.session !== session) return false; // claimed again since, here or elsewhere

@@ -53,6 +53,8 @@ export interface ClusterLocal {
   call(method: string, data: unknown, ctx: RequestContext): Promise<unknown>;
   /** A command for a device; ignored unless the device is connected here. */
   take(device: string, cmd: QueuedCommand): void;
+  /** The cluster reported this device connection's node lost (it was frozen or cut off): close it so the device reconnects and is claimed afresh. */
+  drop(device: string, session: string): void;
   /** Publishes as the server (a lost node's device presence). */
   publish(topic: string, data: unknown, key: string): void;
 }

@@ -14,7 +14,7 @@
  * (and runs its will) only if no newer connection of it claimed it since.
  * @module
  */
-import { ErrorCode, NORMAL_CLOSES } from "../protocol/codes.ts";
+import { CloseCode, ErrorCode, NORMAL_CLOSES } from "../protocol/codes.ts";
 import { topicError } from "../protocol/topic.ts";
 import { ProtocolError, TickgateError, TimeoutError } from "./errors.ts";
 import type { ClusterServices, QueuedCommand } from "./cluster.ts";
@@ -163,6 +163,12 @@ export class DeviceRegistry {
       const s = this.#online.get(device);
       if (s) this.#send(s, p);
     });
+  }
+
+  /** Closes the device's connection `session` (going away, so no will): the cluster counted it lost. */
+  drop(device: string, session: string): void {
+    const s = this.#online.get(device);
+    if (s?.id === session) s.socket?.close(CloseCode.GOING_AWAY, "this node lost the device in the cluster; reconnect");
   }
 
   /** A command from the cluster's queue, for a device connected here; sent now, resent until acked. */

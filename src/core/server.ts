@@ -153,6 +153,7 @@ export class TickgateServerImpl implements TickgateServer {
       },
       call: (method, data, ctx) => this.requests.callLocal(method, data, ctx),
       take: (device, cmd) => this.devices.take(device, cmd),
+      drop: (device, session) => this.devices.drop(device, session),
       publish: (topic, data, key) => void this.tryPublish(topic, data, { key }),
     });
     this.requests.join(c);

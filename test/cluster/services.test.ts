@@ -4,6 +4,8 @@
  * in JetStream, request handlers on any node, and the cluster view of stats.
  */
 import { describe, expect, test } from "bun:test";
+import { Kvm } from "@nats-io/kv";
+import { connect as natsConnect } from "@nats-io/transport-node";
 import { ErrorCode } from "../../src/protocol/codes.ts";
 import { TickgateError } from "../../src/core/errors.ts";
 import { connect, subscribe, type Frame, type TestClient } from "../helpers/client.ts";
@@ -167,5 +169,35 @@ describe("cluster services (one nats-server, two nodes)", () => {
     await a.bus.close();
     expect(await watcher.next(isMsg)).toMatchObject({ data: { state: "offline", reason: "node_lost" } });
     await until("B counts no device", () => b.server.stats().devicesOnline === 0);
+  }, 30_000);
+});
+
+describe("cluster services: a node counted lost while it still holds devices", () => {
+  test("when another node reports its device lost, the node closes that connection (going away) and the device is claimed afresh on reconnect", async () => {
+    await using nats = await startNats();
+    const name = uniqueCluster();
+    const opts = { servers: nats.urls, name };
+    await using a = await startNode(opts);
+    const id = newId();
+    await using watcher = await connect(a.wsUrl);
+    await subscribe(watcher, `devices.${id}.presence`);
+    await using dev = await device(a, id);
+    expect(await watcher.next(isMsg)).toMatchObject({ data: { state: "online" } });
+    await until("the claim is confirmed", () => a.bus.cluster.presence.sessionOf(id) === dev.welcome.session);
+    await a.bus.cluster.presence.idle();
+    // What a sweeper on another node does when it counts this node lost: compare-and-delete the key.
+    const nc = await natsConnect({ servers: nats.urls });
+    try {
+      const kv = await new Kvm(nc).open(`tickgate_${name}_presence`);
+      const e = await kv.get(id);
+      await kv.delete(id, { previousSeq: e!.revision });
+    } finally {
+      await nc.close();
+    }
+    expect(await dev.closed).toMatchObject({ code: 1001 });
+    await a.bus.cluster.presence.idle();
+    await using again = await device(a, id);
+    expect(await watcher.next(isMsg)).toMatchObject({ data: { state: "online", session: again.welcome.session } });
+    await until("counted online again", () => a.server.stats().devicesOnline === 1);
   }, 30_000);
 });
