@@ -96,6 +96,11 @@ export class PresenceSet {
     return this.#set.get(device)?.session;
   }
 
+  /** KV revision of the device's claim as this node's watch last saw it (0: not confirmed yet). */
+  revisionOf(device: string): number | undefined {
+    return this.#set.get(device)?.rev;
+  }
+
   /** Resolves once this node's claims and releases so far are done. */
   async idle(): Promise<void> {
     await Promise.allSettled([...this.#chains.values()]);

@@ -24,6 +24,12 @@ async function until(what: string, cond: () => boolean, ms = 10_000): Promise<vo
   }
 }
 
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not within ${ms} ms: ${what}`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 async function device(node: TestNode, id: string, will?: { topic: string; data: unknown }): Promise<TestClient> {
   const d = await connect(node.wsUrl);
   d.send({ t: "hello", id: "h", client: "device", device: id, ...(will ? { will } : {}) });
@@ -183,7 +189,7 @@ describe("cluster services: a node counted lost while it still holds devices", (
     await subscribe(watcher, `devices.${id}.presence`);
     await using dev = await device(a, id);
     expect(await watcher.next(isMsg)).toMatchObject({ data: { state: "online" } });
-    await until("the claim is confirmed", () => a.bus.cluster.presence.sessionOf(id) === dev.welcome.session);
+    await until("the claim is confirmed", () => a.bus.cluster.presence.sessionOf(id) === dev.welcome.session && (a.bus.cluster.presence.revisionOf(id) ?? 0) > 0);
     await a.bus.cluster.presence.idle();
     // What a sweeper on another node does when it counts this node lost: compare-and-delete the key.
     const nc = await natsConnect({ servers: nats.urls });
@@ -194,7 +200,7 @@ describe("cluster services: a node counted lost while it still holds devices", (
     } finally {
       await nc.close();
     }
-    expect(await dev.closed).toMatchObject({ code: 1001 });
+    expect(await within(dev.closed, 10_000, "the lost device's connection closed")).toMatchObject({ code: 1001 });
     await a.bus.cluster.presence.idle();
     await using again = await device(a, id);
     expect(await watcher.next(isMsg)).toMatchObject({ data: { state: "online", session: again.welcome.session } });
