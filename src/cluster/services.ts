@@ -161,6 +161,12 @@ export class NatsServices implements ClusterServices {
     return out.sort((a, b) => (a.node < b.node ? -1 : 1));
   }
 
+  methods(): string[] {
+    const all = new Set<string>();
+    for (const n of this.nodes()) for (const m of n.methods ?? []) all.add(m);
+    return [...all];
+  }
+
   view(): ClusterView {
     const nodes = this.nodes();
     const sessions = Object.fromEntries(CLIENT_TYPES.map((c) => [c, 0])) as Record<ClientType, number>;

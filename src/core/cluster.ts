@@ -17,6 +17,8 @@ export interface NodeFigures {
   subscriptions: number;
   /** Devices this node holds the connection of. */
   devicesOnline: number;
+  /** Request methods this node has a handler for. */
+  methods: string[];
 }
 
 export interface NodeView extends NodeFigures {
@@ -75,4 +77,6 @@ export interface ClusterServices {
   /** Runs `method` on a node that has a handler; rejects NO_HANDLER when none has. */
   request(method: string, data: unknown, ctx: RequestContext, timeoutMs: number): Promise<unknown>;
   view(): ClusterView;
+  /** Request methods some live node has a handler for. */
+  methods(): string[];
 }

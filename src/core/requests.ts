@@ -41,7 +41,13 @@ export class RequestRouter {
     this.#cluster?.offer(method);
   }
 
+  /** Methods a caller may use: this node's, and in a cluster every live node's. */
   methods(): string[] {
+    const local = this.localMethods();
+    return this.#cluster ? [...new Set([...local, ...this.#cluster.methods()])] : local;
+  }
+
+  localMethods(): string[] {
     return [...this.#handlers.keys()];
   }
 

@@ -149,7 +149,7 @@ export class TickgateServerImpl implements TickgateServer {
       figures: () => {
         let subscriptions = 0;
         for (const ch of this.broker.index.values()) subscriptions += ch.members.size;
-        return { connections: this.#conns.connections, sessions: { ...this.#conns.byClient }, subscriptions, devicesOnline: this.devices.localOnline };
+        return { connections: this.#conns.connections, sessions: { ...this.#conns.byClient }, subscriptions, devicesOnline: this.devices.localOnline, methods: this.requests.localMethods() };
       },
       call: (method, data, ctx) => this.requests.callLocal(method, data, ctx),
       take: (device, cmd) => this.devices.take(device, cmd),

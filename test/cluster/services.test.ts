@@ -131,7 +131,10 @@ describe("cluster services (one nats-server, two nodes)", () => {
     b.server.handle("refuse", () => {
       throw new TickgateError("NO_SUCH_RELAY", "relay 9 does not exist");
     });
+    // A client of A is told of B's methods once A has B's heartbeat.
+    await until("A hears B's methods", () => a.server.stats().cluster?.nodes.some((n) => n.methods.includes("quote")) === true);
     await using c = await connect(a.wsUrl);
+    expect(c.welcome.methods).toEqual(expect.arrayContaining(["quote", "refuse"]));
     c.send({ t: "req", id: "q", method: "quote", data: { symbol: "BTC" } });
     expect(await c.next((f) => f.id === "q")).toMatchObject({ t: "res", data: { symbol: "BTC", on: "b", session: c.welcome.session } });
     c.send({ t: "req", id: "n", method: "nowhere" });
