@@ -28,7 +28,7 @@ const RULES: Record<string, { packages: string[]; folders: string[] }> = {
   http: { packages: ["zod", "prom-client"], folders: ["http", "core", "protocol"] },
   adapter: { packages: ["bun", "node:path", "node:url"], folders: ["adapter", "core", "protocol", "http"] },
   demo: { packages: ["node:url"], folders: ["demo", "core", "client", "protocol"] },
-  cluster: { packages: ["@nats-io/transport-node", "@nats-io/jetstream"], folders: ["cluster", "core", "protocol"] },
+  cluster: { packages: ["@nats-io/transport-node", "@nats-io/jetstream", "@nats-io/kv"], folders: ["cluster", "core", "protocol"] },
   legacy: { packages: [], folders: ["legacy", "core", "protocol"] },
 };
 const UNRULED = new Set(["cli"]);

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Scenario } from "../lib/scenario.ts";
+import { clusterScenario } from "./cluster.ts";
 import { connectionsScenario } from "./connections.ts";
 import { encodingsScenario } from "./encodings.ts";
 import { fanoutScenario } from "./fanout.ts";
@@ -15,4 +16,4 @@ import { slowScenario } from "./slow.ts";
 import { soakScenario } from "./soak.ts";
 import { topicsScenario } from "./topics.ts";
 
-export const SCENARIOS: Scenario[] = [fanoutScenario, topicsScenario, filtersScenario, ingestScenario, connectionsScenario, slowScenario, encodingsScenario, recoveryScenario, microScenario, soakScenario];
+export const SCENARIOS: Scenario[] = [fanoutScenario, topicsScenario, filtersScenario, ingestScenario, connectionsScenario, slowScenario, encodingsScenario, recoveryScenario, clusterScenario, microScenario, soakScenario];

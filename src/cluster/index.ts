@@ -17,5 +17,5 @@ export async function connectBus(options: Options): Promise<NatsBus> {
   const c = options.cluster;
   if (!c) throw new Error("connectBus: options.cluster is not set");
   const keepPerTopic = Math.max(1, options.defaultPolicy.historySize, ...options.policies.map((p) => p.historySize ?? 0));
-  return NatsBus.connect({ servers: c.nats, name: c.name, replicas: c.replicas, publishTimeoutMs: c.publishTimeoutMs, keepPerTopic });
+  return NatsBus.connect({ servers: c.nats, name: c.name, replicas: c.replicas, publishTimeoutMs: c.publishTimeoutMs, heartbeatMs: c.heartbeatMs, keepPerTopic });
 }

@@ -33,6 +33,7 @@ import type { Bus, BusNode, Draft } from "../core/bus.ts";
 import { ProtocolError } from "../core/errors.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import { matches } from "../protocol/topic.ts";
+import { NatsServices } from "./services.ts";
 import { ensureStream } from "./stream.ts";
 import { Subjects } from "./subjects.ts";
 import { MAX_BATCH, MAX_BATCH_BYTES, decode, encode, firstSeq, lastSeq } from "./wire.ts";
@@ -48,6 +49,8 @@ export interface NatsBusOptions {
   replicas?: number;
   /** How long one publication may take, retries included, before `BUS_UNAVAILABLE`. Default 5000 ms. */
   publishTimeoutMs?: number;
+  /** How often a node announces itself to the others (stats view, lost-node detection). Default 1000 ms. */
+  heartbeatMs?: number;
 }
 
 interface TopicState {
@@ -98,6 +101,8 @@ export class NatsBus implements Bus {
   readonly #subs = new Map<string, { sub: Subscription; refs: number }>();
   readonly #warming = new Map<string, Promise<void>>();
   #waiters: { state: "connected" | "disconnected"; resolve: () => void }[] = [];
+  /** Presence, commands, requests and the stats view shared with the other nodes. */
+  readonly cluster: NatsServices;
 
   private constructor(
     nc: NatsConnection,
@@ -105,10 +110,12 @@ export class NatsBus implements Bus {
     subjects: Subjects,
     readonly epoch: string,
     timeoutMs: number,
+    o: NatsBusOptions,
   ) {
     this.#nc = nc;
     this.#jsm = jsm;
     this.#js = jetstream(nc, { timeout: timeoutMs });
+    this.cluster = new NatsServices(nc, this.#js, jsm, { name: subjects.name, replicas: o.replicas ?? 1, heartbeatMs: o.heartbeatMs });
     this.#subjects = subjects;
     this.#timeoutMs = timeoutMs;
     void this.#watch();
@@ -128,7 +135,7 @@ export class NatsBus implements Bus {
       // Reads are retried within the publish timeout, so one may give up early.
       const jsm = await jetstreamManager(nc, { timeout: Math.min(timeoutMs, READ_TIMEOUT_MS) });
       const epoch = await ensureStream(jsm, subjects, { keepPerTopic: o.keepPerTopic ?? 1000, replicas: o.replicas ?? 1, setupTimeoutMs: Math.max(10_000, timeoutMs) });
-      return new NatsBus(nc, jsm, subjects, epoch, timeoutMs);
+      return new NatsBus(nc, jsm, subjects, epoch, timeoutMs, o);
     } catch (e) {
       await nc.close();
       throw e;
@@ -403,9 +410,11 @@ export class NatsBus implements Bus {
       if (s.type === "disconnect") {
         this.#up = false;
         this.#wake("disconnected");
+        this.cluster.disconnected();
       } else if (s.type === "reconnect") {
         this.#up = true;
         this.#wake("connected");
+        this.cluster.reconnected();
         // Writers re-read: another node may have written while we were away.
         this.#last.clear();
         const keys = [...this.#subs.keys()];

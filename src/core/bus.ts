@@ -7,6 +7,7 @@
  * @module
  */
 import type { Payload } from "../protocol/frames.ts";
+import type { ClusterServices } from "./cluster.ts";
 
 /** A publication before sequencing. */
 export interface Draft {
@@ -59,6 +60,11 @@ export interface Bus {
    * receives only what local clients are subscribed to.
    */
   interest?(key: string, on: boolean): void;
+  /**
+   * Cluster buses only. Presence, device commands, request handlers and the
+   * stats view shared with the other nodes; without it they stay per node.
+   */
+  readonly cluster?: ClusterServices;
 }
 
 /** Random per process: a restart changes every topic's epoch. */

@@ -6,12 +6,19 @@
  * by `cid`, and resent again after a reconnect. The sender's promise settles
  * with the device's ack or rejects when the command expires. A device may
  * see a command more than once and should act on each `cid` once.
+ *
+ * In a cluster (`cluster` given), the set of online devices and the command
+ * queue live in the cluster instead (see src/cluster): a command is queued
+ * there, taken by the node the device is connected to, and its ack settles
+ * the promise on the node that issued it. A node reports a device offline
+ * (and runs its will) only if no newer connection of it claimed it since.
  * @module
  */
-import { ErrorCode, NORMAL_CLOSES } from "../protocol/codes.ts";
+import { CloseCode, ErrorCode, NORMAL_CLOSES } from "../protocol/codes.ts";
 import { topicError } from "../protocol/topic.ts";
 import { ProtocolError, TickgateError, TimeoutError } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import type { ClusterServices, QueuedCommand } from "./cluster.ts";
 import type { Options } from "./options.ts";
 import type { Session } from "./session.ts";
 
@@ -24,6 +31,8 @@ interface Pending {
   resolve(data: unknown): void;
   reject(e: Error): void;
   timer: ReturnType<typeof setTimeout>;
+  /** Taken from the cluster's queue: it stays there until acked, so a shutdown does not refuse it. */
+  taken?: true;
 }
 
 export interface DeviceHooks {
@@ -54,14 +63,21 @@ export class DeviceRegistry {
   constructor(
     readonly options: Options["devices"],
     readonly hooks: DeviceHooks,
+    readonly cluster?: ClusterServices,
   ) {}
 
+  /** Online devices: in the whole cluster when there is one. */
   get online(): number {
+    return this.cluster ? this.cluster.devicesOnline() : this.#online.size;
+  }
+
+  /** Devices connected to this node. */
+  get localOnline(): number {
     return this.#online.size;
   }
 
   isOnline(id: string): boolean {
-    return this.#online.has(id);
+    return this.#online.has(id) || (this.cluster?.isOnline(id) ?? false);
   }
 
   start(): void {
@@ -77,7 +93,7 @@ export class DeviceRegistry {
     for (const q of this.#queues.values())
       for (const p of q) {
         clearTimeout(p.timer);
-        p.reject(new ProtocolError(ErrorCode.SHUTTING_DOWN, "server is shutting down; the command was not acknowledged"));
+        if (!p.taken) p.reject(new ProtocolError(ErrorCode.SHUTTING_DOWN, "server is shutting down; the command was not acknowledged"));
       }
     this.#queues.clear();
   }
@@ -89,6 +105,7 @@ export class DeviceRegistry {
   attach(s: Session): void {
     const id = s.deviceId!;
     this.#online.set(id, s);
+    this.cluster?.claim(id, s.id);
     const w = this.options.helloWindowMs;
     if (s.helloed || w === 0) this.announce(s);
     else {
@@ -121,9 +138,17 @@ export class DeviceRegistry {
     }
   }
 
-  detach(s: Session, code: number, reason: string): void {
+  /**
+   * A connection closed. `will` (the connection's last will, when it has
+   * one to give) runs unless the device is back on a newer connection.
+   */
+  detach(s: Session, code: number, reason: string, will?: () => void): void {
     const id = s.deviceId;
-    if (id === undefined || this.#online.get(id) !== s) return;
+    if (id === undefined || this.#online.get(id) !== s) {
+      // A device connection replaced by a newer one here has no will left to give: the device is back.
+      if (!(id !== undefined && s.deviceAttached && this.#online.has(id))) will?.();
+      return;
+    }
     this.#online.delete(id);
     const held = this.#held.get(s);
     clearTimeout(held);
@@ -131,12 +156,21 @@ export class DeviceRegistry {
     const abnormal = !NORMAL_CLOSES.has(code);
     this.hooks.log?.info({ event: "device_offline", device: id, kind: s.meta.kind, session: s.id, ip: s.remoteAddress, code, abnormal }, "device offline");
     // Gone within its hello window: it was never announced online, so no offline either.
-    if (!this.#announced.has(s)) return;
-    if (this.options.presence) this.hooks.publish(presenceTopic(id), { state: "offline", reason: abnormal ? "abnormal" : "normal", code, detail: reason.slice(0, 120), ts: Date.now() }, id);
+    const announced = this.#announced.has(s);
+    const offline = (): void => {
+      if (announced && this.options.presence) this.hooks.publish(presenceTopic(id), { state: "offline", reason: abnormal ? "abnormal" : "normal", code, detail: reason.slice(0, 120), ts: Date.now() }, id);
+      will?.();
+    };
+    if (!this.cluster) return offline();
+    // Commands taken for this connection stay queued in the cluster for the next one.
+    for (const p of this.#queues.get(id) ?? []) clearTimeout(p.timer);
+    this.#queues.delete(id);
+    this.cluster.release(id, s.id).then((owned) => owned && offline(), offline);
   }
 
   /** Queues a command; resolves with the device's ack data. */
   command(device: string, name: string, data: unknown, ttlMs = this.options.commandTtlMs): Promise<unknown> {
+    if (this.cluster) return this.cluster.command(device, name, data ?? null, ttlMs, this.options.maxQueued);
     const q = this.#queues.get(device) ?? [];
     if (q.length >= this.options.maxQueued) {
       return Promise.reject(new ProtocolError(ErrorCode.DEVICE_QUEUE_FULL, `device '${device}' has ${q.length} commands queued already`));
@@ -162,6 +196,38 @@ export class DeviceRegistry {
       const s = this.#online.get(device);
       if (s) this.#send(s, p);
     });
+  }
+
+  /** Closes the device's connection `session` (going away, so no will): the cluster counted it lost. */
+  drop(device: string, session: string): void {
+    const s = this.#online.get(device);
+    if (s?.id === session) s.socket?.close(CloseCode.GOING_AWAY, "this node lost the device in the cluster; reconnect");
+  }
+
+  /** A command from the cluster's queue, for a device connected here; sent now, resent until acked. */
+  take(device: string, cmd: QueuedCommand): void {
+    const s = this.#online.get(device);
+    const ttl = cmd.expiresAt - Date.now();
+    if (!s || ttl <= 0) return;
+    const q = this.#queues.get(device) ?? [];
+    if (q.some((p) => p.cid === cmd.cid)) return;
+    const p: Pending = {
+      cid: cmd.cid,
+      name: cmd.name,
+      data: cmd.data,
+      expiresAt: cmd.expiresAt,
+      lastSent: 0,
+      taken: true,
+      resolve: (data) => cmd.settle({ data }),
+      reject: (e) => cmd.settle({ code: (e as TickgateError).code ?? ErrorCode.HANDLER_ERROR, message: e.message }),
+      // The issuer times its own promise out; here the command is only forgotten.
+      timer: setTimeout(() => {
+        if (this.#remove(device, cmd.cid)) this.counters.commandsExpired++;
+      }, ttl),
+    };
+    q.push(p);
+    this.#queues.set(device, q);
+    this.#send(s, p);
   }
 
   /** The device acknowledged `cid`; later duplicates of the ack are ignored. */

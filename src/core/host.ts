@@ -275,19 +275,18 @@ export class ConnectionHost implements TransportHost<Session> {
     conns.byClient[s.client]--;
     this.#d.admission.closed(s.remoteAddress);
     broker.detach(s);
-    devices.detach(s, code, reason);
     const abnormal = !NORMAL_CLOSES.has(code);
-    // A device connection replaced by a newer one has no will left to give: the device is back.
-    const replaced = s.deviceId !== undefined && s.deviceAttached && devices.isOnline(s.deviceId);
-    if (abnormal && s.will && !replaced) {
+    const w = s.will;
+    // The registry runs the will unless the device is back on a newer connection (here or, in a cluster, on any node).
+    devices.detach(s, code, reason, abnormal && w ? () => {
       // As the client, so the will obeys the same policies as its publishes.
       try {
-        const r = broker.publish(s.will.topic, { value: s.will.data }, s.will.key, "client");
+        const r = broker.publish(w.topic, { value: w.data }, w.key, "client");
         if (typeof r !== "number") r.catch(() => {});
       } catch (e) {
-        log.warn({ event: "will_failed", session: s.id, topic: s.will.topic, err: String(e) }, "last will not published");
+        log.warn({ event: "will_failed", session: s.id, topic: w.topic, err: String(e) }, "last will not published");
       }
-    }
+    } : undefined);
     log.info({ event: "disconnect", session: s.id, ip: s.remoteAddress, who: s.identity?.sub, device: s.deviceId, kind: s.meta.kind, code, reason, abnormal }, "connection closed");
     this.#emit("close", s, code);
   }

@@ -109,6 +109,8 @@ export const ClusterSchema = z.strictObject({
   replicas: z.number().int().min(1).max(5).default(1).describe("Stream replicas: 1 on one NATS server, 3 on a 3-server NATS cluster."),
   /** How long a publication may wait for JetStream (retries included) before BUS_UNAVAILABLE. */
   publishTimeoutMs: z.number().int().positive().default(5000).describe("How long a publication may wait for JetStream (retries included) before BUS_UNAVAILABLE."),
+  /** Heartbeat period; a node silent for three is lost (its devices reported offline). */
+  heartbeatMs: z.number().int().min(50).max(60_000).default(1000).describe("How often a node announces itself to the others; a node silent for three periods is lost and its devices are reported offline."),
 });
 
 export const OptionsSchema = z.strictObject({

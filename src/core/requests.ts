@@ -5,6 +5,7 @@
  */
 import { ErrorCode, RESERVED_CODES } from "../protocol/codes.ts";
 import type { ClientType } from "../protocol/frames.ts";
+import type { ClusterServices } from "./cluster.ts";
 import { ProtocolError, TickgateError, TimeoutError } from "./errors.ts";
 
 /** What a handler knows about who asked. */
@@ -25,19 +26,39 @@ export type RequestHandler = (data: unknown, ctx: RequestContext) => unknown | P
 
 export class RequestRouter {
   readonly #handlers = new Map<string, RequestHandler>();
+  #cluster: ClusterServices | undefined;
   constructor(readonly timeoutMs: number) {}
+
+  /** In a cluster, a method with no handler here runs on a node that has one. */
+  join(cluster: ClusterServices): void {
+    this.#cluster = cluster;
+    for (const m of this.#handlers.keys()) cluster.offer(m);
+  }
 
   register(method: string, handler: RequestHandler): void {
     if (this.#handlers.has(method)) throw new Error(`a handler for '${method}' is registered already`);
     this.#handlers.set(method, handler);
+    this.#cluster?.offer(method);
   }
 
+  /** Methods a caller may use: this node's, and in a cluster every live node's. */
   methods(): string[] {
+    const local = this.localMethods();
+    return this.#cluster ? [...new Set([...local, ...this.#cluster.methods()])] : local;
+  }
+
+  localMethods(): string[] {
     return [...this.#handlers.keys()];
   }
 
   /** Runs the handler; rejects with a ProtocolError/TimeoutError carrying a wire code. */
-  async call(method: string, data: unknown, ctx: RequestContext): Promise<unknown> {
+  call(method: string, data: unknown, ctx: RequestContext): Promise<unknown> {
+    if (this.#cluster && !this.#handlers.has(method)) return this.#cluster.request(method, data, ctx, this.timeoutMs);
+    return this.callLocal(method, data, ctx);
+  }
+
+  /** Runs a handler of this node only. */
+  async callLocal(method: string, data: unknown, ctx: RequestContext): Promise<unknown> {
     const h = this.#handlers.get(method);
     if (!h) throw new ProtocolError(ErrorCode.NO_HANDLER, `no handler for method '${method}'`);
     let timer: ReturnType<typeof setTimeout> | undefined;

@@ -17,7 +17,8 @@ import { Admission } from "./auth/admission.ts";
 import { TokenVerifier } from "./auth/tokens.ts";
 import { httpUrl, type ListenAddress, type PublishOptions, type RequestSchema, type RouteHandler, type TickgateServer } from "./api.ts";
 import { Broker } from "./broker.ts";
-import { LocalBus, type Bus } from "./bus.ts";
+import { LocalBus, newEpoch, type Bus } from "./bus.ts";
+import type { ClusterView } from "./cluster.ts";
 import { DeviceRegistry } from "./devices.ts";
 import { ProtocolError } from "./errors.ts";
 import { Gate } from "./gate.ts";
@@ -67,6 +68,8 @@ export class TickgateServerImpl implements TickgateServer {
   /** SSE streams and any other connection the native runtime does not carry. */
   readonly streams = new StreamTransport();
   readonly wsPath: string;
+  /** This node's id in a cluster (the epoch is the cluster's, so shared). */
+  readonly node = newEpoch();
   readonly #transport: Transport;
   readonly #bus: Bus;
   readonly #conns = new ConnectionCounters();
@@ -107,7 +110,7 @@ export class TickgateServerImpl implements TickgateServer {
       publish: (topic, data, key) => void this.tryPublish(topic, data, key === undefined ? {} : { key }),
       sendCommand: (s, frame) => this.replies.send(s, frame),
       log,
-    });
+    }, this.#bus.cluster);
     this.gate = new Gate({ options: o, broker: this.broker, requests: this.requests, devices: this.devices, counters: this.admission.counters, log });
     this.#statsCollector = new StatsCollector(VERSION, this.#bus.epoch, this.broker, this.guard, this.#conns, deps.probe);
     const http = deps.http;
@@ -132,6 +135,7 @@ export class TickgateServerImpl implements TickgateServer {
 
   async listen(): Promise<ListenAddress> {
     await this.#bus.attach(this.broker);
+    await this.#joinCluster();
     const o = this.options;
     this.#address = await this.#transport.listen(this.legacyHost, {
       host: o.host,
@@ -148,6 +152,25 @@ export class TickgateServerImpl implements TickgateServer {
     this.devices.start();
     this.#statsCollector.start();
     return { ...this.#address, url: this.url };
+  }
+
+  /** Shares presence, commands, request handlers and figures with the other nodes, when the bus is a cluster's. */
+  async #joinCluster(): Promise<void> {
+    const c = this.#bus.cluster;
+    if (!c) return;
+    await c.start({
+      node: this.node,
+      figures: () => {
+        let subscriptions = 0;
+        for (const ch of this.broker.index.values()) subscriptions += ch.members.size;
+        return { connections: this.#conns.connections, sessions: { ...this.#conns.byClient }, subscriptions, devicesOnline: this.devices.localOnline, methods: this.requests.localMethods() };
+      },
+      call: (method, data, ctx) => this.requests.callLocal(method, data, ctx),
+      take: (device, cmd) => this.devices.take(device, cmd),
+      drop: (device, session) => this.devices.drop(device, session),
+      publish: (topic, data, key) => void this.tryPublish(topic, data, { key }),
+    });
+    this.requests.join(c);
   }
 
   get port(): number {
@@ -280,13 +303,18 @@ export class TickgateServerImpl implements TickgateServer {
     const s = this.#statsCollector.snapshot(top);
     s.devicesOnline = this.devices.online;
     s.security = { ...this.admission.counters };
+    const view = this.#bus.cluster?.view();
+    if (view) s.cluster = view;
     return s;
   }
 
   /** What any connection may see when auth is on: no per-topic or resource detail. */
-  publicStats(): Pick<StatsSnapshot, "connections" | "sessions"> & { uptimeSec: number; devicesOnline: number } {
+  publicStats(): Pick<StatsSnapshot, "connections" | "sessions"> & { uptimeSec: number; devicesOnline: number; cluster?: Pick<ClusterView, "connections" | "sessions"> & { nodes: number } } {
     const s = this.#statsCollector.snapshot(0);
-    return { connections: s.connections, sessions: s.sessions, uptimeSec: s.server.uptimeSec, devicesOnline: this.devices.online };
+    const out: ReturnType<TickgateServerImpl["publicStats"]> = { connections: s.connections, sessions: s.sessions, uptimeSec: s.server.uptimeSec, devicesOnline: this.devices.online };
+    const view = this.#bus.cluster?.view();
+    if (view) out.cluster = { nodes: view.nodes.length, connections: view.connections, sessions: view.sessions };
+    return out;
   }
 
   close(opts: { drainMs?: number } = {}): Promise<void> {
@@ -349,6 +377,7 @@ export class TickgateServerImpl implements TickgateServer {
     // Stop listening first: with nothing left open, Bun then closes without another turn of the event loop.
     await this.#transport.stop(false);
     await this.#transport.stop(true);
+    await this.#bus.cluster?.stop();
     await this.#bus.detach(this.broker);
     log.info({ event: "closed" }, "server closed");
   }

@@ -6,6 +6,7 @@
  */
 import { CLIENT_TYPES, type ClientType } from "../protocol/frames.ts";
 import type { Broker } from "./broker.ts";
+import type { ClusterView } from "./cluster.ts";
 import type { SlowConsumerGuard } from "./slow-consumers.ts";
 
 export interface TopicStats {
@@ -35,6 +36,8 @@ export interface StatsSnapshot {
   topTopics: TopicStats[];
   /** Device connections with a known device id. */
   devicesOnline?: number;
+  /** In a cluster: every node heard from recently, with its own figures, and their sums. */
+  cluster?: ClusterView;
   /** Refusals: origins, connection limits, auth failures and timeouts, expiries, forbidden actions, rate limits. */
   security?: Record<string, number>;
 }

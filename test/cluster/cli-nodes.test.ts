@@ -2,7 +2,9 @@
  * tickgate nodes as real processes (`tickgate serve --nats URL`) over one
  * nats-server: a node SIGKILLed while a client publishes through it; its
  * clients move to the other node and see every seq exactly once, in order;
- * a node frozen (SIGSTOP) while the other publishes, then resumed.
+ * a node frozen (SIGSTOP) while the other publishes, then resumed; a node
+ * SIGKILLed with a device on it: the device is reported offline and its
+ * unacked command reaches it on the other node.
  */
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -102,6 +104,43 @@ describe("tickgate serve --nats", () => {
       const seen = await onA.collect(7, isMsg, 20_000);
       expect(seen.map((f) => f.seq)).toEqual([6, 7, 8, 9, 10, 11, 12]);
       expect(seen[5]!.data).toBe("from a");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  test("a node SIGKILLed with a device on it: watchers see it offline (node_lost); its unacked command reaches it on the other node", async () => {
+    await using nats = await startNats();
+    const dir = mkdtempSync(join(tmpdir(), "tickgate-cluster-"));
+    try {
+      const config = join(dir, "config.json");
+      writeFileSync(config, JSON.stringify({ devices: { redeliverMs: 200 }, cluster: { nats: nats.urls[0], name: uniqueCluster(), heartbeatMs: 200 } }));
+      const args = ["serve", "--port", "0", "--no-demo", "--log-level", "warn", "--config", config];
+      await using a = await startCli(args);
+      await using b = await startCli(args);
+      const id = `dev-${Math.random().toString(36).slice(2, 8)}`;
+      await using watcher = await connect(`ws://127.0.0.1:${b.port}/ws`, { encoding: "json" });
+      watcher.send({ t: "sub", id: "w", topic: `devices.${id}.presence` });
+      await watcher.next((f) => f.id === "w");
+      const dev = await connect(`ws://127.0.0.1:${a.port}/ws`);
+      dev.send({ t: "hello", id: "h", client: "device", device: id });
+      await dev.next((f) => f.id === "h");
+      expect(await watcher.next(isMsg)).toMatchObject({ data: { state: "online" } });
+      // Issued on B, taken by A (the device is there), not acked before A dies.
+      watcher.send({ t: "command", id: "c", device: id, name: "reboot", data: { now: true } });
+      const first = await dev.next((f) => f.t === "command");
+      a.proc.kill("SIGKILL");
+      await a.exited;
+      await dev.closed;
+      expect(await watcher.next(isMsg)).toMatchObject({ data: { state: "offline", reason: "node_lost" } });
+      await using back = await connect(`ws://127.0.0.1:${b.port}/ws`);
+      back.send({ t: "hello", id: "h", client: "device", device: id });
+      await back.next((f) => f.id === "h");
+      expect(await watcher.next(isMsg)).toMatchObject({ data: { state: "online", session: back.welcome.session } });
+      const again = await back.next((f) => f.t === "command");
+      expect(again).toMatchObject({ cid: first.cid, name: "reboot", data: { now: true } });
+      back.send({ t: "command_ack", id: "k", cid: again.cid, data: "done" });
+      expect(await watcher.next((f) => f.id === "c")).toEqual({ t: "res", id: "c", data: { acked: true, data: "done" } });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

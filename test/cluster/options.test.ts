@@ -13,6 +13,7 @@ describe("options: cluster", () => {
       name: "tickgate",
       replicas: 1,
       publishTimeoutMs: 5000,
+      heartbeatMs: 1000,
     });
   });
 

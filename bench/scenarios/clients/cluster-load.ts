@@ -6,7 +6,14 @@
  * on the machine). Speaks JSON lines: prints `{ready}` when every subscriber
  * holds its ack, then `{done, ...}` after warmup + seconds.
  *
- * Args: --nodes PORT,PORT --subs N --rate R --seconds S --warmup W --topic T
+ * Roles, so the latency is not the cost of draining the bulk: `probe` (a few
+ * subscribers per node, every delivery timed, and the publisher) and `bulk`
+ * (the other subscribers, counted without being parsed; answers
+ * `{cmd:"count"}` on stdin with its deliveries of publications made inside
+ * the window, which carry `"w":1`). `all` does both in
+ * one process, as before.
+ *
+ * Args: --nodes PORT,PORT --subs N --rate R --seconds S --warmup W --topic T [--role all|probe|bulk]
  * @module
  */
 import { argValue } from "../../lib/args.ts";
@@ -18,9 +25,11 @@ const rate = Number(argValue(argv, "--rate", "100"));
 const seconds = Number(argValue(argv, "--seconds", "5"));
 const warmup = Number(argValue(argv, "--warmup", "1"));
 const topic = argValue(argv, "--topic", "bench.cluster");
+const role = argValue(argv, "--role", "all");
 const now = () => performance.timeOrigin + performance.now();
 
 let measuring = false;
+let ready = false;
 const lat: number[][] = ports.map(() => []);
 const delivered = ports.map(() => 0);
 
@@ -40,17 +49,33 @@ await Promise.all(
     sockets.push(ws);
     await new Promise<void>((resolve) => {
       ws.onmessage = (ev) => {
+        if (role === "bulk" && ready) {
+          // Counted, not parsed: publications made inside the window carry `"w":1`.
+          if ((ev.data as string).includes('"w":1')) delivered[node]!++;
+          return;
+        }
         const f = JSON.parse(ev.data as string);
         if (f.t === "ack" && f.id === 1) return resolve();
         if (f.t !== "msg" || !measuring) return;
         delivered[node]!++;
-        // One sample in 8 keeps the client's own cost down.
-        if ((delivered[node]! & 7) === 0) lat[node]!.push(now() - f.data.ts);
+        // In `all`, one sample in 8 keeps the client's own cost down; a probe times every delivery.
+        if (role === "probe" || (delivered[node]! & 7) === 0) lat[node]!.push(now() - f.data.ts);
       };
       ws.send(JSON.stringify({ t: "sub", id: 1, topic }));
     });
   }),
 );
+if (role === "bulk") {
+  ready = true;
+  console.log(JSON.stringify({ ready: true, subs }));
+  for await (const line of console) {
+    const cmd = JSON.parse(line) as { cmd: string };
+    if (cmd.cmd === "count") console.log(JSON.stringify({ re: "count", deliveries: delivered.reduce((a, b) => a + b, 0) }));
+    else if (cmd.cmd === "exit") break;
+  }
+  for (const ws of sockets) ws.close();
+  process.exit(0);
+}
 const pub = await open(ports[0]!);
 console.log(JSON.stringify({ ready: true, subs }));
 
@@ -71,7 +96,7 @@ await new Promise<void>((resolve) => {
     }
     // Catch up to the rate: publications due since the start, minus those sent.
     const due = Math.floor(elapsed * rate);
-    for (; sent < due; sent++) pub.send(JSON.stringify({ t: "pub", topic, data: { ts: now(), n: sent } }));
+    for (; sent < due; sent++) pub.send(JSON.stringify({ t: "pub", topic, data: { ts: now(), n: sent, w: measuring ? 1 : 0 } }));
   }, 2);
 });
 // Let the last publications arrive before closing the window.
