@@ -270,6 +270,13 @@ export class LegacyHost implements TransportHost<unknown> {
     for (const json of held) this.#run(c, json, JSON.parse(json) as ClientFrameInput);
   }
 
+  onPong(state: unknown): void {
+    // A pong is a sign of life on either path (liveness judges what the peer sends).
+    const inner = state instanceof LegacyConn ? state.inner : (state as Session);
+    this.host.onPong?.(inner);
+    if (state instanceof LegacyConn) state.lastSeen = Date.now();
+  }
+
   onDrain(state: unknown): void {
     this.host.onDrain(state instanceof LegacyConn ? state.inner : (state as Session));
   }
