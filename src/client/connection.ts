@@ -13,7 +13,7 @@ import { CloseCode, ErrorCode } from "../protocol/codes.ts";
 import type { WelcomeFrame } from "../protocol/wire.ts";
 import { CommandRouter } from "./commands.ts";
 import type { Emitter } from "./emitter.ts";
-import { authCloseError, ClientErrorCode, closedError, listenerError, reportUnheard, TickgateClientError } from "./errors.ts";
+import { authCloseError, ClientErrorCode, closedError, listenerError, originRefusedError, reportUnheard, TickgateClientError } from "./errors.ts";
 import { Inbound, type InboundHost } from "./inbound.ts";
 import type { Link, LinkCallbacks, LinkClosed, OutFrame, SubAck } from "./link.ts";
 import type { ResolvedOptions } from "./options.ts";
@@ -359,6 +359,9 @@ export class Connection implements InboundHost {
     this.#link = undefined;
     clearTimeout(this.#connectTimer);
     this.#linkLost();
+    // Refused for the page's origin: retrying, or SSE, would be refused the same way.
+    if (info.code === CloseCode.ORIGIN_NOT_ALLOWED) return this.#stop(originRefusedError(info));
+    if (info.error instanceof TickgateClientError && info.error.code === ErrorCode.ORIGIN_NOT_ALLOWED) return this.#stop(info.error);
     if (info.error) this.report(info.error instanceof TickgateClientError ? info.error : new TickgateClientError(ClientErrorCode.HTTP, info.error.message));
     const authError = authCloseError(info);
     if (authError && !(info.code === CloseCode.TOKEN_EXPIRED && this.#expiredOn === link)) this.report(authError);
@@ -369,21 +372,27 @@ export class Connection implements InboundHost {
     this.#setState("reconnecting");
     const delayMs = this.#o.backoff.next();
     if (delayMs === undefined) {
-      this.#closedByUser = true;
-      clearTimeout(this.#fallbackTimer);
-      this.#probe.stop();
-      const err = new TickgateClientError(ClientErrorCode.RECONNECT_FAILED, `gave up after ${this.#o.backoff.attempts} reconnect attempts (last: ${info.reason || info.code})`);
-      this.calls.failAll(err);
-      this.#outbox.clear();
-      this.#setState("disconnected");
-      this.report(err);
-      return;
+      return this.#stop(new TickgateClientError(ClientErrorCode.RECONNECT_FAILED, `gave up after ${this.#o.backoff.attempts} reconnect attempts (last: ${info.reason || info.code})`));
     }
     this.#events.emit("retry", { attempt: this.#o.backoff.attempts, delayMs });
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       if (!this.#closedByUser) this.#open();
     }, delayMs);
+  }
+
+  /** Stops for good (until `connect()`): calls and queued frames fail with `err`, then `disconnected`, then the `error` event. */
+  #stop(err: TickgateClientError): void {
+    this.#closedByUser = true;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    clearTimeout(this.#fallbackTimer);
+    this.#fallbackTimer = undefined;
+    this.#probe.stop();
+    this.calls.failAll(err);
+    this.#outbox.clear();
+    this.#setState("disconnected");
+    this.report(err);
   }
 
   /** The link is gone: its in-flight frames are lost, its subscriptions no longer held. */

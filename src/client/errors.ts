@@ -105,6 +105,16 @@ export function authCloseError(info: { code: number; reason: string }): Tickgate
   }
 }
 
+/**
+ * The error for a 4406 close: the server does not allow the page's origin.
+ * Final: no retry and no other transport would get in. @internal
+ */
+export function originRefusedError(info: { code: number; reason: string }): TickgateClientError {
+  return new TickgateClientError(ErrorCode.ORIGIN_NOT_ALLOWED, `the server does not allow this page's origin and closed the connection (${info.code} ${info.reason}); the server must list it in limits.allowedOrigins`, {
+    details: { closeCode: info.code, reason: info.reason },
+  });
+}
+
 /** @internal */
 export function listenerError(where: string, e: unknown): TickgateClientError {
   return new TickgateClientError(ClientErrorCode.LISTENER_ERROR, `${where} threw: ${(e as Error)?.message ?? String(e)}`, { cause: e });

@@ -66,8 +66,41 @@ export interface HostDeps {
 const COMMANDS = Object.keys(clientFrameSchemas) as ClientFrameType[];
 const ENCODING_BY_PROTOCOL = new Map<string, Encoding>(Object.entries(SUBPROTOCOL).map(([e, p]) => [p, e as Encoding]));
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** RFC 6455: a close frame's reason is at most 123 bytes of UTF-8. */
+const MAX_CLOSE_REASON_BYTES = 123;
 
-export class ConnectionHost implements TransportHost<Session> {
+/**
+ * An upgrade on the native path refused only for its Origin. A browser
+ * cannot read an HTTP answer to an upgrade (its WebSocket just fails, 1006),
+ * so the handshake completes and the socket is closed at once with 4406 and
+ * a reason naming the origin. It is no session: it takes no connection slot,
+ * gets no welcome, and every frame that races in is ignored, so a page on a
+ * foreign site can do nothing with it but read why.
+ */
+export class RefusedUpgrade {
+  constructor(
+    readonly remoteAddress: string,
+    /** The close reason, already cut to fit a close frame. */
+    readonly reason: string,
+  ) {}
+}
+
+/** `s` cut to at most `max` bytes of UTF-8, never inside a character. */
+function cutUtf8(s: string, max: number): string {
+  let bytes = 0;
+  let i = 0;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    bytes += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    if (bytes > max) return s.slice(0, i);
+    i += ch.length;
+  }
+  return s;
+}
+
+type HostState = Session | RefusedUpgrade;
+
+export class ConnectionHost implements TransportHost<HostState> {
   readonly wsPath: string;
   readonly #d: HostDeps;
   readonly #dispatcher: Dispatcher;
@@ -135,12 +168,21 @@ export class ConnectionHost implements TransportHost<Session> {
     return { identity: r.identity, grants: r.grants };
   }
 
-  async upgrade(info: UpgradeInfo): Promise<{ state: Session; protocol?: string } | Response> {
+  async upgrade(info: UpgradeInfo): Promise<{ state: HostState; protocol?: string } | Response> {
     const { admission, log } = this.#d;
     if (this.#d.closing()) return errorResponse(ErrorCode.SHUTTING_DOWN, "server is shutting down");
     const refused = admission.gate(info.headers, info.remoteAddress);
     if (refused) {
       log.warn({ event: "limit", code: refused.code, ip: info.remoteAddress, origin: info.headers.get("origin") ?? undefined }, refused.message);
+      // Only on the native path (SSE and legacy paths keep the HTTP answer),
+      // and only when the limits would have let it in: over them, the
+      // refused sockets would be connections nobody counts.
+      if (refused.code === ErrorCode.ORIGIN_NOT_ALLOWED && (info.via ?? "ws") === "ws" && info.url.pathname === this.wsPath && admission.hasRoom(info.remoteAddress)) {
+        const state = new RefusedUpgrade(info.remoteAddress, cutUtf8(refused.message, MAX_CLOSE_REASON_BYTES));
+        // A browser fails a handshake that answers none of its subprotocols, before it would see the close.
+        const protocol = info.protocols.find((p) => ENCODING_BY_PROTOCOL.has(p)) ?? info.protocols[0];
+        return protocol ? { state, protocol } : { state };
+      }
       return errorResponse(refused.code, refused.message, undefined, refused.status);
     }
     // The slot is taken now, before any await, so concurrent upgrades cannot
@@ -152,7 +194,8 @@ export class ConnectionHost implements TransportHost<Session> {
   }
 
   /** The transport could not complete an upgrade it was granted: give the slot back. */
-  abandon(s: Session): void {
+  abandon(s: HostState): void {
+    if (s instanceof RefusedUpgrade) return;
     if (s.socket === null && !s.closed) {
       s.closed = true;
       this.#d.admission.closed(s.remoteAddress);
@@ -196,7 +239,8 @@ export class ConnectionHost implements TransportHost<Session> {
     return protocol ? { state: s, protocol } : { state: s };
   }
 
-  onOpen(socket: ServerSocket, s: Session): void {
+  onOpen(socket: ServerSocket, s: HostState): void {
+    if (s instanceof RefusedUpgrade) return socket.close(CloseCode.ORIGIN_NOT_ALLOWED, s.reason);
     const { conns, log, options: o, replies } = this.#d;
     s.socket = socket;
     this.open.add(s);
@@ -264,8 +308,8 @@ export class ConnectionHost implements TransportHost<Session> {
     c[s.client]++;
   }
 
-  onClose(s: Session, code: number, reason: string): void {
-    if (s.closed) return;
+  onClose(s: HostState, code: number, reason: string): void {
+    if (s instanceof RefusedUpgrade || s.closed) return;
     const { conns, broker, devices, log } = this.#d;
     s.closed = true;
     clearTimeout(s.authTimer);
@@ -291,11 +335,13 @@ export class ConnectionHost implements TransportHost<Session> {
     this.#emit("close", s, code);
   }
 
-  onPong(s: Session): void {
+  onPong(s: HostState): void {
+    if (s instanceof RefusedUpgrade) return;
     s.heard = true;
   }
 
-  onDrain(s: Session): void {
+  onDrain(s: HostState): void {
+    if (s instanceof RefusedUpgrade) return;
     this.#d.guard.promote(s);
   }
 
@@ -303,7 +349,9 @@ export class ConnectionHost implements TransportHost<Session> {
     return this.#d.fetch(req, remoteAddress);
   }
 
-  onMessage(s: Session, data: Uint8Array | string): void {
+  onMessage(s: HostState, data: Uint8Array | string): void {
+    // A refused upgrade's socket is closing: whatever races in is not read.
+    if (s instanceof RefusedUpgrade) return;
     const len = typeof data === "string" ? data.length : data.byteLength;
     const conns = this.#d.conns;
     s.messagesIn++;

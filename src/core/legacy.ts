@@ -19,6 +19,7 @@ import { CloseCode, spendsBudget } from "../protocol/codes.ts";
 import type { ClientType } from "../protocol/frames.ts";
 import type { PublicationFrame, ServerFrame } from "../protocol/wire.ts";
 import type { Logger } from "./log.ts";
+import { RefusedUpgrade } from "./host.ts";
 import type { Session } from "./session.ts";
 import { StreamSocket, type StreamTransport } from "./streams.ts";
 import type { ServerSocket, TransportHost, UpgradeInfo } from "./transport.ts";
@@ -135,7 +136,7 @@ export class LegacyHost implements TransportHost<unknown> {
   readonly #paths: string[] = [];
 
   constructor(
-    readonly host: TransportHost<Session>,
+    readonly host: TransportHost<Session | RefusedUpgrade>,
     readonly streams: StreamTransport,
     readonly log: Logger,
     /** Spends the session's error budget for `code` (closing it when spent), as an error frame would. */
@@ -171,6 +172,8 @@ export class LegacyHost implements TransportHost<unknown> {
     if (p.client) url.searchParams.set("client", p.client);
     const r = await this.host.upgrade({ url, headers, remoteAddress: info.remoteAddress, protocols: [], via: "ws" });
     if (r instanceof Response) return r;
+    // The host answers a refusal with a close only on its own path, never here.
+    if (r.state instanceof RefusedUpgrade) throw new Error("a legacy upgrade was refused with a close");
     return { state: new LegacyConn(p, r.state, info.url, info.headers) };
   }
 

@@ -46,7 +46,7 @@ export const CODES = {
   UNAUTHORIZED: { ...wire("No valid token yet: only an `auth` frame is accepted (or the token was refused).", 401, true), close: 4401 },
   TOKEN_EXPIRED: { ...wire("The token has expired. Send a fresh one before `exp`.", 401, false), close: 4403 },
   RATE_LIMITED: wire("Publishing faster than the caller's (or the topic's) rate limit.", 429, true),
-  ORIGIN_NOT_ALLOWED: wire("The browser's Origin is not in `limits.allowedOrigins`.", 403, false),
+  ORIGIN_NOT_ALLOWED: { ...wire("The browser's Origin is not in `limits.allowedOrigins`.", 403, false), close: 4406 },
   TOO_MANY_CONNECTIONS: wire("Too many connections from this address (429), or in total (503).", 429, false),
   COMMAND_TIMEOUT: wire("A device command was not acknowledged before it expired.", 504, false),
   DEVICE_QUEUE_FULL: wire("The device's command queue is full.", 429, false),
@@ -118,6 +118,12 @@ export const CloseCode = {
   AUTH_FAILED: CODES.UNAUTHORIZED.close,
   /** The token expired on a live connection. */
   TOKEN_EXPIRED: CODES.TOKEN_EXPIRED.close,
+  /**
+   * A WebSocket upgrade refused only for its Origin: the handshake completes
+   * and the socket is closed at once with this code, because a browser
+   * cannot read an HTTP refusal of an upgrade.
+   */
+  ORIGIN_NOT_ALLOWED: CODES.ORIGIN_NOT_ALLOWED.close,
   /** No `auth` frame arrived within `auth.timeoutMs`. */
   AUTH_TIMEOUT: 4408,
   /** Sent by a client that gave up on a connection it thinks is dead: abnormal, so wills fire. */

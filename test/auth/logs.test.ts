@@ -144,7 +144,8 @@ describe("logs", () => {
     expect(rate.fields).toMatchObject({ ip: "127.0.0.1", topic: "x" });
     expect(typeof rate.fields.session).toBe("string");
 
-    const origin = await tryUpgrade(server.port, { headers: { Origin: "https://evil.example.com" } });
+    // Over HTTP (an SSE request): a refused upgrade logs the same line (test/hardening/origin.test.ts).
+    const origin = await fetch(`${server.url}/sse?topic=x`, { headers: { Origin: "https://evil.example.com" } });
     expect(origin.status).toBe(403);
     expect((await logs.waitFor({ event: "limit", code: ErrorCode.ORIGIN_NOT_ALLOWED })).fields).toMatchObject({ ip: "127.0.0.1", origin: "https://evil.example.com" });
 

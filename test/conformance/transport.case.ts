@@ -48,6 +48,8 @@ export class RecordingHost implements TransportHost<State> {
   readonly wsPath = "/ws";
   readonly states: State[] = [];
   refuse: Response | null = null;
+  /** Close every socket as it opens, as the core does for an upgrade refused for its Origin (4406). */
+  closeOnOpen: { code: number; reason: string } | null = null;
   lastUpgrade: UpgradeInfo | undefined;
   #n = 0;
   async upgrade(info: UpgradeInfo) {
@@ -59,6 +61,7 @@ export class RecordingHost implements TransportHost<State> {
   }
   onOpen(socket: ServerSocket, s: State) {
     s.socket = socket;
+    if (this.closeOnOpen) socket.close(this.closeOnOpen.code, this.closeOnOpen.reason);
   }
   onMessage(s: State, data: Uint8Array | string) {
     // Copy: a transport may reuse the buffer after the callback (uWS.js does).
@@ -205,6 +208,19 @@ export function runTransportSuite(name: string, make: () => Transport): void {
       await using s = await start(host);
       const res = await fetch(`http://127.0.0.1:${s.port}/ws`, { headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" } });
       expect(res.status).toBe(401);
+    });
+
+    test("a close from inside onOpen completes the handshake, then reaches the peer with its code and reason", async () => {
+      const host = new RecordingHost();
+      host.closeOnOpen = { code: 4406, reason: "origin 'https://elsewhere.example' is not allowed" };
+      await using s = await start(host);
+      const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`, ["p2"]);
+      let opened = false;
+      ws.onopen = () => (opened = true);
+      const closed = await new Promise<{ code: number; reason: string }>((r) => (ws.onclose = (e) => r({ code: e.code, reason: e.reason })));
+      expect({ opened, ...closed }).toEqual({ opened: true, ...host.closeOnOpen });
+      await until(() => s.host.states[0]!.closed !== undefined);
+      expect(s.host.states[0]!.closed!.code).toBe(4406);
     });
 
     test("messages arrive as bytes or text; send reaches the peer", async () => {

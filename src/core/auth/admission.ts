@@ -84,6 +84,12 @@ export class Admission {
     return null;
   }
 
+  /** Whether a connection from `ip` would pass the connection limits; counts nothing. */
+  hasRoom(ip: string): boolean {
+    const l = this.options.limits;
+    return this.#open < l.maxConnections && (this.#perIp.get(ip) ?? 0) < l.maxConnectionsPerIp;
+  }
+
   /** Verifies the token, if any, and decides what the connection starts with. */
   async admit(token: string | null): Promise<Admitted | Refusal> {
     if (token !== null) {

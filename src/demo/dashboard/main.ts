@@ -44,7 +44,9 @@ client.on("retry", ({ attempt, delayMs }) => bar.retry(attempt, delayMs));
 client.on("error", (e) => {
   console.warn("tickgate:", e.code, e.message);
   // Refused for want of a (valid) token: not "connected" in any useful sense.
-  if (REFUSALS.has(e.code)) bar.refused(`${e.code}: ${e.message}`, token !== undefined);
+  // Refused for the page's origin: final, the client does not retry.
+  if (e.code === "ORIGIN_NOT_ALLOWED") bar.blocked(`${e.code}: ${e.message}`);
+  else if (REFUSALS.has(e.code)) bar.refused(`${e.code}: ${e.message}`, token !== undefined);
   else if (client.state === "connected") bar.notice(`${e.code}: ${e.message}`, true);
 });
 

@@ -17,6 +17,8 @@ export class StatusBar {
   #retry: { attempt: number; at: number } | undefined;
   /** Why the server refused this page (no or a bad token); stays until a reload with a new one. */
   #refused: string | undefined;
+  /** Why the server will not let this page in at all (its origin); final, so it outlasts every state. */
+  #blocked: string | undefined;
   /** Shown whenever there is nothing more pressing to say. */
   #note = "";
 
@@ -26,6 +28,7 @@ export class StatusBar {
   }
 
   state(s: ClientState): void {
+    if (this.#blocked !== undefined) return;
     const refused = s === "connected" && this.#refused !== undefined;
     byId("dot").className = `dot ${refused ? "refused" : s}`;
     setText(byId("state"), refused ? "connected · not authorized" : LABEL[s]);
@@ -58,6 +61,19 @@ export class StatusBar {
     document.title = "tickgate — not authorized";
     byId("auth").hidden = false;
     this.notice(`${hadToken ? "The token was refused" : "This server requires a token"} (${why}).`, true);
+  }
+
+  /**
+   * The server refused this page's origin (close 4406): the client has
+   * stopped for good, so say why instead of "disconnected, reload".
+   */
+  blocked(why: string): void {
+    this.#blocked = why;
+    byId("dot").className = "dot refused";
+    setText(byId("state"), "refused · origin not allowed");
+    document.body.classList.add("stale");
+    document.title = "tickgate — origin not allowed";
+    this.notice(`The server does not accept connections from this page's origin (${location.origin}); its operator can add it to limits.allowedOrigins. ${why}`, true);
   }
 
   mode(m: ClientMode): void {
