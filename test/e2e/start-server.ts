@@ -31,18 +31,31 @@ export async function startServer(runtime: Runtime, config: Record<string, unkno
   writeFileSync(file, JSON.stringify(config));
   const args = ["serve", "--port", "0", "--no-demo", "--log-level", "warn", "--config", file, "--runtime", runtime];
   const cmd = runtime === "bun" ? [process.execPath, join(ROOT, "src/cli/main.ts")] : ["node", await (nodeCli ??= buildForNode(join(ROOT, "src/cli/main.ts"), "cli"))];
-  const proc = spawn(cmd[0]!, [...cmd.slice(1), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  return spawnServer(runtime, [...cmd, ...args], /tickgate listening on http:\/\/[^:]+:(\d+)/);
+}
+
+/** Starts a fixture server script (test/e2e/fixtures/) under `runtime`; it prints `listening <port>`. */
+export async function startFixture(runtime: Runtime, name: string): Promise<E2eServer> {
+  const entry = join(import.meta.dir, "fixtures", `${name}.ts`);
+  const cmd = runtime === "bun" ? [process.execPath, entry] : ["node", await (fixtures[name] ??= buildForNode(entry, `e2e-${name}`))];
+  return spawnServer(runtime, cmd, /listening (\d+)/);
+}
+const fixtures: Record<string, Promise<string>> = {};
+
+async function spawnServer(runtime: Runtime, cmd: string[], ready: RegExp): Promise<E2eServer> {
+  const proc = spawn(cmd[0]!, cmd.slice(1), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
-  proc.stderr!.on("data", (d) => (err += d));
   const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+  // The CLI says where it listens on stderr (stdout carries its log); a fixture on stdout.
   const port = await new Promise<number>((resolve, reject) => {
-    proc.stdout!.on("data", (d) => {
-      out += d;
-      const m = /tickgate listening on http:\/\/[^:]+:(\d+)/.exec(out);
+    const look = () => {
+      const m = ready.exec(out) ?? ready.exec(err);
       if (m) resolve(Number(m[1]));
-    });
-    exited.then((code) => reject(new Error(`tickgate serve on ${runtime} exited ${code}: ${err}`)));
+    };
+    proc.stdout!.on("data", (d) => ((out += d), look()));
+    proc.stderr!.on("data", (d) => ((err += d), look()));
+    exited.then((code) => reject(new Error(`${cmd.join(" ")} on ${runtime} exited ${code}: ${err}`)));
   });
   return {
     runtime,

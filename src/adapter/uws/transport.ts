@@ -90,8 +90,11 @@ export class UwsTransport implements Transport {
       maxBackpressure: o.backpressureLimit,
       // The core acts on slow consumers itself, before this native limit.
       closeOnBackpressureLimit: 0,
-      idleTimeout: o.idleTimeoutSec,
-      sendPingsAutomatically: o.sendPings,
+      // The core judges liveness itself (core/liveness.ts: it pings after
+      // idleTimeoutSec of silence and closes with 4009); uWS's own timer
+      // would race it with a bare close, and refuses values from 1 to 8.
+      idleTimeout: 0,
+      sendPingsAutomatically: false,
       compression: o.perMessageDeflate ? uws.SHARED_COMPRESSOR : uws.DISABLED,
       upgrade: (res, req, ctx) => this.#upgrade(host, res, req, ctx),
       open(ws) {
