@@ -89,7 +89,8 @@ export async function sendResponse(res: UwsHttpResponse, r: Response, st: Respon
   // still waiting for its next event does not finish before setImmediate.
   const next = first.done ? Promise.resolve(first) : reader.read();
   const second = await Promise.race([next, new Promise<null>((ok) => setImmediate(() => ok(null)))]);
-  if (st.aborted) return void reader.cancel().catch(() => {});
+  // The client left, or the transport answered (body too large) or stopped meanwhile.
+  if (st.aborted || st.answered || st.done) return void reader.cancel().catch(() => {});
   if (second !== null && second.done) {
     const body = first.value ?? new Uint8Array(0);
     st.done = true;
@@ -109,7 +110,8 @@ export async function sendResponse(res: UwsHttpResponse, r: Response, st: Respon
   try {
     while (pending) {
       const chunk = await pending;
-      if (st.aborted) break;
+      // Aborted by the client, or ended by the transport's stop(true).
+      if (st.aborted || st.done) break;
       if (chunk.done) {
         st.done = true;
         res.cork(() => res.end());
@@ -125,12 +127,12 @@ export async function sendResponse(res: UwsHttpResponse, r: Response, st: Respon
     }
   } catch {
     // The producer failed mid-stream: all we can do is end the connection.
-    if (!st.aborted) {
+    if (!st.aborted && !st.done) {
       st.done = true;
       res.cork(() => res.close());
     }
   }
-  if (st.aborted) await reader.cancel().catch(() => {});
+  if (st.aborted || st.done) await reader.cancel().catch(() => {});
 }
 
 /**

@@ -210,6 +210,9 @@ export class UwsTransport implements Transport {
       if (st.aborted || st.done) continue;
       st.done = true;
       res.close();
+      // A writer waiting on onWritable, and the body's producer, learn now.
+      st.wake?.();
+      st.cancel?.();
     }
     this.#responses.clear();
   }
