@@ -40,11 +40,12 @@ export async function startServer(options: UserOptions, deps: Partial<ServerDeps
   // Loaded only when chosen: the uWebSockets.js adapter refuses to start under Bun.
   const { serve, loadUws } = await import("../adapter/uws/index.ts");
   try {
-    loadUws();
+    await loadUws();
   } catch (e) {
     throw new CommandFailed(runtime().name === "bun" ? (e as Error).message : needsUwsOrBun((e as Error).message.replace(/^config: uws\.module: /, "")));
   }
-  return serve(options, deps);
+  // uWS shares a port (SO_REUSEPORT) only when told to; workers tell it.
+  return serve(options, deps, { reusePort: listen.reusePort ?? false });
 }
 
 /** Serves a browser bundle of `entry` (the dashboard script), built by this runtime's bundler. */

@@ -166,5 +166,32 @@ for (const runtime of RUNTIMES) {
         await s[Symbol.asyncDispose]();
       }
     });
+
+    test("SIGTERM with drainMs: /ready answers 503 while health, publishing and delivery go on; then SSE close, 1001, exit 0", async () => {
+      // Long enough for the checks below on a busy machine; nothing waits for it to pass.
+      const s = await startServer(runtime, { drainMs: 8000 });
+      try {
+        await using c = await connect(s.wsUrl);
+        const t = topic("drain");
+        await subscribe(c, t);
+        await using sse = await openSse(`${s.url}/sse?topic=${t}`);
+        await sse.next((e) => e.event === "ack");
+        expect((await fetch(`${s.url}/ready`)).status).toBe(200);
+        const code = s.terminate();
+        let ready = 200;
+        while (ready === 200) ready = (await fetch(`${s.url}/ready`)).status;
+        expect(ready).toBe(503);
+        expect((await fetch(`${s.url}/health`)).status).toBe(200);
+        const res = await fetch(`${s.url}/api/publish`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ topic: t, data: "during drain" }) });
+        expect(res.status).toBe(200);
+        expect((await c.next((f) => f.t === "msg")).data).toBe("during drain");
+        expect((await sse.next((e) => e.data?.t === "msg")).data.data).toBe("during drain");
+        expect((await sse.next((e) => e.event === "close", 25_000)).event).toBe("close");
+        expect((await c.closed).code).toBe(1001);
+        expect(await code).toBe(0);
+      } finally {
+        await s[Symbol.asyncDispose]();
+      }
+    }, 30_000);
   });
 }

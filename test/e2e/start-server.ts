@@ -25,24 +25,37 @@ export interface E2eServer extends AsyncDisposable {
   terminate(): Promise<number | null>;
 }
 
-/** Starts `tickgate serve` (no demo) with `config` (written to a temp file) on port 0. */
+/** Starts `tickgate serve --no-demo` with `config` (written to a temp file) on port 0. */
 export async function startServer(runtime: Runtime, config: Record<string, unknown> = {}): Promise<E2eServer> {
   const file = join(mkdtempSync(join(tmpdir(), "tickgate-e2e-")), "config.json");
   writeFileSync(file, JSON.stringify(config));
-  const args = ["serve", "--port", "0", "--log-level", "warn", "--config", file, "--runtime", runtime];
+  const args = ["serve", "--port", "0", "--no-demo", "--log-level", "warn", "--config", file, "--runtime", runtime];
   const cmd = runtime === "bun" ? [process.execPath, join(ROOT, "src/cli/main.ts")] : ["node", await (nodeCli ??= buildForNode(join(ROOT, "src/cli/main.ts"), "cli"))];
-  const proc = spawn(cmd[0]!, [...cmd.slice(1), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  return spawnServer(runtime, [...cmd, ...args], /tickgate listening on http:\/\/[^:]+:(\d+)/);
+}
+
+/** Starts a fixture server script (test/e2e/fixtures/) under `runtime`; it prints `listening <port>`. */
+export async function startFixture(runtime: Runtime, name: string): Promise<E2eServer> {
+  const entry = join(import.meta.dir, "fixtures", `${name}.ts`);
+  const cmd = runtime === "bun" ? [process.execPath, entry] : ["node", await (fixtures[name] ??= buildForNode(entry, `e2e-${name}`))];
+  return spawnServer(runtime, cmd, /listening (\d+)/);
+}
+const fixtures: Record<string, Promise<string>> = {};
+
+async function spawnServer(runtime: Runtime, cmd: string[], ready: RegExp): Promise<E2eServer> {
+  const proc = spawn(cmd[0]!, cmd.slice(1), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
   let err = "";
-  proc.stdout!.resume(); // JSON log lines; unread, they could fill the pipe
   const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+  // The CLI says where it listens on stderr (stdout carries its log); a fixture on stdout.
   const port = await new Promise<number>((resolve, reject) => {
-    // The banner is for people and goes to stderr; stdout carries only JSON log lines.
-    proc.stderr!.on("data", (d) => {
-      err += d;
-      const m = /tickgate listening on http:\/\/[^:]+:(\d+)/.exec(err);
+    const look = () => {
+      const m = ready.exec(out) ?? ready.exec(err);
       if (m) resolve(Number(m[1]));
-    });
-    exited.then((code) => reject(new Error(`tickgate serve on ${runtime} exited ${code}: ${err}`)));
+    };
+    proc.stdout!.on("data", (d) => ((out += d), look()));
+    proc.stderr!.on("data", (d) => ((err += d), look()));
+    exited.then((code) => reject(new Error(`${cmd.join(" ")} on ${runtime} exited ${code}: ${err}`)));
   });
   return {
     runtime,

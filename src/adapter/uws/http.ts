@@ -89,7 +89,8 @@ export async function sendResponse(res: UwsHttpResponse, r: Response, st: Respon
   // still waiting for its next event does not finish before setImmediate.
   const next = first.done ? Promise.resolve(first) : reader.read();
   const second = await Promise.race([next, new Promise<null>((ok) => setImmediate(() => ok(null)))]);
-  if (st.aborted) return void reader.cancel().catch(() => {});
+  // The client left, or the transport answered (body too large) or stopped meanwhile.
+  if (st.aborted || st.answered || st.done) return void reader.cancel().catch(() => {});
   if (second !== null && second.done) {
     const body = first.value ?? new Uint8Array(0);
     st.done = true;
@@ -109,7 +110,8 @@ export async function sendResponse(res: UwsHttpResponse, r: Response, st: Respon
   try {
     while (pending) {
       const chunk = await pending;
-      if (st.aborted) break;
+      // Aborted by the client, or ended by the transport's stop(true).
+      if (st.aborted || st.done) break;
       if (chunk.done) {
         st.done = true;
         res.cork(() => res.end());
@@ -125,41 +127,62 @@ export async function sendResponse(res: UwsHttpResponse, r: Response, st: Respon
     }
   } catch {
     // The producer failed mid-stream: all we can do is end the connection.
-    if (!st.aborted) {
+    if (!st.aborted && !st.done) {
       st.done = true;
       res.cork(() => res.close());
     }
   }
-  if (st.aborted) await reader.cancel().catch(() => {});
+  if (st.aborted || st.done) await reader.cancel().catch(() => {});
 }
 
 /**
  * The body as a stream, fed by uWS's onData (which must be attached before
  * the handler returns). Each chunk is copied: uWS neuters it afterwards.
- * Past `limit` bytes the transport answers 413 itself and drops the rest.
+ *
+ * The cap is the core's to enforce (`http/body.ts` answers 413 and keeps
+ * the connection): the chunk that crosses `limit` is still handed on, so the
+ * core sees the body is too large, and everything after it is dropped as it
+ * arrives, so memory stays under `limit` plus one chunk while the client
+ * finishes sending. Only a handler that asks for more than `limit` bytes
+ * gets the transport's own 413, with the connection closed (the rest of the
+ * body is still on the wire and nobody will read it).
  */
 export function bodyStream(res: UwsHttpResponse, limit: number, st: ResponseState): ReadableStream<Uint8Array> {
   let total = 0;
+  let over = false;
+  let ended = false;
   let ctl!: ReadableStreamDefaultController<Uint8Array>;
-  const stream = new ReadableStream<Uint8Array>({ start: (c) => void (ctl = c) }, { highWaterMark: 0 });
-  res.onData((chunk, isLast) => {
-    // Late chunks after the handler already answered (say, 413 from content-length) are dropped.
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start: (c) => void (ctl = c),
+      pull: () => {
+        // The queue is empty and the reader wants bytes past the cap.
+        if (over && !ended) backstop();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  const backstop = () => {
+    ended = true;
+    ctl.error(new Error("request body too large"));
     if (st.answered || st.aborted || st.done) return;
+    st.answered = true;
+    const refusal = httpError(ErrorCode.PAYLOAD_TOO_LARGE, `body is over ${limit} bytes, the limit`);
+    void refusal.text().then((text) => {
+      if (st.aborted || st.done) return;
+      st.done = true;
+      res.cork(() => res.writeStatus(`${refusal.status} ${REASONS[refusal.status]}`).writeHeader("content-type", "application/json").end(text, true));
+    });
+  };
+  res.onData((chunk, isLast) => {
+    if (over || ended || st.aborted || st.done) return;
     total += chunk.byteLength;
-    if (total > limit) {
-      st.answered = true;
-      ctl.error(new Error("request body too large"));
-      const refusal = httpError(ErrorCode.PAYLOAD_TOO_LARGE, `body is over ${limit} bytes, the limit`);
-      void refusal.text().then((text) => {
-        if (st.aborted || st.done) return;
-        st.done = true;
-        // Close after answering: the rest of the body is still on the wire.
-        res.cork(() => res.writeStatus(`${refusal.status} ${REASONS[refusal.status]}`).writeHeader("content-type", "application/json").end(text, true));
-      });
-      return;
-    }
+    over = total > limit;
     ctl.enqueue(new Uint8Array(chunk.slice(0)));
-    if (isLast) ctl.close();
+    if (isLast && !over) {
+      ended = true;
+      ctl.close();
+    }
   });
   return stream;
 }

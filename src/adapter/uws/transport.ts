@@ -9,7 +9,7 @@
 import type { SendResult, ServerSocket, Transport, TransportHost, TransportListenOptions } from "../../core/transport.ts";
 import { addressText, bodyStream, readHead, sendResponse, type ResponseState } from "./http.ts";
 import { DEFAULT_UWS_MODULES, loadUws } from "./load.ts";
-import type { UwsApp, UwsHttpRequest, UwsHttpResponse, UwsListenToken, UwsModule, UwsSocketContext, UwsWebSocket } from "./uws-types.ts";
+import type { UwsApp, UwsHttpRequest, UwsHttpResponse, UwsListenToken, UwsModule, UwsSocketContext, UwsWebSocket, UwsWebSocketBehavior } from "./uws-types.ts";
 
 const utf8 = new TextDecoder();
 
@@ -44,13 +44,27 @@ class UwsSocket implements ServerSocket {
     this.closed = true;
     this.ws.end(code, reason);
   }
+  ping(): void {
+    if (!this.closed) this.ws.ping();
+  }
 }
 
 export interface UwsTransportOptions {
   /** Module name(s) to load uWebSockets.js from, tried in order (default: DEFAULT_UWS_MODULES). */
   module?: string | readonly string[];
-  /** Request bodies past this many bytes get 413 (default: the listen options' maxFrameBytes). */
+  /**
+   * A backstop for handlers that read request bodies past this many bytes
+   * (default: the listen options' maxFrameBytes): 413 and the connection
+   * closed. The core's own reader refuses first, keeping the connection.
+   */
   maxBodyBytes?: number;
+  /**
+   * Share the port with other processes (SO_REUSEPORT) for listens that do
+   * not say (`TransportListenOptions.reusePort`). Default false: uWS would
+   * otherwise share it silently, and a second server on a busy port would
+   * start and take half its connections instead of failing.
+   */
+  reusePort?: boolean;
 }
 
 export class UwsTransport implements Transport {
@@ -61,7 +75,7 @@ export class UwsTransport implements Transport {
   #accepting = false;
   readonly #sockets = new Set<UwsWebSocket<SocketData>>();
   /** Open HTTP responses (SSE streams above all), ended by stop(true). */
-  readonly #responses = new Set<UwsHttpResponse>();
+  readonly #responses = new Map<UwsHttpResponse, ResponseState>();
 
   constructor(readonly options: UwsTransportOptions = {}) {}
 
@@ -71,13 +85,16 @@ export class UwsTransport implements Transport {
     const maxBody = this.options.maxBodyBytes ?? o.maxFrameBytes;
     const sockets = this.#sockets;
     const app = uws.App();
-    app.ws<SocketData>(host.wsPath, {
+    const behavior: UwsWebSocketBehavior<SocketData> = {
       maxPayloadLength: o.maxFrameBytes,
       maxBackpressure: o.backpressureLimit,
       // The core acts on slow consumers itself, before this native limit.
       closeOnBackpressureLimit: 0,
-      idleTimeout: o.idleTimeoutSec,
-      sendPingsAutomatically: o.sendPings,
+      // The core judges liveness itself (core/liveness.ts: it pings after
+      // idleTimeoutSec of silence and closes with 4009); uWS's own timer
+      // would race it with a bare close, and refuses values from 1 to 8.
+      idleTimeout: 0,
+      sendPingsAutomatically: false,
       compression: o.perMessageDeflate ? uws.SHARED_COMPRESSOR : uws.DISABLED,
       upgrade: (res, req, ctx) => this.#upgrade(host, res, req, ctx),
       open(ws) {
@@ -93,16 +110,23 @@ export class UwsTransport implements Transport {
       drain(ws) {
         host.onDrain(ws.getUserData().state);
       },
+      pong(ws) {
+        host.onPong?.(ws.getUserData().state);
+      },
       close(ws, code, msg) {
         const d = ws.getUserData();
         if (d.socket) d.socket.closed = true;
         sockets.delete(ws);
         host.onClose(d.state, code, utf8.decode(msg));
       },
-    });
+    };
+    // One route per path (the legacy protocols' too); the host tells them apart by URL.
+    for (const path of new Set([host.wsPath, ...(host.upgradePaths ?? [])])) app.ws<SocketData>(path, behavior);
     app.any("/*", (res, req) => this.#http(host, res, req, maxBody));
-    const token = await new Promise<UwsListenToken | false>((ok) => app.listen(o.host, o.port, ok));
-    if (!token) throw new Error(`uWebSockets.js could not listen on ${o.host}:${o.port}`);
+    const shared = o.reusePort ?? this.options.reusePort ?? false;
+    const listenOpt = shared ? 0 : (uws.LIBUS_LISTEN_EXCLUSIVE_PORT ?? 1);
+    const token = await new Promise<UwsListenToken | false>((ok) => app.listen(o.host, o.port, listenOpt, ok));
+    if (!token) throw new Error(`uWebSockets.js could not listen on ${o.host}:${o.port}${shared ? "" : " (in use?)"}`);
     this.#app = app;
     this.#token = token;
     this.#accepting = true;
@@ -142,7 +166,7 @@ export class UwsTransport implements Transport {
     const st: ResponseState = { aborted: false };
     const ac = new AbortController();
     const responses = this.#responses;
-    responses.add(res);
+    responses.set(res, st);
     res.onAborted(() => {
       st.aborted = true;
       responses.delete(res);
@@ -181,7 +205,15 @@ export class UwsTransport implements Transport {
       if (s) s.closed = true;
       ws.close();
     }
-    for (const res of [...this.#responses]) res.close();
+    // An ended response must not be touched again (uWS throws).
+    for (const [res, st] of [...this.#responses]) {
+      if (st.aborted || st.done) continue;
+      st.done = true;
+      res.close();
+      // A writer waiting on onWritable, and the body's producer, learn now.
+      st.wake?.();
+      st.cancel?.();
+    }
     this.#responses.clear();
   }
 }

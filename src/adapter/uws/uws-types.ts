@@ -23,6 +23,8 @@ export interface UwsWebSocket<U> {
   subscribe(topic: UwsData): boolean;
   unsubscribe(topic: UwsData): boolean;
   cork(cb: () => void): UwsWebSocket<U>;
+  /** Sends a ping control frame; same status codes as send. */
+  ping(message?: UwsData): number;
   getRemoteAddressAsText(): ArrayBuffer;
   getUserData(): U;
 }
@@ -68,13 +70,16 @@ export interface UwsWebSocketBehavior<U> {
   open?: (ws: UwsWebSocket<U>) => void;
   message?: (ws: UwsWebSocket<U>, message: ArrayBuffer, isBinary: boolean) => void;
   drain?: (ws: UwsWebSocket<U>) => void;
+  /** A pong control frame arrived (pings are answered by uWS itself). */
+  pong?: (ws: UwsWebSocket<U>, message: ArrayBuffer) => void;
   close?: (ws: UwsWebSocket<U>, code: number, message: ArrayBuffer) => void;
 }
 
 export interface UwsApp {
   ws<U>(pattern: string, behavior: UwsWebSocketBehavior<U>): UwsApp;
   any(pattern: string, handler: (res: UwsHttpResponse, req: UwsHttpRequest) => void): UwsApp;
-  listen(host: string, port: number, cb: (token: UwsListenToken | false) => void): UwsApp;
+  /** `options`: 0 (LIBUS_LISTEN_DEFAULT, SO_REUSEPORT on) or LIBUS_LISTEN_EXCLUSIVE_PORT (1). */
+  listen(host: string, port: number, options: number, cb: (token: UwsListenToken | false) => void): UwsApp;
   publish(topic: UwsData, message: UwsData, isBinary?: boolean, compress?: boolean): boolean;
   numSubscribers(topic: UwsData): number;
 }
@@ -85,5 +90,7 @@ export interface UwsModule {
   us_listen_socket_close(token: UwsListenToken): void;
   us_socket_local_port(token: UwsListenToken): number;
   SHARED_COMPRESSOR: number;
+  /** Listen option: no SO_REUSEPORT (absent in some builds, where it is 1). */
+  LIBUS_LISTEN_EXCLUSIVE_PORT?: number;
   DISABLED: number;
 }

@@ -8,6 +8,7 @@
 import { describe, expect, test } from "bun:test";
 import net from "node:net";
 import { uwsTransport } from "../../../src/adapter/uws/transport.ts";
+import { readBody } from "../../../src/http/body.ts";
 import type { ServerSocket, TransportHost, UpgradeInfo } from "../../../src/core/transport.ts";
 
 const OPTS = { host: "127.0.0.1", port: 0, maxFrameBytes: 1024, backpressureLimit: 1 << 20, idleTimeoutSec: 120, sendPings: true, perMessageDeflate: false };
@@ -23,6 +24,9 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
 /** A host that keeps what it is given as is, and answers HTTP with `handler`. */
 class KeepingHost implements TransportHost<{ socket?: ServerSocket }> {
   readonly wsPath = "/ws";
+  upgradePaths: string[] = [];
+  pongs = 0;
+  opened: ServerSocket[] = [];
   kept: (Uint8Array | string)[] = [];
   upgrades: UpgradeInfo[] = [];
   handler: (req: Request) => Response | Promise<Response> = () => new Response("ok");
@@ -32,6 +36,10 @@ class KeepingHost implements TransportHost<{ socket?: ServerSocket }> {
   }
   onOpen(socket: ServerSocket, s: { socket?: ServerSocket }) {
     s.socket = socket;
+    this.opened.push(socket);
+  }
+  onPong() {
+    this.pongs++;
   }
   onMessage(_s: unknown, data: Uint8Array | string) {
     this.kept.push(data); // no copy, on purpose
@@ -43,9 +51,9 @@ class KeepingHost implements TransportHost<{ socket?: ServerSocket }> {
   }
 }
 
-async function start(host = new KeepingHost()) {
+async function start(host = new KeepingHost(), opts: Partial<typeof OPTS & { reusePort: boolean }> = {}) {
   const t = uwsTransport();
-  const { port } = await t.listen(host, OPTS);
+  const { port } = await t.listen(host, { ...OPTS, ...opts });
   return { t, host, port, [Symbol.asyncDispose]: () => t.stop(true) };
 }
 
@@ -131,5 +139,76 @@ describe("UwsTransport (uWS lifetimes)", () => {
     await new Promise((r) => sock.once("data", r));
     sock.destroy();
     await until(() => aborted && cancelled);
+  });
+
+  test("ping() sends a WebSocket ping; the peer's pong reaches onPong", async () => {
+    await using s = await start();
+    const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`);
+    await new Promise((r, j) => ((ws.onopen = r), (ws.onerror = j)));
+    await until(() => s.host.opened.length === 1);
+    expect(s.host.pongs).toBe(0);
+    s.host.opened[0]!.ping!();
+    await until(() => s.host.pongs === 1);
+    ws.close();
+  });
+
+  test("upgradePaths take upgrades like wsPath; the host sees which path was asked", async () => {
+    const host = new KeepingHost();
+    host.upgradePaths = ["/legacy/v1"];
+    await using s = await start(host);
+    for (const path of ["/legacy/v1", "/ws"]) {
+      const ws = new WebSocket(`ws://127.0.0.1:${s.port}${path}`);
+      await new Promise((r, j) => ((ws.onopen = r), (ws.onerror = j)));
+      ws.close();
+    }
+    expect(s.host.upgrades.map((u) => u.url.pathname)).toEqual(["/legacy/v1", "/ws"]);
+    // Any other path is plain HTTP, the host's to answer.
+    s.host.handler = (req) => new Response(new URL(req.url).pathname, { status: 404 });
+    const other = new WebSocket(`ws://127.0.0.1:${s.port}/other`);
+    await new Promise((r) => ((other.onerror = r), (other.onopen = r)));
+    expect(other.readyState).not.toBe(WebSocket.OPEN);
+    expect(s.host.upgrades.length).toBe(2);
+  });
+
+  test("the port is exclusive unless reusePort is asked for", async () => {
+    await using a = await start();
+    const e = await uwsTransport().listen(new KeepingHost(), { ...OPTS, port: a.port }).catch((x: Error) => x);
+    expect(e).toBeInstanceOf(Error);
+    expect((e as Error).message).toContain(`could not listen on 127.0.0.1:${a.port}`);
+    // Shared: a second server on the same (fixed) port starts.
+    const fixed = 20000 + (process.pid % 20000);
+    await using b = await start(new KeepingHost(), { port: fixed, reusePort: true });
+    await using c = await start(new KeepingHost(), { port: fixed, reusePort: true });
+    expect([b.port, c.port]).toEqual([fixed, fixed]);
+  });
+
+  test("a handler that refuses a body at the cap answers while the client is still sending, on a kept connection", async () => {
+    await using s = await start();
+    s.host.handler = async (req) => {
+      const b = await readBody(req, OPTS.maxFrameBytes);
+      return b instanceof Response ? b : new Response(String(b.byteLength));
+    };
+    const sock = net.connect(s.port, "127.0.0.1");
+    await new Promise((r) => sock.once("connect", r));
+    let got = "";
+    sock.on("data", (d: Buffer) => (got += d.toString("latin1")));
+    sock.write("POST /p HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n");
+    const chunk = Buffer.concat([Buffer.from("4000\r\n"), Buffer.alloc(0x4000, 7), Buffer.from("\r\n")]);
+    let sent = 0;
+    // Up to 100 MB, stopping as soon as the answer arrives.
+    while (!got.includes("\r\n\r\n") && sent < 100 * 1024 * 1024) {
+      if (!sock.write(chunk)) await new Promise((r) => sock.once("drain", r));
+      sent += 0x4000;
+    }
+    await until(() => got.includes("PAYLOAD_TOO_LARGE"));
+    expect(got.startsWith("HTTP/1.1 413")).toBe(true);
+    expect(sent).toBeLessThan(100 * 1024 * 1024);
+    // The client finishes its body; the connection is still open for the next request.
+    sock.write("0\r\n\r\n");
+    got = "";
+    sock.write("POST /p HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\nabc");
+    await until(() => got.includes("\r\n\r\n3"));
+    expect(got.startsWith("HTTP/1.1 200")).toBe(true);
+    sock.destroy();
   });
 });
