@@ -17,7 +17,7 @@ describe("NatsBus (3-server NATS cluster, R3)", () => {
   test("the stream leader's server killed: nothing acknowledged is lost, delivery continues", async () => {
     await using nats = await startNatsCluster();
     const name = uniqueCluster();
-    const opts = { servers: nats.urls, name, replicas: 3, publishTimeoutMs: 20_000 };
+    const opts = { servers: nats.urls, name, replicas: 3, publishTimeoutMs: 60_000 };
     await using a = await startNode(opts, POLICIES);
     await using b = await startNode(opts, POLICIES);
     const topic = `h.${uniqueTopic()}`;
@@ -38,13 +38,13 @@ describe("NatsBus (3-server NATS cluster, R3)", () => {
     // Publications go on (the bus retries through the leader election within publishTimeoutMs).
     for (let i = 21; i <= 40; i++) acked.push(await (a.server.publish(topic, i) as Promise<number>));
     expect(acked).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
-    const got = await sub.collect(40, isMsg, 30_000);
+    const got = await sub.collect(40, isMsg, 60_000);
     expect(got.map((f) => [f.seq, f.data])).toEqual(acked.map((s) => [s, s]));
 
     // A newcomer recovers all of it from the surviving replicas.
     await using late = await connect(a.wsUrl);
     late.send({ t: "sub", id: "r", topic, recover: { epoch: a.bus.epoch, seq: 0 } });
-    expect(await late.next((f) => f.id === "r", 20_000)).toMatchObject({ seq: 40, recovery: { ok: true, replayed: 40 } });
+    expect(await late.next((f) => f.id === "r", 60_000)).toMatchObject({ seq: 40, recovery: { ok: true, replayed: 40 } });
     expect((await late.collect(40, isMsg)).map((f) => f.seq)).toEqual(acked);
-  }, 120_000);
+  }, 240_000);
 });
