@@ -55,6 +55,10 @@ export class ChannelIndex {
   release(ch: Channel): void {
     if (ch.members.size > 0) return;
     this.#channels.delete(ch.key);
+    // A subscription to a topic nobody publishes on never makes a Topic, so
+    // eviction would never drop the policy cached for it; a held topic only
+    // looks its policy up again.
+    this.policies.forget(ch.base);
     if (ch.isPattern) {
       this.#patterns.delete(ch.key);
       this.#cache.clear();

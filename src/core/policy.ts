@@ -26,9 +26,14 @@ export class PolicyTable {
     });
   }
 
-  /** Drops a topic's cached policy (it was evicted). */
+  /** Drops a topic's or pattern's cached policy (evicted, or its last subscription gone). */
   forget(name: string): void {
     this.#cache.delete(name);
+  }
+
+  /** Names with a cached policy (the hardening tests check it returns to its baseline). */
+  get cached(): number {
+    return this.#cache.size;
   }
 
   /** Policy for a topic or pattern; cached, so the publish path pays a Map lookup. */
