@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { Child } from "../lib/child.ts";
 import { clockTicks, cpuTicks, placement } from "../lib/proc.ts";
 import { Progress } from "../lib/progress.ts";
+import { steadyLoad, steadyLoadFlags } from "../lib/steady-load.ts";
 import { Flags, emptyResult, fmt, type Scenario, type ScenarioContext, type Table } from "../lib/scenario.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -70,17 +71,12 @@ async function measure(workers: number, f: { subs: number; rate: number; seconds
 export const fanoutWorkersScenario: Scenario = {
   name: "fanout-workers",
   describe: "subscribers on one port served by 1 process vs 2 workers (local nats-server): deliveries/s and CPU per delivery in the same run",
-  flags: [
-    { name: "subs", def: "1000", quick: "200", help: "subscribers on the shared port (the kernel spreads them over the workers)" },
-    { name: "rate", def: "100", quick: "50", help: "publications per second" },
-    { name: "seconds", def: "10", quick: "2", help: "measured window per run" },
-    { name: "warmup", def: "2", quick: "0.5", help: "publishing before the window opens" },
-  ],
+  flags: steadyLoadFlags({ quick: "200", help: "subscribers on the shared port (the kernel spreads them over the workers)" }),
 
   async run(ctx) {
     const res = emptyResult();
     const fl = ctx.flags;
-    const f = { subs: fl.int("subs", 2, 20_000), rate: fl.num("rate", 1, 100_000), seconds: fl.num("seconds", 0.5, 600), warmup: fl.num("warmup", 0, 60) };
+    const f = steadyLoad(fl);
     ctx.progress.begin("fanout-workers", 2);
     ctx.progress.step("one process");
     const one = await measure(1, f, ctx);
