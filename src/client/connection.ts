@@ -31,8 +31,8 @@ import { WsProbe } from "./ws-probe.ts";
  * server's `: ping` comes every 5 s and does not say so on the wire.
  */
 const SSE_MIN_IDLE_MS = 12_000;
-/** Budget for a pattern's topic list in a recover frame, when the server's frame limit is unknown. */
-const DEFAULT_MAX_FRAME = 1024 * 1024;
+/** Budget for a pattern's topic list in a recover frame, when the server's frame limit is unknown: the server's default. */
+const DEFAULT_MAX_FRAME = 144 * 1024;
 
 /** @internal */
 export class Connection implements InboundHost {

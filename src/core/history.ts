@@ -18,7 +18,9 @@ export class History {
     this.#ring = new Array(size);
   }
 
+  /** Stores `pub`, dropping what aged out first, so a busy topic holds only its window whoever reads it. */
   push(pub: Publication): void {
+    this.#trim(pub.ts);
     const size = this.size;
     if (this.#len < size) {
       this.#ring[(this.#start + this.#len) % size] = pub;
@@ -27,6 +29,11 @@ export class History {
       this.#ring[this.#start] = pub;
       this.#start = (this.#start + 1) % size;
     }
+  }
+
+  /** Publications stored right now, aged ones included until the next push or read. */
+  get stored(): number {
+    return this.#len;
   }
 
   /** Publications held, after dropping those past the age limit. */

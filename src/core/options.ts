@@ -119,7 +119,7 @@ export const OptionsSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).describe("Port to listen on; 0 picks a free one."),
   path: z.string().startsWith("/").describe("Path that accepts WebSocket upgrades."),
   defaultEncoding: z.enum(ENCODINGS).describe("Encoding of connections that offer no subprotocol."),
-  maxFrameBytes: z.number().int().positive().describe("Largest WebSocket frame accepted; a larger one closes the connection (1009)."),
+  maxFrameBytes: z.number().int().positive().describe("Largest WebSocket frame accepted; a larger one closes the connection (1009) before it is read. Default: twice the largest `maxPayload` of any policy plus 16 KiB (144 KiB at the default policy)."),
   idleTimeoutSec: z.number().int().min(0).max(960).describe("A connection silent this long is closed (0: never)."),
   sendPings: z.boolean().describe("Send WebSocket pings so idle but live peers stay connected."),
   perMessageDeflate: z.boolean().describe("Offer permessage-deflate compression (costs CPU per frame)."),
@@ -166,13 +166,24 @@ export type ServerOptions = DeepPartial<z.input<typeof OptionsSchema>>;
 /** The same as {@link ServerOptions} (the earlier name). */
 export type UserOptions = ServerOptions;
 
+/**
+ * The default frame limit for servers whose largest publication payload is
+ * `maxPayload`: room for the payload in JSON (up to twice its msgpack size
+ * for typical values) and the frame's other fields. The limit is enforced
+ * natively, from the frame header, so a frame no policy could accept is
+ * refused before the server reads it: a megabyte of padding costs nothing.
+ */
+export function frameBytesFor(maxPayload: number): number {
+  return 2 * maxPayload + 16 * 1024;
+}
+
 export function defaultOptions(): Options {
   return {
     host: "127.0.0.1",
     port: DEFAULT_PORT,
     path: "/ws",
     defaultEncoding: "msgpack",
-    maxFrameBytes: 1024 * 1024,
+    maxFrameBytes: frameBytesFor(DEFAULT_POLICY.maxPayload),
     idleTimeoutSec: 120,
     sendPings: true,
     perMessageDeflate: false,
@@ -227,6 +238,7 @@ export function parseOptions(user: ServerOptions | unknown = {}): Options {
     devices: { ...d.devices, ...(u.devices ?? {}) },
     topicLimits: { ...d.topicLimits, ...(u.topicLimits ?? {}) },
   };
+  if (u.maxFrameBytes === undefined) merged.maxFrameBytes = derivedFrameBytes(merged);
   const r = OptionsSchema.safeParse(merged);
   if (!r.success) throw firstIssue(r.error);
   const o = r.data;
@@ -245,6 +257,14 @@ export function parseOptions(user: ServerOptions | unknown = {}): Options {
     throw ConfigError.format("auth", "set one and only one of secret, publicKey, jwks");
   }
   return deepFreeze(o);
+}
+
+/** The default `maxFrameBytes` for the policies given; a malformed policy is left for the schema to name. */
+function derivedFrameBytes(merged: { defaultPolicy: { maxPayload?: unknown }; policies?: unknown }): number {
+  const payloads = [merged.defaultPolicy.maxPayload];
+  if (Array.isArray(merged.policies)) for (const p of merged.policies) payloads.push(p?.maxPayload);
+  const largest = Math.max(...payloads.filter((v): v is number => typeof v === "number" && Number.isFinite(v) && v > 0));
+  return frameBytesFor(Number.isFinite(largest) ? largest : DEFAULT_POLICY.maxPayload);
 }
 
 function deepFreeze<T>(o: T): T {

@@ -40,8 +40,8 @@ export function frameCaps(maxFrameBytes: number): FrameCaps {
   });
 }
 
-/** The caps at the default `maxFrameBytes` (1 MiB). */
-export const DEFAULT_FRAME_CAPS = frameCaps(1024 * 1024);
+/** The caps at the default `maxFrameBytes` (144 KiB: see `frameBytesFor` in core/options.ts). */
+export const DEFAULT_FRAME_CAPS = frameCaps(144 * KiB);
 
 /** The smallest cap: a frame at most this long is never checked further. */
 export const SMALLEST_CAP = 512;

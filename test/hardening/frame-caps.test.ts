@@ -4,6 +4,7 @@
 import { describe, expect, it } from "bun:test";
 import { CloseCode, ErrorCode } from "../../src/protocol/codes.ts";
 import { DEFAULT_FRAME_CAPS } from "../../src/protocol/frame-caps.ts";
+import { defaultOptions } from "../../src/core/options.ts";
 import { connect } from "../helpers/client.ts";
 import { startServer } from "../helpers/server.ts";
 
@@ -65,6 +66,41 @@ describe("frame caps under a flood", () => {
 
   it("keeps every cap below maxFrameBytes for control frames", () => {
     expect(DEFAULT_FRAME_CAPS.ping).toBeLessThan(1024);
-    expect(DEFAULT_FRAME_CAPS.pub).toBe(MiB);
+    expect(DEFAULT_FRAME_CAPS.pub).toBe(defaultOptions().maxFrameBytes);
+  });
+});
+
+// The frame limit follows the policies: at the defaults a megabyte frame can
+// carry nothing any topic accepts, so the transport refuses it from its header
+// (1009) before reading it, and the flood costs the server next to nothing.
+describe("the default frame limit", () => {
+  it("is twice the largest maxPayload plus 16 KiB, and the welcome says so", async () => {
+    await using server = await startServer({});
+    await using c = await connect(server.wsUrl);
+    expect(c.welcome.limits.maxFrameBytes).toBe(2 * 64 * 1024 + 16 * 1024);
+  });
+
+  it("closes a 1 MiB padded ping with 1009 and keeps serving the others", async () => {
+    await using server = await startServer({});
+    const flooders = await Promise.all([0, 1, 2, 3].map(() => connect(server.wsUrl)));
+    await using other = await connect(server.wsUrl);
+    for (const f of flooders) for (let i = 0; i < 10; i++) f.send({ t: "ping", id: i, padding: pad });
+    for (const f of flooders) expect((await f.closed).code).toBe(1009);
+    other.send({ t: "ping", id: "mine" });
+    expect((await other.next((f) => f.t === "pong")).id).toBe("mine");
+  });
+
+  it("grows with a policy that allows larger payloads", async () => {
+    await using server = await startServer({ policies: [{ match: "big.>", maxPayload: MiB }] });
+    await using c = await connect(server.wsUrl);
+    expect(c.welcome.limits.maxFrameBytes).toBe(2 * MiB + 16 * 1024);
+    c.send({ t: "pub", id: 5, topic: "big.one", data: pad });
+    expect(await c.next((f) => f.id === 5)).toMatchObject({ t: "ack", id: 5 });
+  });
+
+  it("is what the operator sets when maxFrameBytes is given", async () => {
+    await using server = await startServer({ maxFrameBytes: 4096 });
+    await using c = await connect(server.wsUrl);
+    expect(c.welcome.limits.maxFrameBytes).toBe(4096);
   });
 });
