@@ -81,7 +81,8 @@ export interface LegacyProtocol {
   /**
    * An application-level heartbeat, for protocols whose peers expect one:
    * `frame` is sent every `intervalMs`, and a connection from which nothing
-   * has arrived for `idleMs` is closed with 4009 (PEER_TIMEOUT).
+   * has arrived for `idleMs`, heartbeats sent meanwhile unanswered, is
+   * closed with 4009 (PEER_TIMEOUT).
    */
   readonly heartbeat?: { intervalMs: number; idleMs: number; frame: LegacyFrame };
 }
@@ -94,6 +95,8 @@ export class LegacyConn implements LegacyConnection {
   readonly state: Record<string, unknown> = {};
   native: ServerSocket | null = null;
   lastSeen = Date.now();
+  /** When the last heartbeat went out; a peer is judged silent only after one it could have answered. */
+  pingedAt = 0;
   heartbeat: ReturnType<typeof setInterval> | undefined;
   /** Settles when the native socket has closed: what shutdown waits for on this stream. */
   readonly closed: Promise<void>;
@@ -203,12 +206,15 @@ export class LegacyHost implements TransportHost<unknown> {
     if (p.heartbeat) {
       const hb = p.heartbeat;
       c.heartbeat = setInterval(() => {
-        if (Date.now() - c.lastSeen >= hb.idleMs) {
+        // A late timer (a stalled loop) must not close a peer that was never
+        // asked: silence counts only after a heartbeat it could answer.
+        if (Date.now() - c.lastSeen >= hb.idleMs && c.pingedAt > c.lastSeen) {
           this.log.info({ event: "legacy_idle", legacy: p.name, session: c.session, ip: c.remoteAddress }, "legacy connection idle; closing");
           socket.close(CloseCode.PEER_TIMEOUT, "idle");
           return;
         }
         socket.send(hb.frame);
+        c.pingedAt = Date.now();
       }, hb.intervalMs);
       (c.heartbeat as { unref?: () => void }).unref?.();
     }
