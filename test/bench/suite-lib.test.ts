@@ -53,7 +53,7 @@ describe("parseSuiteArgs", () => {
         expect(Object.keys(f.effective()).length).toBe(s.flags.length);
       }
     }
-    expect(SCENARIOS.map((s) => s.name)).toEqual(["fanout", "topics", "filters", "ingest", "connections", "slow", "encodings", "recovery", "cluster", "micro", "soak"]);
+    expect(SCENARIOS.map((s) => s.name)).toEqual(["fanout", "topics", "filters", "ingest", "connections", "slow", "encodings", "linger", "recovery", "cluster", "micro", "soak"]);
   });
 });
 

@@ -68,7 +68,7 @@ describe("bun run bench --quick", () => {
   test("runs every scenario, prints a summary and writes json, markdown and svg", () => {
     expect(code).toBe(0);
     expect(results.failed).toEqual([]);
-    expect(results.scenarios.map((s) => s.scenario)).toEqual(["fanout", "topics", "filters", "ingest", "connections", "slow", "encodings", "recovery", "cluster"]);
+    expect(results.scenarios.map((s) => s.scenario)).toEqual(["fanout", "topics", "filters", "ingest", "connections", "slow", "encodings", "linger", "recovery", "cluster"]);
     expect(stdout).toContain("▸ [fanout");
     expect(stdout).toMatch(/summary\n/);
     expect(results.machine).toMatchObject({ cpus: expect.any(Number), model: expect.any(String), kernel: expect.any(String), bun: Bun.version, date: expect.any(String) });
