@@ -18,7 +18,7 @@ import { fdLimitPrefix } from "../lib/proc.ts";
 import { summarize, type RunResult, type Summary } from "../lib/report.ts";
 import { emptyResult, fmt, type Scenario, type ScenarioContext } from "../lib/scenario.ts";
 import { check, type TargetResult } from "../lib/targets.ts";
-import { NO_WINDOW, runTickgate } from "../lib/tickgate-run.ts";
+import { runTickgate } from "../lib/tickgate-run.ts";
 import { quietest } from "../lib/window.ts";
 
 const LOAD_CLIENT = `${import.meta.dir}/../load/client.ts`;
@@ -65,6 +65,7 @@ export const lingerScenario: Scenario = {
     { name: "retries", def: "2", quick: "0", help: "re-runs of a measurement other programs disturbed (other CPU > 10%)" },
     { name: "payload", def: "100", help: "tick payload bytes" },
     { name: "sample", def: "16", help: "one delivery in N goes into the latency histogram" },
+    { name: "window", def: "128", help: "publications in flight beyond what every subscriber has received (as in fanout): a machine that cannot keep up slows the publisher instead of queueing without end" },
   ],
 
   async run(ctx: ScenarioContext) {
@@ -81,6 +82,7 @@ export const lingerScenario: Scenario = {
     const [seconds, warmup, rounds, retries] = [f.num("seconds", 0.2, 600), f.num("warmup", 0, 60), f.int("rounds", 1, 20), f.int("retries", 0, 10)];
     const payload = f.int("payload", 62, 60_000);
     const sample = f.int("sample", 1, 1_000_000);
+    const window = f.int("window", 16, 1_000_000);
     const labels = ["bare", ...lingers.map(labelOf)];
     ctx.progress.begin("linger", plans.length * labels.length * rounds);
 
@@ -95,7 +97,7 @@ export const lingerScenario: Scenario = {
           ctx.progress.step(`${label}: ${planName(plan)}, round ${round + 1}/${rounds}`);
           if (label === "bare") {
             // The bare loop has one topic: the same publications/s reach every subscriber, as on the pattern.
-            const cfg: FanoutConfig = { subs: plan.subs, seconds, warmup, rate: plan.rate, payload, rounds: 1, batch: 8, window: NO_WINDOW, sample, servers: ["bare"], retries, json: null, quick: ctx.quick };
+            const cfg: FanoutConfig = { subs: plan.subs, seconds, warmup, rate: plan.rate, payload, rounds: 1, batch: 8, window, sample, servers: ["bare"], retries, json: null, quick: ctx.quick };
             const env: PeerEnv = { place: ctx.env.place, fd: fdLimitPrefix(plan.subs + 256).prefix, hz: ctx.env.hz };
             const cmp = await comparePeers(cfg, env, () => {}, () => {});
             for (const r of cmp.runs) {
@@ -110,8 +112,8 @@ export const lingerScenario: Scenario = {
           const r = await quietest(retries, () =>
             runTickgate(
               plan.workload === "single"
-                ? { label, round, conns: plan.subs, fanout: plan.subs, serverArgs, client: LOAD_CLIENT, clientArgs: ["--subs", String(plan.subs), "--server", "tickgate", "--sample", String(sample)], rate: plan.rate, batch: 8, window: NO_WINDOW, warmup, seconds }
-                : { label, round, conns: plan.subs, fanout: plan.subs, serverArgs, clientArgs: ["--subs", "0", "--wildcards", String(plan.subs), "--topics", String(plan.topics), "--sample", String(sample)], rate: plan.rate, batch: 8, window: NO_WINDOW, warmup, seconds },
+                ? { label, round, conns: plan.subs, fanout: plan.subs, serverArgs, client: LOAD_CLIENT, clientArgs: ["--subs", String(plan.subs), "--server", "tickgate", "--sample", String(sample)], rate: plan.rate, batch: 8, window, warmup, seconds }
+                : { label, round, conns: plan.subs, fanout: plan.subs, serverArgs, clientArgs: ["--subs", "0", "--wildcards", String(plan.subs), "--topics", String(plan.topics), "--sample", String(sample)], rate: plan.rate, batch: 8, window, warmup, seconds },
               ctx.env,
             ),
           log);
