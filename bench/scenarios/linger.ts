@@ -164,9 +164,23 @@ export const lingerScenario: Scenario = {
     const want = single && single.plan.subs === 1000 && single.plan.rate === 1000 ? undefined : single ? `measured at ${planName(single.plan)}, not the target's 1,000 subs × 1,000/s` : undefined;
     const cpu = (l: string) => (single?.sum[l] && single.sum.bare ? single.sum[l]!.serverCpuUsPerDelivery / single.sum.bare.serverCpuUsPerDelivery : null);
     const missing = (l: string) => (single ? `${l} not in --lingers` : "single workload not run");
+    // A verdict from disturbed or saturated windows says little: say so beside it.
+    const caveat = (plansUsed: typeof byPlan, l: string): string | undefined => {
+      const bad: string[] = [];
+      for (const b of plansUsed) {
+        for (const k of ["bare", l]) {
+          const s = b.sum[k];
+          if (!s) continue;
+          if (s.otherCpuPct > 10) bad.push(`${k} noisy (other programs ${fmt.pct(s.otherCpuPct)})`);
+          if (s.deliveriesPerSec < 0.95 * b.plan.rate * b.plan.subs) bad.push(`${k} saturated`);
+        }
+      }
+      return bad.length ? [...new Set(bad)].join(", ") : undefined;
+    };
+    const join = (...xs: (string | undefined)[]) => xs.filter(Boolean).join("; ") || undefined;
     const push = (t: TargetResult) => res.targets.push(t);
     for (const [l, tid] of [["linger 5", "linger.cpu_5ms_vs_bare"], ["linger 10", "linger.cpu_10ms_vs_bare"], ["adaptive", "linger.cpu_adaptive_vs_bare"]] as const) {
-      push(check(tid, cpu(l), cpu(l) === null ? missing(l) : want));
+      push(check(tid, cpu(l), cpu(l) === null ? missing(l) : join(want, single ? caveat([single], l) : undefined)));
     }
     // p99 over the bare loop's, worst over the workloads run.
     const worst = (l: string, f: (s: Summary, bare: Summary) => number): number | null => {
@@ -176,10 +190,10 @@ export const lingerScenario: Scenario = {
     const over = (s: Summary, bare: Summary) => (s.latencyUs.p99 - bare.latencyUs.p99) / 1000;
     for (const [l, tid] of [["linger 5", "linger.p99_5ms_over_bare_ms"], ["linger 10", "linger.p99_10ms_over_bare_ms"]] as const) {
       const v = worst(l, over);
-      push(check(tid, v, v === null ? missing(l) : "worst over the workloads run"));
+      push(check(tid, v, v === null ? missing(l) : join("worst over the workloads run", caveat(byPlan, l))));
     }
     const ad = worst("adaptive", (s, bare) => s.latencyUs.p99 / bare.latencyUs.p99);
-    push(check("linger.p99_adaptive_vs_bare", ad, ad === null ? missing("adaptive") : "worst over the workloads run"));
+    push(check("linger.p99_adaptive_vs_bare", ad, ad === null ? missing("adaptive") : join("worst over the workloads run", caveat(byPlan, "adaptive"))));
 
     const first = byPlan[0];
     const best = first ? labels.filter((l) => l !== "bare").map((l) => [l, first.sum[l]!.serverCpuUsPerDelivery / first.sum.bare!.serverCpuUsPerDelivery] as const) : [];
