@@ -120,6 +120,7 @@ export const encodingsScenario: Scenario = {
       const saturated = plain.clientCpuPct >= 80;
       res.targets.push(check("encodings.batch_deliveries_vs_plain", ratio, saturated ? undefined : `the plain client used ${fmt.pct(plain.clientCpuPct)} of its core: not saturated, so the ratio understates batch frames`));
       res.metrics.push({ id: `encodings.batch.${bSubs}x${turn}.deliveries_vs_plain`, value: ratio, better: "higher", describe: `deliveries/s of a saturated Bun WebSocket subscriber, batch frames ÷ plain (${bSubs} subscribers)` });
+      res.metrics.push({ id: `encodings.batch.${bSubs}x${turn}.client_cpu_vs_plain`, value: bs[1]![1].clientCpuUsPerDelivery / plain.clientCpuUsPerDelivery, better: "lower", describe: `client CPU per delivery of Bun WebSocket subscribers, batch frames ÷ plain (${bSubs} subscribers)` });
       res.headline += `; batch frames ${fmt.ratio(ratio)} deliveries/s of a saturated subscriber`;
       res.data.batch = Object.fromEntries(bs);
     }
