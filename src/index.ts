@@ -17,5 +17,5 @@ export type { LegacyProtocol, LegacyConnection, LegacyDecoded, LegacyFrame, Tick
 export type { RequestHandler, RequestContext } from "./core/requests.ts";
 export type { StatsSnapshot } from "./core/stats.ts";
 export { ErrorCode, CloseCode, GapReason } from "./protocol/codes.ts";
-export { SUBPROTOCOL, type Encoding, type ClientType } from "./protocol/frames.ts";
+export { BATCH_SUBPROTOCOL, SUBPROTOCOL, type BatchFrame, type Encoding, type ClientType } from "./protocol/frames.ts";
 export { httpRoutes } from "./http/routes.ts";

@@ -10,10 +10,11 @@ import { encodingsScenario } from "./encodings.ts";
 import { fanoutScenario } from "./fanout.ts";
 import { filtersScenario } from "./filters.ts";
 import { ingestScenario } from "./ingest.ts";
+import { lingerScenario } from "./linger.ts";
 import { microScenario } from "./micro.ts";
 import { recoveryScenario } from "./recovery.ts";
 import { slowScenario } from "./slow.ts";
 import { soakScenario } from "./soak.ts";
 import { topicsScenario } from "./topics.ts";
 
-export const SCENARIOS: Scenario[] = [fanoutScenario, topicsScenario, filtersScenario, ingestScenario, connectionsScenario, slowScenario, encodingsScenario, recoveryScenario, clusterScenario, microScenario, soakScenario];
+export const SCENARIOS: Scenario[] = [fanoutScenario, topicsScenario, filtersScenario, ingestScenario, connectionsScenario, slowScenario, encodingsScenario, lingerScenario, recoveryScenario, clusterScenario, microScenario, soakScenario];

@@ -17,6 +17,7 @@
  *   --publish-limit N      publishes/s per connection and per HTTP client (ingest)
  *   --max-conns N          connection limits, total and per address (connections)
  *   --check-interval MS    slow-consumer sweep interval (default: the server's, 50 ms)
+ *   --linger MS|adaptive   bench.> write coalescing (policy `linger`; default 0)
  * Extra HTTP routes for the orchestrator: POST /bench/gc, GET /bench/counters,
  * POST /bench/burst?topic=&count=&kick=1 (recovery).
  * @module
@@ -45,6 +46,9 @@ const filterMode = argValue(argv, "--filter-mode", "all");
 const publishLimit = num("--publish-limit", 0);
 const maxConns = num("--max-conns", 0);
 const checkInterval = num("--check-interval", 0);
+const lingerArg = argValue(argv, "--linger", "0");
+const linger = lingerArg === "adaptive" ? "adaptive" : Number(lingerArg);
+if (linger !== "adaptive" && !(Number.isInteger(linger) && linger >= 0)) throw new Error("--linger must be ms (an integer ≥ 0) or adaptive");
 const template = payloadTemplate(payloadSize);
 
 const server = createServer({
@@ -54,7 +58,7 @@ const server = createServer({
   perMessageDeflate: deflate,
   ...(checkInterval > 0 ? { slowConsumer: { checkIntervalMs: checkInterval } } : {}),
   policies: [
-    { match: "bench.>", action, limitBytes, retain: true, historySize: history },
+    { match: "bench.>", action, limitBytes, retain: true, historySize: history, linger },
     // Devices' telemetry (ingest): drop for slow readers, keep each device's last value.
     { match: "telemetry.>", action: "drop", retain: true },
   ],

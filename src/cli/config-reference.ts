@@ -77,6 +77,8 @@ export function configJsonSchema(): Json {
 }
 
 function typeOf(node: Json): string {
+  if (Array.isArray(node.anyOf)) return (node.anyOf as Json[]).map(typeOf).join(" \\| ");
+  if (node.const !== undefined) return `\`${JSON.stringify(node.const)}\``;
   if (Array.isArray(node.enum)) return node.enum.map((v) => `\`${JSON.stringify(v)}\``).join(" \\| ");
   if (node.type === "array") return `${typeOf((node.items ?? {}) as Json)}[]`;
   if (node.type === "integer") return "integer";

@@ -6,10 +6,13 @@
  * @module
  */
 import { packr, unpackr } from "../protocol/codec-packr.ts";
-import type { Encoding, PublicationFrame, ServerFrame } from "../protocol/wire.ts";
+import type { BatchFrame, Encoding, PublicationFrame, ServerFrame } from "../protocol/wire.ts";
 
 /** Every frame a server sends, publications included. @internal */
 export type IncomingFrame = ServerFrame | PublicationFrame;
+
+/** What one WebSocket message decodes to: a frame, or a batch of publications. @internal */
+export type IncomingMessage = IncomingFrame | BatchFrame;
 
 /** @internal */
 export function encodeClientFrame(frame: Record<string, unknown>, encoding: Encoding): string | Uint8Array {
@@ -22,12 +25,12 @@ export function encodeClientFrame(frame: Record<string, unknown>, encoding: Enco
  * with a string `t`.
  * @internal
  */
-export function decodeServerMessage(data: unknown): IncomingFrame | null {
+export function decodeServerMessage(data: unknown): IncomingMessage | null {
   let v: unknown;
   if (typeof data === "string") v = JSON.parse(data);
   else if (data instanceof ArrayBuffer) v = unpackr.unpack(new Uint8Array(data));
   else if (data instanceof Uint8Array) v = unpackr.unpack(data);
   else return null;
   if (v === null || typeof v !== "object" || typeof (v as { t?: unknown }).t !== "string") return null;
-  return v as IncomingFrame;
+  return v as IncomingMessage;
 }

@@ -10,7 +10,7 @@ import { ClientErrorCode, TickgateClientError } from "./errors.ts";
 import type { WebSocketConstructor } from "./ws-link.ts";
 
 export interface ClientOptions {
-  /** Wire encoding, negotiated as subprotocol `tickgate.msgpack` / `tickgate.json`. Default `"msgpack"`. */
+  /** Wire encoding, negotiated as subprotocol `tickgate.msgpack` / `tickgate.json` (the batch-frame variant offered first). Default `"msgpack"`. */
   encoding?: Encoding;
   /** Sent as `?client=`; labels the session on the server. Default: none, or `"device"` with `deviceId`. */
   clientType?: ClientType;

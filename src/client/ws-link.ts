@@ -7,9 +7,9 @@
  * @internal
  * @module
  */
-import { SUBPROTOCOL, type Encoding, type RecoverPosition } from "../protocol/wire.ts";
+import { BATCH_SUBPROTOCOL, SUBPROTOCOL, type Encoding, type RecoverPosition } from "../protocol/wire.ts";
 import type { FilterSpec } from "../protocol/filter-core.ts";
-import { decodeServerMessage, encodeClientFrame, type IncomingFrame } from "./codec.ts";
+import { decodeServerMessage, encodeClientFrame, type IncomingMessage } from "./codec.ts";
 import { ClientErrorCode, TickgateClientError } from "./errors.ts";
 import { describe, type Link, type LinkCallbacks, type LinkHost, type OutFrame } from "./link.ts";
 import type { Pending } from "./pending.ts";
@@ -70,7 +70,8 @@ export class WsLink implements Link {
     this.#encoding = encoding;
     this.#cb = cb;
     this.#host = host;
-    const ws = new WS(url, [SUBPROTOCOL[encoding]]);
+    // Batch frames first: a server without them answers the plain name.
+    const ws = new WS(url, [BATCH_SUBPROTOCOL[encoding], SUBPROTOCOL[encoding]]);
     this.#ws = ws;
     ws.binaryType = "arraybuffer";
     ws.onopen = () => {
@@ -83,13 +84,23 @@ export class WsLink implements Link {
     ws.onmessage = (ev: { data: unknown }) => {
       if (this.#ended) return;
       this.#lastRx = Date.now();
-      let f: IncomingFrame | null;
+      let f: IncomingMessage | null;
       try {
         f = decodeServerMessage(ev.data);
       } catch {
         f = null; // undecodable: not ours to answer; the heartbeat still counts it as life
       }
       if (f === null) return;
+      if (f.t === "batch") {
+        // One message, many publications: each reaches the app as if it came alone, in order.
+        const msgs: unknown = f.msgs;
+        if (!Array.isArray(msgs)) return;
+        for (const m of msgs) {
+          if (this.#ended) return;
+          if (m !== null && typeof m === "object" && (m as { t?: unknown }).t === "msg") cb.onFrame(m);
+        }
+        return;
+      }
       if (f.t === "pong" && typeof f.id === "string" && f.id.startsWith(HB_PREFIX)) {
         // Only the answer to the latest ping times a round trip; an older one arrives late.
         if (f.id === `${HB_PREFIX}${this.#pingSeq}` && this.#pingOutstanding) {

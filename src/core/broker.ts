@@ -11,6 +11,8 @@ import { isPattern, matches, topicError } from "../protocol/topic.ts";
 import type { Bus, BusNode, Draft, Sequenced } from "./bus.ts";
 import { ChannelIndex } from "./channel-index.ts";
 import type { Channel } from "./channel.ts";
+import { Coalescer } from "./coalescer.ts";
+import { FanOut } from "./fanout.ts";
 import { ProtocolError } from "./errors.ts";
 import type { Options } from "./options.ts";
 import type { PolicyTable } from "./policy.ts";
@@ -77,6 +79,8 @@ export class Broker implements BusNode {
   readonly encodes: EncodeCounters = { msgpack: 0, json: 0 };
   readonly latency = new LatencySampler();
   readonly lifecycle: TopicLifecycle;
+  /** When sequenced publications reach the native fan-out (per-topic `linger`, batch frames). */
+  readonly coalescer: Coalescer;
   /**
    * Counts of evicted topics, summed per first token (the metrics' topic
    * class), so totals by class never go down; past 10,000 tokens, under `~`.
@@ -92,6 +96,7 @@ export class Broker implements BusNode {
     log?: Logger,
   ) {
     this.index = new ChannelIndex(policies);
+    this.coalescer = new Coalescer(new FanOut(transport, this.index, guard, this.counters, this.latency), this.index);
     this.lifecycle = new TopicLifecycle(options, this.topics, this.index, bus, log, (t) => {
       // Per-topic caches go with the topic, so memory returns to its baseline.
       this.#retire(t);
@@ -144,7 +149,11 @@ export class Broker implements BusNode {
     return this.bus.publish(draft);
   }
 
-  /** Called by the bus for every sequenced publication: local fan-out. */
+  /**
+   * Called by the bus for every sequenced publication: the topic's state
+   * (seq, history, retained value) changes here, at once; the native
+   * fan-out follows now or, on a lingering topic, with its window.
+   */
   deliver(msg: Sequenced): void {
     const topic = this.#topic(msg.topic, msg.epoch);
     const pub = new Publication(msg.topic, msg.seq, msg.epoch, msg.ts, msg.key, msg.payload, this.encodes, msg.tags);
@@ -159,30 +168,8 @@ export class Broker implements BusNode {
     if (topic.policy.retain) topic.retain(pub);
     topic.history?.push(pub);
 
-    const chans = this.index.match(msg.topic);
-    for (let i = 0; i < chans.length; i++) {
-      const ch = chans[i]!;
-      // One check per distinct filter, whatever the number of its subscribers.
-      if (ch.filter !== null && !ch.filter(msg.tags)) continue;
-      ch.published++;
-      if (ch.binaryCount > 0) {
-        const f = pub.binary();
-        this.transport.publish(ch.nativeBinary, f);
-        topic.deliveries += ch.binaryCount;
-        this.counters.deliveries += ch.binaryCount;
-        this.counters.bytesOut += f.length * ch.binaryCount;
-      }
-      if (ch.textCount > 0) {
-        const f = pub.text();
-        this.transport.publish(ch.nativeText, f);
-        topic.deliveries += ch.textCount;
-        this.counters.deliveries += ch.textCount;
-        this.counters.bytesOut += f.length * ch.textCount;
-      }
-      if (ch.latest !== null) ch.rememberLatest(pub);
-      if (!ch.dirty) this.guard.markDirty(ch);
-    }
-    if (msg.arrivedAt !== undefined) this.latency.record(performance.now() - msg.arrivedAt);
+    // Now or later (the topic's `linger`), but after seq, history and retained value are set.
+    this.coalescer.add(pub, topic, msg.arrivedAt);
   }
 
   #retire(t: Topic): void {
@@ -203,6 +190,7 @@ export class Broker implements BusNode {
 
   stop(): void {
     this.lifecycle.stop();
+    this.coalescer.stop();
   }
 
   /** A topic published to on another node (through the bus) is created here as it arrives. */
@@ -298,6 +286,8 @@ export class Broker implements BusNode {
    */
   join(s: Session, plan: JoinPlan): void {
     if (plan.already) return;
+    // Held publications were published before the ack: they go to those already subscribed, not to this one.
+    this.coalescer.flushAll();
     const ch = this.index.getOrCreate(plan.base, plan.filter);
     ch.members.add(s);
     if (ch.members.size === 1) this.bus.interest?.(ch.base, true);
@@ -305,8 +295,8 @@ export class Broker implements BusNode {
     if (ch.policy.limitBytes < s.minLimit) s.minLimit = ch.policy.limitBytes;
     for (const pub of plan.backlog) s.send(pub.frame(s.json));
     this.counters.deliveries += plan.backlog.length;
-    s.socket!.subscribe(ch.native(s.json));
-    ch.countNative(s.json, +1);
+    s.socket!.subscribe(ch.native(s.json, s.batch));
+    ch.countNative(s.json, +1, s.batch);
   }
 
   unsubscribe(s: Session, topic: string, filter?: Filter): void {
@@ -329,11 +319,13 @@ export class Broker implements BusNode {
   }
 
   #leave(s: Session, ch: Channel, socketAlive: boolean): void {
+    // Held publications were published while it was subscribed: it gets them first.
+    if (socketAlive) this.coalescer.flushAll();
     s.subs.delete(ch.key);
     if (ch.lagging.has(s)) this.guard.release(s, ch);
     else {
-      if (socketAlive) s.socket?.unsubscribe(ch.native(s.json));
-      ch.countNative(s.json, -1);
+      if (socketAlive) s.socket?.unsubscribe(ch.native(s.json, s.batch));
+      ch.countNative(s.json, -1, s.batch);
     }
     ch.members.delete(s);
     if (ch.members.size === 0) this.bus.interest?.(ch.base, false);

@@ -1,13 +1,23 @@
 /**
  * A channel is one subscription key (an exact topic or a pattern) and the
- * native fan-out channels behind it, one per encoding. Publication work is
- * per channel; subscribers only appear here for slow-consumer checks.
+ * native fan-out channels behind it, one per encoding and, for connections
+ * that take batch frames, one more per encoding. Publication work is per
+ * channel; subscribers only appear here for slow-consumer checks.
  * @module
  */
 import type { FilterFn } from "../protocol/filter.ts";
 import type { Policy } from "./options.ts";
 import type { Publication } from "./publication.ts";
 import type { Session } from "./session.ts";
+import type { Topic } from "./topic.ts";
+
+/** A publication waiting for its channel's batch frame (see `core/fanout.ts`). */
+export interface Held {
+  readonly pub: Publication;
+  readonly topic: Topic;
+  /** `performance.now()` when it arrived, for the latency sample; undefined when not sampled. */
+  readonly arrivedAt: number | undefined;
+}
 
 export interface LagState {
   /** `channel.published` when the subscriber was taken off the native channel. */
@@ -20,9 +30,17 @@ export class Channel {
   /** Native channel names; the prefix keeps encodings apart. */
   readonly nativeBinary: string;
   readonly nativeText: string;
+  /** Native channels of connections that take batch frames (`B|`, `T|`). */
+  readonly batchBinary: string;
+  readonly batchText: string;
   /** Native subscribers per encoding; a frame is built only where non-zero. */
   binaryCount = 0;
   textCount = 0;
+  /** The same for connections that take batch frames. */
+  batchBinaryCount = 0;
+  batchTextCount = 0;
+  /** Publications of the fan-out under way that go into this channel's batch frame; null between fan-outs. */
+  batchHeld: Held[] | null = null;
   readonly members = new Set<Session>();
   /** Subscribers taken off the native channel because they fell behind. */
   readonly lagging = new Map<Session, LagState>();
@@ -47,15 +65,26 @@ export class Channel {
   ) {
     this.nativeBinary = `b|${key}`;
     this.nativeText = `t|${key}`;
+    this.batchBinary = `B|${key}`;
+    this.batchText = `T|${key}`;
   }
 
-  native(json: boolean): string {
+  native(json: boolean, batch = false): string {
+    if (batch) return json ? this.batchText : this.batchBinary;
     return json ? this.nativeText : this.nativeBinary;
   }
 
-  countNative(json: boolean, delta: number): void {
-    if (json) this.textCount += delta;
+  countNative(json: boolean, delta: number, batch = false): void {
+    if (batch) {
+      if (json) this.batchTextCount += delta;
+      else this.batchBinaryCount += delta;
+    } else if (json) this.textCount += delta;
     else this.binaryCount += delta;
+  }
+
+  /** Whether any native subscriber takes batch frames. */
+  get batching(): boolean {
+    return this.batchBinaryCount + this.batchTextCount > 0;
   }
 
   /** Records the newest value per key while subscribers lag under `conflate`. */

@@ -10,7 +10,7 @@
 import { CloseCode, ErrorCode, NORMAL_CLOSES } from "../protocol/codes.ts";
 import { DecodeError, decodeBinary, decodeText, type Decoded } from "../protocol/codec.ts";
 import { frameCaps, type FrameCaps } from "../protocol/frame-caps.ts";
-import { CLIENT_TYPES, SUBPROTOCOL, clientFrameSchemas, type ClientFrameType, type ClientType, type Encoding } from "../protocol/frames.ts";
+import { BATCH_SUBPROTOCOL, CLIENT_TYPES, SUBPROTOCOL, clientFrameSchemas, type ClientFrameType, type ClientType, type Encoding } from "../protocol/frames.ts";
 import { bearerToken, isRefusal, type Admission } from "./auth/admission.ts";
 import type { Broker } from "./broker.ts";
 import { TokenBucket, type RequestAuth } from "./caller.ts";
@@ -64,7 +64,8 @@ export interface HostDeps {
 }
 
 const COMMANDS = Object.keys(clientFrameSchemas) as ClientFrameType[];
-const ENCODING_BY_PROTOCOL = new Map<string, Encoding>(Object.entries(SUBPROTOCOL).map(([e, p]) => [p, e as Encoding]));
+const ENCODING_BY_PROTOCOL = new Map<string, Encoding>([...Object.entries(SUBPROTOCOL), ...Object.entries(BATCH_SUBPROTOCOL)].map(([e, p]) => [p, e as Encoding]));
+const BATCH_PROTOCOLS = new Set(Object.values(BATCH_SUBPROTOCOL));
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** RFC 6455: a close frame's reason is at most 123 bytes of UTF-8. */
 const MAX_CLOSE_REASON_BYTES = 123;
@@ -206,11 +207,14 @@ export class ConnectionHost implements TransportHost<HostState> {
     const o = this.#d.options;
     let encoding: Encoding = o.defaultEncoding;
     let protocol: string | undefined;
+    // A client that cannot name a subprotocol of its choosing (a raw load client, a device) asks with `?batch=1`.
+    let batch = info.url.searchParams.get("batch") === "1";
     if (info.protocols.length > 0) {
       protocol = info.protocols.find((p) => ENCODING_BY_PROTOCOL.has(p));
       // 400, not the code's 415: an upgrade has no content type to blame.
       if (!protocol) return errorResponse(ErrorCode.UNSUPPORTED_ENCODING, `none of the subprotocols [${info.protocols.join(", ")}] is supported; use ${Object.values(SUBPROTOCOL).join(" or ")}`, undefined, 400);
       encoding = ENCODING_BY_PROTOCOL.get(protocol)!;
+      batch ||= BATCH_PROTOCOLS.has(protocol);
     } else {
       const q = info.url.searchParams.get("encoding");
       if (q !== null) {
@@ -235,6 +239,8 @@ export class ConnectionHost implements TransportHost<HostState> {
     const s = new Session(crypto.randomUUID(), encoding, admitted.identity?.client ?? client, info.remoteAddress, new TokenBucket(b.burst, b.perSecond), admitted.grants, via);
     s.identity = admitted.identity;
     s.awaitingAuth = admitted.awaitingAuth;
+    // Batch frames ride native channels: only a WebSocket on the tickgate path can take them.
+    s.batch = batch && via === "ws" && info.url.pathname === this.wsPath;
     if (s.identity && s.client === "device" && isDeviceId(s.identity.sub)) s.deviceId = s.identity.sub;
     return protocol ? { state: s, protocol } : { state: s };
   }

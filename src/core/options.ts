@@ -32,6 +32,9 @@ const policyFields = {
   historyTtlMs: z.number().int().min(0).describe("Publications older than this are not replayed (0: no age limit)."),
   retainTtlMs: z.number().int().min(0).describe("Retained values older than this are no longer sent, and let the topic be evicted (0: kept forever)."),
   publishRate: z.number().min(0).describe("Publishes per second one connection may make on this topic (0: the connection-wide limit)."),
+  linger: z
+    .union([z.number().int().min(0).max(1000), z.literal("adaptive")])
+    .describe("Write coalescing: hold publications up to this many ms and hand them to the native fan-out together, so each subscriber gets them in one write (0: at once); `adaptive`: at once while the topic is idle, held only while publications arrive faster than their writes complete. Seq, history and retained values are assigned at publish time either way."),
 };
 
 export const PolicySchema = z.strictObject(policyFields);
@@ -48,6 +51,7 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   historyTtlMs: 0,
   retainTtlMs: 0,
   publishRate: 0,
+  linger: 0,
 });
 
 const PolicyRule = z.strictObject({ match: pattern.describe("Topic pattern the rule applies to, e.g. `prices.>`."), ...policyFields }).partial().required({ match: true });

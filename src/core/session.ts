@@ -16,6 +16,8 @@ import type { ServerSocket } from "./transport.ts";
 export class Session implements Caller {
   socket: ServerSocket | null = null;
   readonly json: boolean;
+  /** Takes batch frames (negotiated at the upgrade): joins the channels' `B|` / `T|` native channels. */
+  batch = false;
   readonly connectedAt = Date.now();
   /** Subscription key → channel. */
   readonly subs = new Map<string, Channel>();

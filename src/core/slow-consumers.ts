@@ -104,8 +104,8 @@ export class SlowConsumerGuard {
   }
 
   #demote(s: Session, ch: Channel, buffered: number): void {
-    s.socket!.unsubscribe(ch.native(s.json));
-    ch.countNative(s.json, -1);
+    s.socket!.unsubscribe(ch.native(s.json, s.batch));
+    ch.countNative(s.json, -1, s.batch);
     ch.lagging.set(s, { since: ch.published, at: Date.now() });
     if (ch.policy.action === "conflate") ch.latest ??= new Map();
     this.#laggingSessions.add(s);
@@ -161,8 +161,8 @@ export class SlowConsumerGuard {
       this.counters.dropped += missed;
     }
     this.release(s, ch);
-    s.socket!.subscribe(ch.native(s.json));
-    ch.countNative(s.json, +1);
+    s.socket!.subscribe(ch.native(s.json, s.batch));
+    ch.countNative(s.json, +1, s.batch);
   }
 
   /** Forgets that `s` lags on `ch` (after a flush, an unsubscribe or a close). */

@@ -12,11 +12,13 @@ import { Filter, Tags } from "./filter.ts";
 import { CLIENT_TYPES, DEVICE_ID_PATTERN, LIMITS, LOG_LEVELS, REFUSAL_CODE_PATTERN, type ClientFrameType as WireFrameType, type RecoverPosition as WireRecoverPosition } from "./wire.ts";
 
 export {
+  BATCH_SUBPROTOCOL,
   CLIENT_FRAME_TYPES,
   CLIENT_TYPES,
   ENCODINGS,
   SUBPROTOCOL,
   type AckFrame,
+  type BatchFrame,
   type ClientType,
   type DeviceCommandFrame,
   type Encoding,

@@ -16,6 +16,12 @@ export const ENCODINGS = ["msgpack", "json"] as const;
 export type Encoding = (typeof ENCODINGS)[number];
 /** WebSocket subprotocol names, one per encoding. */
 export const SUBPROTOCOL: Readonly<Record<Encoding, string>> = { msgpack: "tickgate.msgpack", json: "tickgate.json" };
+/**
+ * The same encodings with batch frames ({@link BatchFrame}): a client that
+ * offers one of these first, and the plain name after it, gets batch frames
+ * from a server that has them and plain frames from one that does not.
+ */
+export const BATCH_SUBPROTOCOL: Readonly<Record<Encoding, string>> = { msgpack: "tickgate.msgpack.batch", json: "tickgate.json.batch" };
 
 /** Every frame type a client may send, in the order the welcome lists them. */
 export const CLIENT_FRAME_TYPES = ["sub", "unsub", "pub", "ping", "stats", "req", "hello", "auth", "command", "command_ack", "command_nack", "log"] as const;
@@ -102,6 +108,16 @@ export interface PublicationFrame {
   key?: string;
   tags?: string[];
   data: unknown;
+}
+/**
+ * Several publications of one subscription in one WebSocket message, sent
+ * only to connections that negotiated batch frames. Each element is a whole
+ * {@link PublicationFrame} with its own topic and seq, in the order they were
+ * published; a client handles them one by one, as if each came alone.
+ */
+export interface BatchFrame {
+  t: "batch";
+  msgs: PublicationFrame[];
 }
 /** Why a recovery could not replay everything the client missed. */
 export type RecoveryFailure = "epoch" | "window";

@@ -53,7 +53,7 @@ describe("parseSuiteArgs", () => {
         expect(Object.keys(f.effective()).length).toBe(s.flags.length);
       }
     }
-    expect(SCENARIOS.map((s) => s.name)).toEqual(["fanout", "topics", "filters", "ingest", "connections", "slow", "encodings", "recovery", "cluster", "micro", "soak"]);
+    expect(SCENARIOS.map((s) => s.name)).toEqual(["fanout", "topics", "filters", "ingest", "connections", "slow", "encodings", "linger", "recovery", "cluster", "micro", "soak"]);
   });
 });
 
@@ -74,12 +74,19 @@ describe("targets", () => {
     expect(Object.keys(loadTargets()).sort()).toEqual([
       "connections.held",
       "connections.memory_per_idle_connection",
+      "encodings.batch_deliveries_vs_plain",
       "fanout.auth_cost",
       "fanout.cpu_per_delivery_vs_bare",
       "fanout.deliveries_vs_bare",
       "fanout.deliveries_vs_node_ws",
       "fanout.history_cost",
       "fanout.p99_fixed_vs_bare",
+      "linger.cpu_10ms_vs_bare",
+      "linger.cpu_5ms_vs_bare",
+      "linger.cpu_adaptive_vs_bare",
+      "linger.p99_10ms_over_bare_ms",
+      "linger.p99_5ms_over_bare_ms",
+      "linger.p99_adaptive_vs_bare",
       "soak.client_errors",
       "soak.crashes",
       "soak.lost",

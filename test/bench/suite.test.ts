@@ -68,7 +68,7 @@ describe("bun run bench --quick", () => {
   test("runs every scenario, prints a summary and writes json, markdown and svg", () => {
     expect(code).toBe(0);
     expect(results.failed).toEqual([]);
-    expect(results.scenarios.map((s) => s.scenario)).toEqual(["fanout", "topics", "filters", "ingest", "connections", "slow", "encodings", "recovery", "cluster"]);
+    expect(results.scenarios.map((s) => s.scenario)).toEqual(["fanout", "topics", "filters", "ingest", "connections", "slow", "encodings", "linger", "recovery", "cluster"]);
     expect(stdout).toContain("▸ [fanout");
     expect(stdout).toMatch(/summary\n/);
     expect(results.machine).toMatchObject({ cpus: expect.any(Number), model: expect.any(String), kernel: expect.any(String), bun: Bun.version, date: expect.any(String) });
@@ -149,13 +149,14 @@ describe("bun run bench --quick", () => {
     expect(paused!.serverHwmKiB).toBeGreaterThan(0);
   });
 
-  test("encodings: all four variants clean, bytes on the wire measured", () => {
+  test("encodings: all four variants and the batch-frame pair clean, bytes on the wire measured", () => {
     const s = scenario("encodings");
-    expect(s.runs.map((r) => r.server).sort()).toEqual(["json", "json+deflate", "msgpack", "msgpack+deflate"]);
+    expect(s.runs.map((r) => r.server).sort()).toEqual(["json", "json+deflate", "msgpack", "msgpack batch @ max", "msgpack plain @ max", "msgpack+deflate"]);
     for (const r of s.runs) {
       clean(r);
       expect(r.octetsPerDelivery).toBeGreaterThan(0);
     }
+    expect(s.targets.map((t) => t.id)).toContain("encodings.batch_deliveries_vs_plain");
   });
 
   test("recovery: every missed publication comes back once, in order, and the times add up", () => {

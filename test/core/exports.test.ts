@@ -6,7 +6,7 @@ import * as tickgate from "../../src/index.ts";
 describe("tickgate exports", () => {
   test("the runtime-free entry lists only its functions, errors and constants", () => {
     expect(Object.keys(tickgate).sort()).toEqual(
-      ["CloseCode", "ConfigError", "DEFAULT_POLICY", "ErrorCode", "GapReason", "LocalBus", "ProtocolError", "SUBPROTOCOL", "TickgateError", "TimeoutError", "defaultOptions", "httpRoutes", "mintToken", "parseOptions"].sort(),
+      ["BATCH_SUBPROTOCOL", "CloseCode", "ConfigError", "DEFAULT_POLICY", "ErrorCode", "GapReason", "LocalBus", "ProtocolError", "SUBPROTOCOL", "TickgateError", "TimeoutError", "defaultOptions", "httpRoutes", "mintToken", "parseOptions"].sort(),
     );
   });
 

@@ -32,12 +32,14 @@ import { CODES, CloseCode, ErrorCode, GapReason, NORMAL_CLOSES, codeFacts, spend
 import { Filter, Tags, compileFilter } from "../../src/protocol/filter.ts";
 import {
   SUBPROTOCOL,
+  BATCH_SUBPROTOCOL,
   clientFrameSchemas,
   type AckFrame,
   type ClientFrameType,
   type DeviceCommandFrame,
   type PublicationFrame,
   type ServerFrame,
+  type BatchFrame,
   type WelcomeFrame,
 } from "../../src/protocol/frames.ts";
 
@@ -61,7 +63,8 @@ const SERVER_FRAME_TYPES = Object.keys({
   res: true,
   gap: true,
   command: true,
-} satisfies Record<ServerFrame["t"] | PublicationFrame["t"], true>);
+  batch: true,
+} satisfies Record<ServerFrame["t"] | PublicationFrame["t"] | BatchFrame["t"], true>);
 
 /** Fields of the server `command` frame; `satisfies` fails the type check when one is added or removed. */
 const DEVICE_COMMAND_FIELDS = Object.keys({ t: true, cid: true, name: true, data: true, ts: true } satisfies Record<keyof DeviceCommandFrame, true>);
@@ -295,8 +298,8 @@ describe("frame types", () => {
   });
 });
 
-test("both subprotocol names are documented", () => {
-  for (const p of Object.values(SUBPROTOCOL)) expect(doc).toContain(`\`${p}\``);
+test("every subprotocol name is documented", () => {
+  for (const p of [...Object.values(SUBPROTOCOL), ...Object.values(BATCH_SUBPROTOCOL)]) expect(doc).toContain(`\`${p}\``);
 });
 
 describe("authentication and devices", () => {

@@ -27,7 +27,8 @@ import { latencyOf, newHistogram, recordUs } from "./latency.ts";
 const argv = process.argv;
 const port = argInt(argv, "--port", 0, 1, 65535);
 const creditPort = argInt(argv, "--credit-port", 0, 0, 65535);
-const subs = argInt(argv, "--subs", 1000, 1, 60_000);
+// 0 with --wildcards: every connection on the pattern (the linger scenario's `prices.>` readers).
+const subs = argInt(argv, "--subs", 1000, 0, 60_000);
 const topics = argInt(argv, "--topics", 1, 1, 1_000_000);
 const perSub = argInt(argv, "--topics-per-sub", 1, 1, 1000);
 const wildcards = argInt(argv, "--wildcards", 0, 0, 10_000);
@@ -183,11 +184,13 @@ const sink: FrameSink = {
 
 // ---- flow-control credit (fast subscribers only: a paused one would stall the publisher) ----
 let creditSent = 0;
-let nextCreditAt = creditStep * subs;
+/** Deliveries between credit reports: per fast subscriber, or per wildcard one when there are only those. */
+const creditEvery = creditStep * (subs > 0 ? subs : total);
+let nextCreditAt = creditEvery;
 const credit = creditPort > 0 ? await Bun.connect({ hostname: "127.0.0.1", port: creditPort, socket: { data() {} } }) : null;
 
 function sendCredit(): void {
-  nextCreditAt = fast.deliveries + creditStep * subs;
+  nextCreditAt = fast.deliveries + creditEvery;
   if (!credit) return;
   let min = Infinity;
   for (let i = 0; i < conns.length; i++) {

@@ -4,11 +4,20 @@
  * client does not). msgpack frames are read at the tick's fixed tail
  * offsets; JSON frames are parsed, as a JSON subscriber must.
  *
+ * With `--batch on` it offers the batch subprotocol and reads `batch`
+ * frames (msgpack ones walked and read at the tick's offsets like plain
+ * frames, JSON ones parsed like plain ones), so a
+ * saturated subscriber can be compared with and without them. With a
+ * credit port it reports the highest tick every connection has, so the
+ * publisher can run at max rate without burying it.
+ *
  * Control as the other clients: mark, report, final {published}, exit.
- * Args: --port P --subs N --encoding msgpack|json --deflate on|off [--sample K]
+ * Args: --port P --subs N --encoding msgpack|json --deflate on|off [--batch on|off]
+ *       [--sample K] [--credit-port C --credit-step S]
  * @module
  */
 import { packr, unpackr } from "../../../src/protocol/codec.ts";
+import { skipValue } from "../../../src/protocol/msgpack-scan.ts";
 import { argInt, argValue } from "../../lib/args.ts";
 import { isPublication, readN, readTs, tailOk, TOPIC, wallMs } from "../../lib/tick.ts";
 import { latencyOf, newHistogram, recordUs } from "./latency.ts";
@@ -19,6 +28,9 @@ const subs = argInt(argv, "--subs", 100, 1, 60_000);
 const json = argValue(argv, "--encoding", "msgpack") === "json";
 const deflate = argValue(argv, "--deflate", "off") === "on";
 const sampleEvery = argInt(argv, "--sample", 16);
+const batch = argValue(argv, "--batch", "off") === "on";
+const creditPort = argInt(argv, "--credit-port", 0, 0, 65535);
+const creditStep = argInt(argv, "--credit-step", 4);
 
 interface Sub {
   ws: WebSocket;
@@ -44,8 +56,67 @@ const reply = (o: Record<string, unknown>) => process.stdout.write(JSON.stringif
 const SUB = { t: "sub", id: 1, topic: TOPIC };
 const t0 = performance.now();
 
+// ---- flow-control credit: the highest tick every open connection has received ----
+const credit = creditPort > 0 ? await Bun.connect({ hostname: "127.0.0.1", port: creditPort, socket: { data() {} } }) : null;
+let creditSent = 0;
+let nextCreditAt = creditStep * subs;
+
+function sendCredit(): void {
+  nextCreditAt = deliveries + creditStep * subs;
+  if (!credit) return;
+  let min = Infinity;
+  for (const c of conns) if (!c.closed && c.ready) min = Math.min(min, c.lastN);
+  if (min !== Infinity && min > creditSent) {
+    creditSent = min;
+    credit.write(`${min}\n`);
+  }
+}
+// A fallback tick, so a connection that catches up after the last trigger cannot leave the publisher waiting.
+if (credit) setInterval(sendCredit, 5);
+
+/** `{t: "batch", ...}`: map of 2, "t", "batch". */
+const isBatch = (b: Uint8Array) => b[0] === 0x82 && b[1] === 0xa1 && b[2] === 0x74 && b[3] === 0xa5 && b[4] === 0x62 && b[9] === 0xa4;
+
+/**
+ * A msgpack batch, read like a plain frame: each element's end is found by
+ * skipping it (the protocol's structural scanner) and its tick read at the
+ * fixed tail offsets, so both variants pay the same per publication.
+ */
+function binaryBatch(c: Sub, buf: Uint8Array): void {
+  let p = 14; // map header, "t", "batch", "msgs"
+  const h = buf[p]!;
+  let n: number;
+  if ((h & 0xf0) === 0x90) {
+    n = h & 0x0f;
+    p += 1;
+  } else if (h === 0xdc) {
+    n = (buf[p + 1]! << 8) | buf[p + 2]!;
+    p += 3;
+  } else {
+    n = new DataView(buf.buffer, buf.byteOffset).getUint32(p + 1);
+    p += 5;
+  }
+  for (let i = 0; i < n; i++) {
+    const end = skipValue(buf, p);
+    if (!isPublication(buf, p) || !tailOk(buf, end)) malformed++;
+    else tick(c, readN(buf, end), readTs(buf, end));
+    p = end;
+  }
+}
+
+/** A JSON batch frame's publications (each a `msg` map), one by one. */
+function batchOf(c: Sub, f: { t?: string; msgs?: { data?: { n?: number; ts?: number } }[] }): boolean {
+  if (f.t !== "batch") return false;
+  if (!c.ready || !Array.isArray(f.msgs)) return true;
+  for (const m of f.msgs) {
+    if (typeof m.data?.n !== "number" || typeof m.data.ts !== "number") malformed++;
+    else tick(c, m.data.n, m.data.ts);
+  }
+  return true;
+}
+
 function tick(c: Sub, n: number, ts: number): void {
-  deliveries++;
+  if (++deliveries >= nextCreditAt) sendCredit();
   if (n > c.lastN) {
     lost += n - c.lastN - 1;
     c.lastN = n;
@@ -70,11 +141,13 @@ function control(c: Sub, f: { t?: string; id?: number; message?: string }): void
 
 function open(i: number): Promise<void> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { protocols: [json ? "tickgate.json" : "tickgate.msgpack"], perMessageDeflate: deflate } as unknown as string[]);
+    const enc = json ? "tickgate.json" : "tickgate.msgpack";
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { protocols: batch ? [`${enc}.batch`, enc] : [enc], perMessageDeflate: deflate } as unknown as string[]);
     ws.binaryType = "arraybuffer";
     const c: Sub = { ws, ready: false, closed: false, lastN: 0 };
     conns.push(c);
     ws.onopen = () => {
+      if (batch !== ws.protocol.endsWith(".batch")) fail(`conn ${i}: batch frames ${batch ? "not negotiated" : "negotiated unasked"} (${ws.protocol})`);
       if (deflate !== ws.extensions.includes("permessage-deflate")) fail(`conn ${i}: deflate ${deflate ? "not negotiated" : "negotiated unasked"} (${ws.extensions || "none"})`);
       resolve();
     };
@@ -91,14 +164,15 @@ function open(i: number): Promise<void> {
           if (f.t === "msg" && c.ready) {
             if (typeof f.data?.n !== "number" || typeof f.data.ts !== "number") malformed++;
             else tick(c, f.data.n, f.data.ts);
-          } else control(c, f);
+          } else if (!batchOf(c, f)) control(c, f);
         }
       : (e) => {
           const buf = new Uint8Array(e.data as ArrayBuffer);
           if (c.ready && buf.length > 24 && isPublication(buf, 0)) {
             if (!tailOk(buf, buf.length)) malformed++;
             else tick(c, readN(buf, buf.length), readTs(buf, buf.length));
-          } else control(c, unpackr.unpack(buf));
+          } else if (c.ready && isBatch(buf)) binaryBatch(c, buf);
+          else control(c, unpackr.unpack(buf));
         };
   });
 }
