@@ -6,8 +6,10 @@
  * {@link NOISY_PCT}. `--compare` and `bench compare` read the first two.
  * @module
  */
-import { NOISY_PCT } from "./report.ts";
 import type { Metric, ScenarioResult, Table } from "./scenario.ts";
+
+/** Other programs' CPU (% of a core) above which a window is noisy. */
+export const NOISY_PCT = 10;
 
 /**
  * Flags that change how long or how carefully a point is measured, not the

@@ -33,7 +33,7 @@ export interface SuiteFlag {
 /** The flags of every bench runner (`bun run bench` and `tickgate bench --url`), in help order. */
 export const SUITE_FLAGS: readonly SuiteFlag[] = [
   { name: "quick", help: "every scenario small: a smoke run (its metrics are compared only with other quick runs)" },
-  { name: "out", value: "DIR", help: "where results.json, results.md and chart.svg go (default bench/results/<timestamp>/)" },
+  { name: "out", value: "DIR", help: "where results.json, results.md and chart.svg go (default bench/results/<timestamp>/; with --url ./bench-results/<timestamp>/)" },
   { name: "compare", value: "BASELINE.json", help: "judge every metric against a saved results.json (checked before anything runs)" },
   { name: "tolerance", value: "PCT", help: "how much worse than the baseline a metric may get, in percent (default 10)" },
   { name: "list", help: "list the scenarios and exit" },
