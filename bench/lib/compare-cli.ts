@@ -25,7 +25,7 @@ ${EXIT_CODES_TEXT}
 export function parseTolerance(raw: string | undefined): number {
   const tol = Number(raw ?? "10");
   if (raw !== undefined && raw.trim() === "") throw new Error("--tolerance needs a value");
-  if (!Number.isFinite(tol) || tol < 0 || tol > 1000) throw new Error(`--tolerance is a percentage from 0 to 1000, got '${raw}'`);
+  if (!Number.isFinite(tol) || tol < 0 || tol > 1_000_000) throw new Error(`--tolerance is a percentage from 0 to 1000000, got '${raw}'`);
   return tol / 100;
 }
 

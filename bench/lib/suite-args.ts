@@ -5,6 +5,7 @@
  * only. A flag no selected scenario declares is an error, not ignored.
  * @module
  */
+import { parseTolerance } from "./compare-cli.ts";
 import type { Scenario } from "./scenario.ts";
 
 export interface SuiteArgs {
@@ -107,8 +108,7 @@ export function parseSuiteArgs(argv: readonly string[], all: readonly Scenario[]
     flags.get(scen)!.set(name, value);
   }
 
-  const tol = Number(suite.get("tolerance") ?? "10");
-  if (!Number.isFinite(tol) || tol < 0 || tol > 1000) throw new Error(`--tolerance is a percentage ≥ 0, got '${suite.get("tolerance")}'`);
+  const tol = parseTolerance(suite.get("tolerance")) * 100;
   return {
     scenarios: selected,
     quick: bools.has("quick"),

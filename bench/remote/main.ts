@@ -19,6 +19,8 @@ import { textTable } from "../lib/render.ts";
 import { machineLine, summaryTable, writeResults, type SuiteResults } from "../lib/results.ts";
 import { Flags, type RunEnv, type ScenarioResult } from "../lib/scenario.ts";
 import { helpText, parseSuiteArgs, type SuiteFlag } from "../lib/suite-args.ts";
+import { packr, unpackr } from "../../src/protocol/codec.ts";
+import type { WsConn } from "../load/ws-conn.ts";
 import { openConn, parseTarget, safeUrl, type Target } from "./conn.ts";
 import { defaultMetricsUrl, MetricsSource } from "./server-metrics.ts";
 import { remoteScenarios } from "./scenarios.ts";
@@ -62,18 +64,29 @@ function clientMachine(): SuiteResults["machine"] {
   return { cpus: c.length, model: c[0]?.model ?? "unknown", kernel: release(), bun: bun ?? "absent", node: `v${process.versions.node}`, memTotalGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10, fdHardLimit: NaN, date: new Date().toISOString() };
 }
 
-/** One connection and its welcome: a clear one-line failure before any scenario when the server is not there or refuses the token. */
-async function probe(t: Target): Promise<void> {
+/**
+ * One connection that subscribes to `<prefix>probe`: a clear one-line
+ * failure before any scenario when the server is not there, refuses the
+ * token, or the token does not grant the bench topics.
+ */
+async function probe(t: Target, prefix: string): Promise<void> {
+  const topic = `${prefix}probe`;
+  let conn: Promise<WsConn> | undefined;
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("no welcome frame within 10 s")), 10_000);
+    const timer = setTimeout(() => reject(new Error(`no answer to a sub on ${topic} within 10 s`)), 10_000);
     const done = (e?: Error) => {
       clearTimeout(timer);
-      conn?.then((c) => c.socket?.end());
+      conn?.then((c) => c.socket?.end(), () => {});
       if (e) reject(e);
       else resolve();
     };
-    const conn: Promise<import("../load/ws-conn.ts").WsConn> | undefined = openConn(t, 0, {
-      frame: () => done(),
+    conn = openConn(t, 0, {
+      frame: (c, buf, start, end) => {
+        const f = unpackr.unpack(buf.subarray(start, end)) as { t?: string; code?: string; message?: string };
+        if (f.t === "welcome") c.send(2, packr.pack({ t: "sub", id: 1, topic }));
+        else if (f.t === "ack") done();
+        else if (f.t === "error") done(new Error(`sub ${topic} refused: ${f.code ?? "error"}: ${f.message}${f.code === "FORBIDDEN" ? ` (the token must grant subscribe and publish on ${prefix}>)` : ""}`));
+      },
       control: () => {},
       failed: (_c, why) => done(new Error(why)),
     });
@@ -115,7 +128,7 @@ export async function runRemote(argv: string[], env: Record<string, string | und
   const selected = args.scenarios.map((s) => scenarios.find((x) => x.name === s.name)!);
 
   try {
-    await probe(target);
+    await probe(target, prefix);
   } catch (e) {
     err(`tickgate bench: cannot use ${safeUrl(target.url)}: ${(e as Error).message}`);
     return BenchExit.FAILED;
