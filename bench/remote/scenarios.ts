@@ -105,7 +105,7 @@ export function remoteScenarios(rc: RemoteContext): Scenario[] {
       { name: "subs", def: "500", quick: "20", help: "subscriber connections, each on --topics-per-sub topics" },
       { name: "topics-per-sub", def: "4", quick: "3", help: "topics per subscriber connection" },
       { name: "wildcards", def: "2", quick: "1", help: "connections on <prefix>t.* (every topic)" },
-      { name: "rates", def: "1000", quick: "200", help: "publications/s (or max), one window each" },
+      { name: "rates", def: "500", quick: "200", help: "publications/s (or max), one window each; one publishing connection, so limits.publishPerSecond must allow it" },
       { name: "window", def: "1024", help: "at max rate: publications ahead of the slowest subscriber" },
       ...common("0.5"),
     ],

@@ -50,7 +50,7 @@ async function help(): Promise<string> {
     const { helpText } = await import(pathToFileURL(fileURLToPath(new URL("../../../bench/lib/suite-args.ts", import.meta.url))).href);
     const { SCENARIOS } = await import(pathToFileURL(fileURLToPath(new URL("../../../bench/scenarios/index.ts", import.meta.url))).href);
     local = `\n\nThe local suite (tickgate bench without --url = bun run bench):\n\n${helpText(SCENARIOS)}`;
-  } else local = "\n\nThe local suite (without --url) ships with the repository: run 'npm run bench -- --help' in a checkout.";
+  } else local = "\n\nThe local suite (without --url) ships with the repository and runs on Bun: in a checkout,\n'npm run bench -- --help' lists its scenarios and flags.";
   return `tickgate bench — benchmark a running tickgate (--url), compare saved results, or run the local suite\n\nUsage:\n${remote.remoteHelp()}\n${LOCAL_NOTE}${local}\n`;
 }
 
