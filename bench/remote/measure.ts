@@ -107,6 +107,12 @@ export function remoteTable(title: string, runs: RemoteRun[], metrics: MetricsSo
       String(r.lost), String(r.dup), String(r.stray), String(r.errorFrames), fmt.int(r.connectMs),
       [r.clientSaturated ? "client saturated" : "", r.closed ? `${r.closed} closed` : ""].filter(Boolean).join(", "),
     ]),
-    notes: [...notes, serverNote(metrics), REMOTE_UNAVAILABLE, ...(runs.some((r) => r.failures.length) ? [`first failures: ${runs.flatMap((r) => r.failures).slice(0, 3).join("; ")}`] : [])],
+    notes: [
+      ...notes,
+      serverNote(metrics),
+      REMOTE_UNAVAILABLE,
+      ...(runs.some((r) => r.errorFrames > 0) ? ["errors: error frames from the server. A publication it refused (e.g. RATE_LIMITED past limits.publishPerSecond) never reaches a subscriber, so it also counts as lost: raise the limit for the bench or lower --rates."] : []),
+      ...(runs.some((r) => r.failures.length) ? [`first failures: ${runs.flatMap((r) => r.failures).slice(0, 3).join("; ")}`] : []),
+    ],
   };
 }

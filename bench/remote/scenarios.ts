@@ -196,7 +196,8 @@ export function remoteScenarios(rc: RemoteContext): Scenario[] {
           notes: ["connect + subscribe: from the first connect to the last `sub` ack (one extra connection publishes the broadcast). KiB/conn: server RSS after − before ÷ connections, no forced GC; it includes whatever else the server did meanwhile.", serverNote(rc.metrics), REMOTE_UNAVAILABLE],
         });
         res.metrics.push(metric(ctx, rc, "connections", "connects_per_sec", perSec, "higher", "connections opened and subscribed per second"));
-        if (Number.isFinite(kib)) res.metrics.push(metric(ctx, rc, "connections", "kib_per_connection", kib, "lower", "server RSS per subscribed connection, KiB (from /metrics)"));
+        // RSS can fall while connections are added (a GC the bench cannot force remotely): no figure then.
+        if (Number.isFinite(kib) && kib > 0) res.metrics.push(metric(ctx, rc, "connections", "kib_per_connection", kib, "lower", "server RSS per subscribed connection, KiB (from /metrics)"));
         res.headline = `${fmt.int(n)} connections at ${fmt.int(perSec)}/s, broadcast reached ${fmt.int(reached)}${Number.isFinite(kib) ? `, ${fmt.f(kib, 2)} KiB each` : ""}`;
         res.data = { opened: load.conns.length, connectMs: load.connectMs, perSec, reached, reachMs, lost: fin.lost, errorFrames: fin.errorFrames, kibPerConnection: kib, serverConnections: held };
       } finally {
