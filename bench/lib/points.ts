@@ -68,6 +68,12 @@ export function scenarioNoisy(r: Pick<ScenarioResult, "runs" | "tables">): boole
  */
 export function stampResult(r: ScenarioResult, quick: boolean): void {
   for (const t of r.tables) markNoisy(t);
+  // A table without an `other` column cannot mark its rows: it names the scenario's noisy windows instead.
+  const noisyRuns = r.runs.filter((x) => x.otherCpuPct > NOISY_PCT);
+  if (noisyRuns.length > 0) {
+    const which = noisyRuns.map((x) => `${x.server} round ${x.round + 1} (other ${x.otherCpuPct.toFixed(0)}%)`).join(", ");
+    for (const t of r.tables) if (!t.columns.includes("other")) t.notes = [...(t.notes ?? []), `noisy windows in this scenario: ${which}; not a result, and left out of --compare verdicts.`];
+  }
   const point = pointOf(r.scenario, r.config, quick);
   const noisy = scenarioNoisy(r);
   for (const m of r.metrics as Metric[]) {

@@ -8,6 +8,7 @@ import { compareMetrics, compareTable } from "../../bench/lib/compare.ts";
 import { markNoisy, pointOf, stampResult } from "../../bench/lib/points.ts";
 import { markdownTable, textTable } from "../../bench/lib/render.ts";
 import { emptyResult, Flags, type Metric, type Scenario, type ScenarioResult, type Table } from "../../bench/lib/scenario.ts";
+import type { RunResult } from "../../bench/lib/report.ts";
 import { parseSuiteArgs } from "../../bench/lib/suite-args.ts";
 import { chartSvg } from "../../bench/lib/svg.ts";
 import { check, loadTargets } from "../../bench/lib/targets.ts";
@@ -144,6 +145,13 @@ describe("points and noisy windows", () => {
     // Marking twice adds nothing.
     markNoisy(t);
     expect(t.rows[1]).toEqual(["auth", "900", "25%", "noisy"]);
+    // A table with no `other` column names the scenario's noisy windows in a note.
+    const bare: Table = { title: "encodings", columns: ["variant", "deliv/s"], rows: [["json", "1"]] };
+    const run = { server: "json", round: 0, otherCpuPct: 31 } as RunResult;
+    const r2: ScenarioResult = { ...r, tables: [bare], runs: [run], metrics: [{ id: "y", value: 1, better: "higher", describe: "" }] };
+    stampResult(r2, true);
+    expect(bare.notes).toEqual(["noisy windows in this scenario: json round 1 (other 31%); not a result, and left out of --compare verdicts."]);
+    expect(r2.metrics[0]).toMatchObject({ noisy: true, point: "quick x" });
   });
 });
 
