@@ -4,15 +4,18 @@
  * load processes pinned to their own cores, prints a progress line while
  * they run and a summary at the end, checks every target in
  * bench/targets.json, and writes results.json, results.md and chart.svg to
- * bench/results/<timestamp>/ (or --out). `--compare BASELINE.json` flags
- * metrics that got worse than the tolerance. See docs/benchmarks.md.
- * Exit code: 0 ran (targets met or not), 1 a scenario failed, 2 bad
- * arguments, 3 a regression against the baseline.
+ * bench/results/<timestamp>/ (or --out). `--compare BASELINE.json` (checked
+ * before anything runs) judges every metric against the baseline;
+ * `bun run bench compare A.json B.json` judges two saved files without
+ * running anything. See docs/benchmarks.md. Exit codes: {@link BenchExit}
+ * (0 ok, 1 a scenario failed, 2 usage or baseline error, 3 regression,
+ * 4 not judged).
  * @module
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { compareMetrics, compareTable, type SuiteMetrics } from "./lib/compare.ts";
+import { BenchExit, compareMetrics, compareTable, EXIT_CODES_TEXT, loadResults, verdictOf, type SuiteMetrics } from "./lib/compare.ts";
+import { runCompare } from "./lib/compare-cli.ts";
+import { stampResult } from "./lib/points.ts";
 import { clockTicks, machine, placement } from "./lib/proc.ts";
 import { Progress } from "./lib/progress.ts";
 import { textTable } from "./lib/render.ts";
@@ -27,6 +30,8 @@ function stamp(d: Date): string {
 
 export async function runSuite(argv: string[]): Promise<{ results: SuiteResults; dir: string; exitCode: number }> {
   const args: SuiteArgs = parseSuiteArgs(argv, SCENARIOS);
+  // A baseline that cannot be read fails now, not after the run it was meant to judge.
+  const baseline: SuiteMetrics | null = args.compare ? loadResults(args.compare) : null;
   const started = new Date();
   const place = placement();
   const env: RunEnv = { place, hz: clockTicks() };
@@ -54,6 +59,7 @@ export async function runSuite(argv: string[]): Promise<{ results: SuiteResults;
       const r = await sc.run({ flags, quick: args.quick, env, progress });
       progress.end();
       const full: ScenarioResult = { scenario: sc.name, describe: sc.describe, config: flags.effective(), seconds: (performance.now() - t0) / 1000, ...r };
+      stampResult(full, args.quick);
       results.scenarios.push(full);
       for (const t of full.tables) console.log("\n" + textTable(t));
       for (const n of full.notes) console.log(`note: ${n}`);
@@ -67,15 +73,14 @@ export async function runSuite(argv: string[]): Promise<{ results: SuiteResults;
   }
   results.seconds = (Date.now() - started.getTime()) / 1000;
 
-  let exitCode = results.failed.length > 0 ? 1 : 0;
-  if (args.compare) {
-    const baseline = JSON.parse(readFileSync(args.compare, "utf8")) as SuiteMetrics;
+  let exitCode: number = results.failed.length > 0 ? BenchExit.FAILED : BenchExit.OK;
+  if (args.compare && baseline) {
     const rows = compareMetrics(results, baseline, args.tolerance);
-    const regressions = rows.filter((r) => r.regressed).length;
-    results.compare = { baseline: args.compare, tolerance: args.tolerance, rows, regressions };
+    const v = verdictOf(rows);
+    results.compare = { baseline: args.compare, tolerance: args.tolerance, rows, regressions: v.regressions, verdict: v.line, exitCode: v.exitCode };
     console.log("\n" + textTable(compareTable(rows, args.tolerance, args.compare)));
-    console.log(regressions > 0 ? `${regressions} metric(s) got worse than the tolerance.` : "no metric got worse than the tolerance.");
-    if (regressions > 0 && exitCode === 0) exitCode = 3;
+    console.log(v.line);
+    if (exitCode === BenchExit.OK) exitCode = v.exitCode;
   }
   console.log("\n" + textTable(summaryTable(results)));
   if (results.scenarios.some((s) => s.targets.length > 0)) console.log("\n" + textTable(targetsTable(results)));
@@ -87,22 +92,24 @@ export async function runSuite(argv: string[]): Promise<{ results: SuiteResults;
 
 if (import.meta.main) {
   const argv = process.argv.slice(2);
+  if (argv[0] === "compare") process.exit(runCompare(argv.slice(1)));
   let args: SuiteArgs;
   try {
     args = parseSuiteArgs(argv, SCENARIOS);
+    if (args.compare && !args.help && !args.list) loadResults(args.compare);
   } catch (e) {
-    console.error(`bench: ${(e as Error).message}`);
-    process.exit(2);
+    console.error(`bench: ${(e as Error).message.split("\n")[0]}`);
+    process.exit(BenchExit.USAGE);
   }
   if (args.help || args.list) {
-    console.log(args.list ? SCENARIOS.map((s) => `${s.name.padEnd(12)} ${s.describe}`).join("\n") : helpText(SCENARIOS));
-    process.exit(0);
+    console.log(args.list ? SCENARIOS.map((s) => `${s.name.padEnd(12)} ${s.describe}`).join("\n") : helpText(SCENARIOS, { exitCodes: EXIT_CODES_TEXT }));
+    process.exit(BenchExit.OK);
   }
   try {
     const { exitCode } = await runSuite(argv);
     process.exit(exitCode);
   } catch (e) {
     console.error(`bench: ${(e as Error).message}`);
-    process.exit(1);
+    process.exit(BenchExit.FAILED);
   }
 }

@@ -4,7 +4,10 @@
  * tsconfig.build.json, then makes the output stand on its own under plain
  * Node: relative `.ts` specifiers in declaration files become `.js` (the
  * compiler rewrites them in JavaScript only), and the CLI entry is made
- * executable. Runs on Node alone, so `prepack` works without Bun.
+ * executable. Then the remote bench (`tickgate bench --url`, bench/remote
+ * and what it imports) into dist/bench with tsconfig.bench.json: JavaScript
+ * only, for Node and Bun alike. Runs on Node alone, so `prepack` works
+ * without Bun.
  * @module
  */
 import { execFileSync } from "node:child_process";
@@ -19,6 +22,7 @@ rmSync(dist, { recursive: true, force: true });
 const tsPkg = createRequire(import.meta.url).resolve("typescript/package.json");
 const tsc = join(tsPkg, "..", JSON.parse(readFileSync(tsPkg, "utf8")).bin.tsc);
 execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], { stdio: "inherit", cwd: root });
+execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.bench.json")], { stdio: "inherit", cwd: root });
 
 // `from "./x.ts"`, `import("../y.ts")`: relative specifiers only; package names are left alone.
 const SPECIFIER = /((?:from|import)\s*\(?\s*["'])(\.{1,2}\/[^"']+?)\.ts(["'])/g;

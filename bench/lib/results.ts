@@ -7,7 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { CompareRow } from "./compare.ts";
+import { compareTable, type CompareRow } from "./compare.ts";
 import type { Machine } from "./proc.ts";
 import { markdownTable } from "./render.ts";
 import type { ScenarioResult, Table } from "./scenario.ts";
@@ -25,7 +25,7 @@ export interface SuiteResults {
   scenarios: ScenarioResult[];
   /** Scenarios that failed to run, with the error. */
   failed: { scenario: string; error: string }[];
-  compare?: { baseline: string; tolerance: number; rows: CompareRow[]; regressions: number };
+  compare?: { baseline: string; tolerance: number; rows: CompareRow[]; regressions: number; verdict?: string; exitCode?: number };
 }
 
 export function machineLine(m: Machine): string {
@@ -76,9 +76,8 @@ export function markdown(results: SuiteResults): string {
   }
   if (results.compare) {
     const c = results.compare;
-    out.push("## compared with a baseline", "", `${c.regressions} metric(s) worse than the ${(c.tolerance * 100).toFixed(0)}% tolerance.`, "");
-    out.push(`| metric | baseline | now | change | verdict |`, `| --- | ---: | ---: | ---: | --- |`);
-    for (const r of c.rows) out.push(`| ${r.id} | ${r.baseline?.toFixed(3) ?? "-"} | ${r.current?.toFixed(3) ?? "-"} | ${r.change === null ? "-" : `${(r.change * 100).toFixed(1)}%`} | ${r.change === null ? "-" : r.regressed ? "**worse**" : "ok"} |`);
+    out.push("## compared with a baseline", "", c.verdict ?? `${c.regressions} metric(s) worse than the ${(c.tolerance * 100).toFixed(0)}% tolerance.`, "");
+    out.push(markdownTable(compareTable(c.rows, c.tolerance, c.baseline)), "");
   }
   return out.join("\n") + "\n";
 }

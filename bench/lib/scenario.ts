@@ -103,6 +103,19 @@ export interface Metric {
   value: number;
   better: "higher" | "lower";
   describe: string;
+  /**
+   * Where it was measured: `quick` or `full`, the scenario and the flags that
+   * shape its workload. Filled in by the runner (bench/lib/points.ts) unless
+   * the scenario names it; `--compare` judges a metric only against the same
+   * point.
+   */
+  point?: string;
+  /**
+   * Other programs disturbed the window(s) it came from (other CPU > 10%):
+   * left out of `--compare` verdicts. Filled in by the runner from the
+   * scenario's runs and tables unless the scenario says.
+   */
+  noisy?: boolean;
 }
 
 /** Latency percentiles and throughput of one server at one point, for the SVG chart. */

@@ -5,6 +5,7 @@
  * only. A flag no selected scenario declares is an error, not ignored.
  * @module
  */
+import { parseTolerance } from "./compare-cli.ts";
 import type { Scenario } from "./scenario.ts";
 
 export interface SuiteArgs {
@@ -18,12 +19,38 @@ export interface SuiteArgs {
   tolerance: number;
   /** Per scenario: flag name → value. */
   flags: Map<string, Map<string, string>>;
+  /** Values of the extra suite-level flags a caller declared (e.g. `url` for `tickgate bench`). */
+  extra: Map<string, string>;
 }
 
-const BOOLEAN = new Set(["quick", "help", "list"]);
-const SUITE = new Set(["out", "compare", "tolerance"]);
+/** A suite-level flag: one definition for the parser and every help text that lists it. */
+export interface SuiteFlag {
+  name: string;
+  /** Placeholder of its value; absent for a switch. */
+  value?: string;
+  help: string;
+}
 
-export function parseSuiteArgs(argv: readonly string[], all: readonly Scenario[]): SuiteArgs {
+/** The flags of every bench runner (`bun run bench` and `tickgate bench --url`), in help order. */
+export const SUITE_FLAGS: readonly SuiteFlag[] = [
+  { name: "quick", help: "every scenario small: a smoke run (its metrics are compared only with other quick runs)" },
+  { name: "out", value: "DIR", help: "where results.json, results.md and chart.svg go (default bench/results/<timestamp>/; with --url ./bench-results/<timestamp>/)" },
+  { name: "compare", value: "BASELINE.json", help: "judge every metric against a saved results.json (checked before anything runs)" },
+  { name: "tolerance", value: "PCT", help: "how much worse than the baseline a metric may get, in percent (default 10)" },
+  { name: "list", help: "list the scenarios and exit" },
+  { name: "help", help: "this text" },
+];
+
+/** `  --name VALUE   help` lines for a help text. */
+export function flagLines(flags: readonly SuiteFlag[]): string[] {
+  const head = (f: SuiteFlag) => `--${f.name}${f.value ? ` ${f.value}` : ""}`;
+  const width = Math.max(...flags.map((f) => head(f).length));
+  return flags.map((f) => `  ${head(f).padEnd(width)}  ${f.help}`);
+}
+
+export function parseSuiteArgs(argv: readonly string[], all: readonly Scenario[], extraFlags: readonly SuiteFlag[] = []): SuiteArgs {
+  const BOOLEAN = new Set([...SUITE_FLAGS, ...extraFlags].filter((f) => !f.value).map((f) => f.name));
+  const SUITE = new Set([...SUITE_FLAGS, ...extraFlags].filter((f) => f.value).map((f) => f.name));
   const names: string[] = [];
   const bools = new Set<string>();
   const suite = new Map<string, string>();
@@ -81,8 +108,7 @@ export function parseSuiteArgs(argv: readonly string[], all: readonly Scenario[]
     flags.get(scen)!.set(name, value);
   }
 
-  const tol = Number(suite.get("tolerance") ?? "10");
-  if (!Number.isFinite(tol) || tol < 0 || tol > 1000) throw new Error(`--tolerance is a percentage ≥ 0, got '${suite.get("tolerance")}'`);
+  const tol = parseTolerance(suite.get("tolerance")) * 100;
   return {
     scenarios: selected,
     quick: bools.has("quick"),
@@ -92,17 +118,29 @@ export function parseSuiteArgs(argv: readonly string[], all: readonly Scenario[]
     compare: suite.get("compare") ?? null,
     tolerance: tol / 100,
     flags,
+    extra: new Map([...suite].filter(([k]) => extraFlags.some((f) => f.name === k))),
   };
 }
 
-export function helpText(all: readonly Scenario[]): string {
+/**
+ * The runner's help: usage, the suite flags, every scenario's flags with
+ * their defaults. `tickgate bench --help` prints the same text, built from
+ * the same definitions, so the two cannot drift apart.
+ */
+export function helpText(all: readonly Scenario[], o: { usage?: string[]; extraFlags?: readonly SuiteFlag[]; exitCodes?: string } = {}): string {
   const out = [
-    "bun run bench [scenario...] [--quick] [--out DIR] [--compare BASELINE.json] [--tolerance PCT] [flags]",
+    ...(o.usage ?? [
+      "bun run bench [scenario...] [--quick] [--out DIR] [--compare BASELINE.json] [--tolerance PCT] [flags]",
+      "bun run bench compare BASELINE.json CURRENT.json [--tolerance PCT]",
+      "",
+      "  No scenario = all of them but those marked (on demand). `compare` judges two saved results.json",
+      "  files without running anything.",
+    ]),
     "",
-    "  no scenario = all of them but those marked (on demand). --quick: every scenario small (a smoke run, under a minute).",
-    "  --out DIR: where results go (default bench/results/<timestamp>/). --compare: flag every",
-    "  metric worse than the baseline's by more than --tolerance percent (default 10); exits 3 if any.",
-    "  Scenario flags: --name value (every selected scenario that has it) or --scenario.name value.",
+    "Flags:",
+    ...flagLines([...(o.extraFlags ?? []), ...SUITE_FLAGS]),
+    "",
+    "Scenario flags: --name value (every selected scenario that has it) or --scenario.name value.",
     "",
   ];
   for (const s of all) {
@@ -110,5 +148,6 @@ export function helpText(all: readonly Scenario[]): string {
     for (const f of s.flags) out.push(`  --${f.name.padEnd(16)} ${f.def}${f.quick !== undefined ? ` (quick: ${f.quick})` : ""}  ${f.help}`);
     out.push("");
   }
+  if (o.exitCodes) out.push(o.exitCodes, "");
   return out.join("\n");
 }

@@ -67,7 +67,7 @@ export const filtersScenario: Scenario = {
     const base = sum.get("unfiltered");
     res.tables.push({
       title: `filters: ${fmt.int(subs)} subscribers on one topic, ${filters} distinct filters, rate ${rate === 0 ? "max" : `${rate}/s`}`,
-      columns: ["variant", "deliv/pub", "pub/s", "deliv/s", "p50 µs", "p90 µs", "p99 µs", "max µs", "srv µs/pub", "× unfiltered", "srv µs/deliv", "srv CPU", "cli CPU", "lost", "dup", "stray"],
+      columns: ["variant", "deliv/pub", "pub/s", "deliv/s", "p50 µs", "p90 µs", "p99 µs", "max µs", "srv µs/pub", "× unfiltered", "srv µs/deliv", "srv CPU", "cli CPU", "lost", "dup", "stray", "other"],
       rows: variants.map((v) => {
         const s = sum.get(v)!;
         const perPub = s.serverCpuUsPerDelivery * fanoutOf(v);
@@ -76,7 +76,7 @@ export const filtersScenario: Scenario = {
           fmt.us(s.latencyUs.p50), fmt.us(s.latencyUs.p90), fmt.us(s.latencyUs.p99), fmt.us(s.latencyUs.max),
           fmt.f(perPub, 1), base ? fmt.ratio(perPub / (base.serverCpuUsPerDelivery * subs)) : "-", fmt.f(s.serverCpuUsPerDelivery, 3),
           fmt.pct(s.serverCpuPct), fmt.pct(s.clientCpuPct), String(s.lost), String(s.dup),
-          String(runs.filter((r) => r.server === v).reduce((a, r) => a + (r.unexpected ?? 0), 0)),
+          String(runs.filter((r) => r.server === v).reduce((a, r) => a + (r.unexpected ?? 0), 0)), fmt.pct(s.otherCpuPct),
         ];
       }),
       notes: ["stray: publications a subscriber received that its filter should have stopped (must be 0)."],

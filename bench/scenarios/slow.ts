@@ -63,14 +63,14 @@ export const slowScenario: Scenario = {
     const guard = (r: RunResult) => (r.extra?.guard ?? {}) as Record<string, number>;
     res.tables.push({
       title: `slow: ${fmt.int(subs)} subscribers, ${rate} publications/s, ${payload}-byte payload, policy ${action} past ${fmt.int(limit)} bytes`,
-      columns: ["run", "fast subs", "deliv/s (fast)", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs", "fast lost", "srv CPU", "cli CPU", "srv peak RSS", "paused", "got (paused)", "lag events", "dropped", "conflated", "disconnects"],
+      columns: ["run", "fast subs", "deliv/s (fast)", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs", "fast lost", "srv CPU", "cli CPU", "srv peak RSS", "paused", "got (paused)", "lag events", "dropped", "conflated", "disconnects", "other"],
       rows: runs.map((r) => {
         const g = guard(r);
         return [
           r.server, fmt.int(subs - (r.slow?.conns ?? 0)), fmt.int(r.deliveriesPerSec),
           fmt.us(r.latencyUs.p50), fmt.us(r.latencyUs.p90), fmt.us(r.latencyUs.p99), fmt.us(r.latencyUs.p999), fmt.us(r.latencyUs.max),
           String(r.lost), fmt.pct(r.serverCpuPct), fmt.pct(r.clientCpuPct), fmt.kib(r.serverHwmKiB ?? NaN),
-          String(r.slow?.conns ?? 0), fmt.int(r.slow?.deliveries ?? 0), fmt.int(g.lagEvents ?? 0), fmt.int(g.dropped ?? 0), fmt.int(g.conflated ?? 0), fmt.int(g.disconnects ?? 0),
+          String(r.slow?.conns ?? 0), fmt.int(r.slow?.deliveries ?? 0), fmt.int(g.lagEvents ?? 0), fmt.int(g.dropped ?? 0), fmt.int(g.conflated ?? 0), fmt.int(g.disconnects ?? 0), fmt.pct(r.otherCpuPct),
         ];
       }),
       notes: [

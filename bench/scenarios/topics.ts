@@ -67,14 +67,14 @@ export const topicsScenario: Scenario = {
     const sums = labels.map((l) => [l, summarize(runs.filter((r) => r.server === l))] as const);
     res.tables.push({
       title: `topics: ${fmt.int(topics)} topics, ${fmt.int(subs)} connections × ${per} topics (${fmt.f((subs * per) / topics, 1)} per topic) + ${wild} on bench.t.* = ${fmt.f(fanout, 1)} deliveries per publication`,
-      columns: ["rate", "pub/s", "deliv/s", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs", "srv µs/pub", "srv µs/deliv", "srv CPU", "cli CPU", "lost", "dup", "stray", "connect ms"],
+      columns: ["rate", "pub/s", "deliv/s", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs", "srv µs/pub", "srv µs/deliv", "srv CPU", "cli CPU", "lost", "dup", "stray", "connect ms", "other"],
       rows: sums.map(([l, s]) => {
         const rr = runs.filter((r) => r.server === l);
         return [
           l, fmt.int(s.deliveriesPerSec / fanout), fmt.int(s.deliveriesPerSec),
           fmt.us(s.latencyUs.p50), fmt.us(s.latencyUs.p90), fmt.us(s.latencyUs.p99), fmt.us(s.latencyUs.p999), fmt.us(s.latencyUs.max),
           fmt.f(s.serverCpuUsPerDelivery * fanout, 2), fmt.f(s.serverCpuUsPerDelivery, 3), fmt.pct(s.serverCpuPct), fmt.pct(s.clientCpuPct),
-          String(s.lost), String(s.dup), String(rr.reduce((a, r) => a + (r.unexpected ?? 0), 0)), fmt.int(rr[0]!.connectMs),
+          String(s.lost), String(s.dup), String(rr.reduce((a, r) => a + (r.unexpected ?? 0), 0)), fmt.int(rr[0]!.connectMs), fmt.pct(s.otherCpuPct),
         ];
       }),
       notes: ["stray: publications a connection received on a topic it did not subscribe to (must be 0)."],

@@ -23,8 +23,8 @@ export interface Command {
   name: string;
   /** One line for the command list in `tickgate --help`. */
   summary: string;
-  /** Full `--help` text. */
-  help: string;
+  /** Full `--help` text, or a function building it (when it comes from definitions loaded on demand). */
+  help: string | (() => Promise<string>);
   /** Runs with the arguments after the command name; resolves to the exit code. */
   run(argv: string[]): Promise<number>;
 }

@@ -41,20 +41,22 @@ async function main(argv: string[]): Promise<number> {
     const about = argv[1];
     const cmd = about === undefined ? undefined : COMMANDS.find((c) => c.name === about);
     if (about !== undefined && !cmd) throw new UsageError(`unknown command '${about}'; run 'tickgate --help' for the list`);
-    process.stdout.write(cmd ? cmd.help : mainHelp());
+    process.stdout.write(cmd ? await helpOf(cmd) : mainHelp());
     return Exit.OK;
   }
   return dispatch(first, argv.slice(1));
 }
 
-function dispatch(name: string, args: string[]): Promise<number> {
+const helpOf = (cmd: Command) => (typeof cmd.help === "string" ? Promise.resolve(cmd.help) : cmd.help());
+
+async function dispatch(name: string, args: string[]): Promise<number> {
   const cmd: Command | undefined = COMMANDS.find((c) => c.name === name);
   if (!cmd) throw new UsageError(`unknown command '${name}'; run 'tickgate --help' for the list`);
   // Arguments after "--" are data (e.g. a JSON value), never a help flag.
   const end = args.indexOf("--");
   if ((end < 0 ? args : args.slice(0, end)).some(isHelp)) {
-    process.stdout.write(cmd.help);
-    return Promise.resolve(Exit.OK);
+    process.stdout.write(await helpOf(cmd));
+    return Exit.OK;
   }
   return cmd.run(args);
 }

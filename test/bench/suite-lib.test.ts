@@ -5,8 +5,10 @@
  */
 import { describe, expect, test } from "bun:test";
 import { compareMetrics, compareTable } from "../../bench/lib/compare.ts";
+import { markNoisy, pointOf, stampResult } from "../../bench/lib/points.ts";
 import { markdownTable, textTable } from "../../bench/lib/render.ts";
-import { emptyResult, Flags, type Metric, type Scenario } from "../../bench/lib/scenario.ts";
+import { emptyResult, Flags, type Metric, type Scenario, type ScenarioResult, type Table } from "../../bench/lib/scenario.ts";
+import type { RunResult } from "../../bench/lib/report.ts";
 import { parseSuiteArgs } from "../../bench/lib/suite-args.ts";
 import { chartSvg } from "../../bench/lib/svg.ts";
 import { check, loadTargets } from "../../bench/lib/targets.ts";
@@ -126,7 +128,37 @@ describe("compareMetrics", () => {
     // Better than the baseline is never a regression, however far.
     expect(compareMetrics(suite(m("up", 5, "higher")), suite(m("up", 1, "higher")), 0.1)[0]!.regressed).toBe(false);
     const t = compareTable(rows, 0.1, "base.json");
-    expect(t.rows.find((r) => r[0] === "up")![4]).toBe("WORSE");
+    expect(t.rows.find((r) => r[0] === "up")![5]).toBe("WORSE");
+  });
+});
+
+describe("points and noisy windows", () => {
+  test("a point names quick or full, the scenario and its workload flags, not how many rounds", () => {
+    expect(pointOf("fanout", { points: "50:200", rounds: "1", retries: "0", seconds: "0.5" }, true)).toBe("quick fanout --points 50:200 --seconds 0.5");
+    expect(pointOf("fanout", { points: "50:200", rounds: "3", seconds: "0.5" }, true)).toBe(pointOf("fanout", { seconds: "0.5", points: "50:200", rounds: "1" }, true));
+    expect(pointOf("fanout", { points: "50:200" }, false)).toStartWith("full fanout");
+  });
+
+  test("every table with an 'other' column gets its noisy rows marked, and the scenario's metrics become noisy", () => {
+    const t: Table = { title: "variants", columns: ["variant", "deliv/s", "other"], rows: [["plain", "1,000", "3%"], ["auth", "900", "25%"]] };
+    const metrics: Metric[] = [{ id: "x.a", value: 1, better: "higher", describe: "" }, { id: "x.b", value: 1, better: "higher", describe: "", noisy: false }];
+    const r: ScenarioResult = { scenario: "x", describe: "", config: {}, headline: "", tables: [t], targets: [], metrics, notes: [], runs: [], chart: [], data: {}, seconds: 0 };
+    stampResult(r, false);
+    expect(t.columns.at(-1)).toBe("note");
+    expect(t.rows.map((x) => x.at(-1))).toEqual(["", "noisy"]);
+    expect(t.notes![0]).toContain("left out of --compare verdicts");
+    // Derived where the scenario said nothing; kept where it did.
+    expect(r.metrics.map((m) => [m.noisy, m.point])).toEqual([[true, "full x"], [false, "full x"]]);
+    // Marking twice adds nothing.
+    markNoisy(t);
+    expect(t.rows[1]).toEqual(["auth", "900", "25%", "noisy"]);
+    // A table with no `other` column names the scenario's noisy windows in a note.
+    const bare: Table = { title: "encodings", columns: ["variant", "deliv/s"], rows: [["json", "1"]] };
+    const run = { server: "json", round: 0, otherCpuPct: 31 } as RunResult;
+    const r2: ScenarioResult = { ...r, tables: [bare], runs: [run], metrics: [{ id: "y", value: 1, better: "higher", describe: "" }] };
+    stampResult(r2, true);
+    expect(bare.notes).toEqual(["noisy windows in this scenario: json round 1 (other 31%); not a result, and left out of --compare verdicts."]);
+    expect(r2.metrics[0]).toMatchObject({ noisy: true, point: "quick x" });
   });
 });
 

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, ROOT } from "../helpers/spawn.ts";
 import { blankProject, NODE_ONLY_PATH, run, type Project } from "./tarball.ts";
@@ -23,10 +23,11 @@ beforeAll(async () => {
   bunApp = await blankProject("bun");
 }, SLOW);
 
+// Deleting two installed projects can take seconds on a busy disk.
 afterAll(() => {
   nodeApp?.[Symbol.dispose]();
   bunApp?.[Symbol.dispose]();
-});
+}, 60_000);
 
 /** Starts `args` with Bun in the Bun project and reads the port from the "listening on" line on stderr. */
 async function startInBunProject(args: string[]): Promise<{ port: number; stop(): Promise<void>; stdout(): string }> {
@@ -151,6 +152,52 @@ client.connect();
     const r = await run("npx", ["--offline", "tickgate", "--help"], { cwd: nodeApp.dir, env: { PATH: NODE_ONLY_PATH }, timeoutMs: 60_000 });
     expect(r.code).toBe(0);
     for (const cmd of ["serve", "pub", "sub", "token", "bench"]) expect(r.stdout).toContain(`  ${cmd} `);
+  }, SLOW);
+
+  test("tickgate bench --help on Node alone: the remote bench's flags, scenarios and exit codes", async () => {
+    const bin = join(nodeApp.dir, "node_modules", ".bin", "tickgate");
+    const r = await run(bin, ["bench", "--help"], { cwd: nodeApp.dir, env: { PATH: NODE_ONLY_PATH }, timeoutMs: 60_000 });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    for (const flag of ["--url", "--token", "--prefix", "--metrics-url", "--quick", "--out", "--compare", "--tolerance"]) expect(r.stdout).toContain(`  ${flag} `);
+    for (const s of ["fanout", "topics", "ingest", "connections"]) expect(r.stdout).toContain(`${s}: `);
+    expect(r.stdout).toContain("compare BASELINE.json CURRENT.json");
+    expect(r.stdout).toContain("4  not judged");
+    // Without the repository, the local suite is not there, and help says so instead of listing its flags.
+    expect(r.stdout).toContain("ships with the repository");
+  }, SLOW);
+
+  test("tickgate bench --url on Node alone drives a server started from the package, and bench compare judges two runs", async () => {
+    const server = await startInBunProject(["x", "--bun", "tickgate", "serve", "--port", "0", "--no-demo", "--log-level", "warn"]);
+    const bin = join(nodeApp.dir, "node_modules", ".bin", "tickgate");
+    const opts = { cwd: nodeApp.dir, env: { PATH: NODE_ONLY_PATH }, timeoutMs: 120_000 };
+    try {
+      const url = `ws://127.0.0.1:${server.port}/ws`;
+      const a = await run(bin, ["bench", "--url", url, "fanout", "--quick", "--out", "a"], opts);
+      expect({ code: a.code, stderr: a.stderr }).toEqual({ code: 0, stderr: "" });
+      expect(a.stdout).toContain("Bun absent");
+      const results = JSON.parse(readFileSync(join(nodeApp.dir, "a", "results.json"), "utf8")) as { scenarios: { data: { runs: { lost: number; dup: number; errorFrames: number; deliveriesPerSec: number }[] } }[] };
+      const fan = results.scenarios[0]!.data.runs[0]!;
+      expect(fan).toMatchObject({ lost: 0, dup: 0, errorFrames: 0 });
+      expect(fan.deliveriesPerSec).toBeGreaterThan(0);
+      const b = await run(bin, ["bench", "--url", url, "fanout", "--quick", "--out", "b"], opts);
+      expect(b.code).toBe(0);
+      const c = await run(bin, ["bench", "compare", "a/results.json", "b/results.json", "--tolerance", "1000000"], opts);
+      expect({ code: c.code, stderr: c.stderr }).toEqual({ code: 0, stderr: "" });
+      expect(c.stdout).toMatch(/remote\.fanout\.100\.deliveries_per_sec\s+quick\s.*ok/);
+    } finally {
+      await server.stop();
+    }
+  }, SLOW);
+
+  test("tickgate bench without --url, from the package: one line saying the local suite ships with the repository, exit 2", async () => {
+    const bin = join(nodeApp.dir, "node_modules", ".bin", "tickgate");
+    const r = await run(bin, ["bench", "--quick"], { cwd: nodeApp.dir, env: { PATH: NODE_ONLY_PATH }, timeoutMs: 60_000 });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain("the local suite ships with the repository");
+    expect(r.stderr).toContain("--url");
   }, SLOW);
 
   test("tickgate token mints a token on Node alone", async () => {

@@ -21,7 +21,7 @@ describe("package shape", () => {
     const tgz = await tarball();
     const r = await run("tar", ["-tzf", tgz], { cwd: ROOT });
     const files = r.stdout.trim().split("\n").map((f) => f.replace(/^package\//, ""));
-    for (const f of ["package.json", "LICENSE", "README.md", "CHANGELOG.md", "config.schema.json", "docs/config.md", "docs/deploy.md", "dist/index.js", "dist/index.d.ts", "dist/client/index.js", "dist/client/index.d.ts", "dist/adapter/bun/index.js", "dist/adapter/bun/index.d.ts", "dist/cli/main.js", "dist/demo/dashboard/main.js"]) {
+    for (const f of ["package.json", "LICENSE", "README.md", "CHANGELOG.md", "config.schema.json", "docs/config.md", "docs/deploy.md", "dist/index.js", "dist/index.d.ts", "dist/client/index.js", "dist/client/index.d.ts", "dist/adapter/bun/index.js", "dist/adapter/bun/index.d.ts", "dist/cli/main.js", "dist/demo/dashboard/main.js", "dist/bench/bench/remote/main.js", "dist/bench/bench/lib/compare-cli.js"]) {
       expect(files).toContain(f);
     }
     expect(files.filter((f) => /^(test|bench|examples|src|scripts|\.ci)\//.test(f) || f.endsWith(".ts") && !f.endsWith(".d.ts") || f.endsWith(".map"))).toEqual([]);
