@@ -34,12 +34,14 @@ export function autocannonMissing(): string | null {
 function sampler(pids: number[]) {
   const t0 = performance.now();
   const k0 = coreTimes();
-  const c0 = pids.map((p) => cpuTicks(p).total);
+  const c0 = pids.map((p) => cpuTicks(p));
   return (hz: number) => {
     const wall = (performance.now() - t0) / 1000;
-    const cpu = pids.map((p, i) => (cpuTicks(p).total - c0[i]!) / hz);
+    const c1 = pids.map((p) => cpuTicks(p));
+    const cpu = c1.map((c, i) => (c.total - c0[i]!.total) / hz);
+    const user = c1.map((c, i) => (c.user - c0[i]!.user) / hz);
     const pct = cpu.map((c) => (100 * c) / wall);
-    return { wall, cpu, pct, other: otherCpu(coreUsage(k0, coreTimes()), pct.reduce((a, b) => a + b, 0)) };
+    return { wall, cpu, user, pct, other: otherCpu(coreUsage(k0, coreTimes()), pct.reduce((a, b) => a + b, 0)) };
   };
 }
 
@@ -103,6 +105,8 @@ async function devicesRun(env: RunEnv, o: DevicesOpts) {
         clientCpuPct: s.pct[1]!,
         otherCpuPct: s.other,
         serverUsPerPublication: pubs > 0 ? (s.cpu[0]! * 1e6) / pubs : NaN,
+        /** The user-space part: the server's own code (the kernel part is socket reads and writes, alike for both). */
+        serverUserUsPerPublication: pubs > 0 ? (s.user[0]! * 1e6) / pubs : NaN,
         /** Publications/s one fully busy server core would accept at this cost. */
         pubsPerCore: cores > 0 ? pubs / s.wall / cores : NaN,
         latencyUs: m1.latencyUs as Latency,
@@ -256,7 +260,7 @@ export const ingestScenario: Scenario = {
         for (const server of round % 2 === 0 ? maxRun : [...maxRun].reverse()) {
           ctx.progress.step(`${server}: ${fmt.int(maxDevices)} devices at max rate (window ${window}), round ${round + 1}/${rounds}`);
           const r = await quietestRun(retries, () => devicesRun(ctx.env, { server, devices: maxDevices, listeners, rate: 0, window, batch, seconds, warmup, payload }), (r) =>
-            ctx.progress.log(`  round ${round + 1} ${server.padEnd(8)} ${fmt.int(r.acceptedPerSec).padStart(9)} pub/s, server ${fmt.f(r.serverUsPerPublication, 2)} µs/pub (${fmt.pct(r.serverCpuPct)} CPU), ${fmt.int(r.pubsPerCore)} pub/s per core, client ${fmt.pct(r.clientCpuPct)}, other programs ${fmt.pct(r.otherCpuPct)}`));
+            ctx.progress.log(`  round ${round + 1} ${server.padEnd(8)} ${fmt.int(r.acceptedPerSec).padStart(9)} pub/s, server ${fmt.f(r.serverUsPerPublication, 2)} µs/pub (user ${fmt.f(r.serverUserUsPerPublication, 2)}; ${fmt.pct(r.serverCpuPct)} CPU), ${fmt.int(r.pubsPerCore)} pub/s per core, client ${fmt.pct(r.clientCpuPct)}, other programs ${fmt.pct(r.otherCpuPct)}`));
           runs.push({ ...r, round });
         }
       }
@@ -264,7 +268,7 @@ export const ingestScenario: Scenario = {
         const rs = runs.filter((r) => r.server === x);
         const m = (k: (r: DevicesRun) => number) => median(rs.map(k));
         return [x, {
-          acceptedPerSec: m((r) => r.acceptedPerSec), serverUsPerPublication: m((r) => r.serverUsPerPublication), pubsPerCore: m((r) => r.pubsPerCore),
+          acceptedPerSec: m((r) => r.acceptedPerSec), serverUsPerPublication: m((r) => r.serverUsPerPublication), serverUserUsPerPublication: m((r) => r.serverUserUsPerPublication), pubsPerCore: m((r) => r.pubsPerCore),
           serverCpuPct: m((r) => r.serverCpuPct), clientCpuPct: m((r) => r.clientCpuPct), otherCpuPct: Math.max(...rs.map((r) => r.otherCpuPct)),
           p50: m((r) => r.latencyUs.p50), p99: m((r) => r.latencyUs.p99),
           lost: rs.reduce((a, r) => a + r.lost, 0), dup: rs.reduce((a, r) => a + r.dup, 0), errors: rs.reduce((a, r) => a + r.errorFrames + r.closedConns, 0),
@@ -274,9 +278,9 @@ export const ingestScenario: Scenario = {
       const base = by.nats;
       res.tables.push({
         title: `ingest at max rate: ${fmt.int(maxDevices)} devices, ${listeners} listener(s) on telemetry.>, window ${window} (medians of ${rounds} round(s))`,
-        columns: ["server", "pub/s", "srv CPU", "srv µs/pub", "pub/s per core", "× nats", "cli CPU", "other", "p50 µs", "p99 µs", "lost", "dup", "errors", "spread", "note"],
+        columns: ["server", "pub/s", "srv CPU", "srv µs/pub", "user µs/pub", "pub/s per core", "× nats", "cli CPU", "other", "p50 µs", "p99 µs", "lost", "dup", "errors", "spread", "note"],
         rows: Object.entries(by).map(([x, b]) => [
-          x, fmt.int(b.acceptedPerSec), fmt.pct(b.serverCpuPct), fmt.f(b.serverUsPerPublication, 2), fmt.int(b.pubsPerCore), base ? fmt.ratio(b.pubsPerCore / base.pubsPerCore) : "-",
+          x, fmt.int(b.acceptedPerSec), fmt.pct(b.serverCpuPct), fmt.f(b.serverUsPerPublication, 2), fmt.f(b.serverUserUsPerPublication, 2), fmt.int(b.pubsPerCore), base ? fmt.ratio(b.pubsPerCore / base.pubsPerCore) : "-",
           fmt.pct(b.clientCpuPct), fmt.pct(b.otherCpuPct), fmt.us(b.p50), fmt.us(b.p99), String(b.lost), String(b.dup), String(b.errors), `${(b.spread * 100).toFixed(1)}%`,
           [b.clientCpuPct >= 90 ? "client saturated" : "", b.otherCpuPct > NOISY_PCT ? "noisy" : ""].filter(Boolean).join(", "),
         ]),
