@@ -80,6 +80,7 @@ describe("targets", () => {
       "fanout.deliveries_vs_node_ws",
       "fanout.history_cost",
       "fanout.p99_fixed_vs_bare",
+      "ingest.pubs_per_core_vs_nats",
       "soak.client_errors",
       "soak.crashes",
       "soak.lost",

@@ -153,6 +153,17 @@ describe("decodeBinary of pub frames", () => {
     );
   });
 
+  test("topics read before come back the same, past the cache's bound and across topics of one length", () => {
+    // 20,000 distinct topics of one length (more than the cache holds), each read three times, interleaved.
+    const topics = Array.from({ length: 20_000 }, (_, i) => `t.${i.toString(36).padStart(4, "0")}`);
+    for (let pass = 0; pass < 3; pass++) {
+      for (let i = 0; i < topics.length; i += pass + 1) {
+        const d = decodePubBinary(packr.pack({ t: "pub", topic: topics[i], data: i }), DEFAULT_FRAME_CAPS.pub);
+        if (d?.frame.topic !== topics[i]) expect(d?.frame.topic).toBe(topics[i]!);
+      }
+    }
+  });
+
   test("leaves the rest to the general path: unknown keys, duplicates, t not first, bad data, over the cap", () => {
     const ok = packr.pack({ t: "pub", topic: "a.b", data: 1 });
     expect(decodePubBinary(ok, DEFAULT_FRAME_CAPS.pub)).not.toBeNull();
