@@ -28,6 +28,8 @@ export interface WindowOptions {
   hz: number;
   /** How long the client may wait for the tail after publishing stops. */
   finalTimeoutMs?: number;
+  /** The process running the publish loop when it is not the server (a client publisher); the server's CPU is still measured. */
+  publisher?: Child;
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
@@ -45,13 +47,15 @@ export function otherCpu(cores: ReturnType<typeof coreUsage>, benchPct: number):
 
 /** Starts publishing, measures one window, stops and collects the client's final count. */
 export async function measureWindow(server: Child, client: Child, ready: Record<string, unknown>, o: WindowOptions): Promise<RunResult> {
-  await server.request({ cmd: "start", rate: o.rate, batch: o.batch, window: o.window, maxSeconds: o.warmup + o.seconds + 20 });
+  const loop = o.publisher ?? server;
+  await loop.request({ cmd: "start", rate: o.rate, batch: o.batch, window: o.window, maxSeconds: o.warmup + o.seconds + 20 });
   await Bun.sleep(o.warmup * 1000);
   const k0 = coreTimes();
   const g0 = tcpOutSegs();
   const b0 = ipOutOctets();
   const s0 = cpuTicks(server.pid);
   const c0 = cpuTicks(client.pid);
+  const q0 = o.publisher ? cpuTicks(o.publisher.pid).total : 0;
   const w0 = performance.now();
   const m0 = await client.request({ cmd: "mark" });
   await Bun.sleep(o.seconds * 1000);
@@ -60,9 +64,10 @@ export async function measureWindow(server: Child, client: Child, ready: Record<
   const b1 = ipOutOctets();
   const s1 = cpuTicks(server.pid);
   const c1 = cpuTicks(client.pid);
+  const q1 = o.publisher ? cpuTicks(o.publisher.pid).total : 0;
   const w1 = performance.now();
   const m1 = await client.request({ cmd: "report" });
-  const p1 = await server.request({ cmd: "stop" });
+  const p1 = await loop.request({ cmd: "stop" });
   const mem = memoryKiB(server.pid);
   const fin = await client.request({ cmd: "final", published: p1.published, timeoutMs: o.finalTimeoutMs ?? 5000 }, (o.finalTimeoutMs ?? 5000) + 10_000);
 
@@ -70,7 +75,8 @@ export async function measureWindow(server: Child, client: Child, ready: Record<
   const clientSecs = ((m1.t as number) - (m0.t as number)) / 1000;
   const deliveries = (m1.deliveries as number) - (m0.deliveries as number);
   const serverCpuS = (s1.total - s0.total) / o.hz;
-  const clientCpuS = (c1.total - c0.total) / o.hz;
+  // A client publisher is load on the client's core too: counted with the subscribers, never as "other programs".
+  const clientCpuS = (c1.total - c0.total + q1 - q0) / o.hz;
   const clientCpuPct = (100 * clientCpuS) / wall;
   const per = (cpuS: number) => (deliveries > 0 ? (cpuS * 1e6) / deliveries : NaN);
   const cores = coreUsage(k0, k1);

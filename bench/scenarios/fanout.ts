@@ -1,11 +1,16 @@
 /**
- * `fanout`: 1 server-side publisher → N subscribers on one topic, 100-byte
- * msgpack ticks, at fixed rates and at max rate, every available peer in
- * PEERS in the same run (bench/fanout.ts), each reported as a ratio to
- * tickgate. Then tickgate alone, same workload, with per-topic history on
- * vs off and with token-authenticated vs anonymous subscribers.
+ * `fanout`: 1 publisher → N subscribers on one topic, 100-byte msgpack
+ * ticks, at fixed rates and at max rate, every available peer in PEERS in
+ * the same run (bench/fanout.ts), each reported as a ratio to tickgate
+ * (whose publisher is its own loop calling the broker). tickgate is also
+ * driven through its client protocol, the path users take: a client
+ * publisher on the load core sends `pub` frames (`tickgate-pub`; its
+ * subscribers, like every tickgate row's, wait for their `sub` ack). Then
+ * tickgate alone, same workload, with per-topic history on vs off and
+ * with token-authenticated vs anonymous subscribers.
  * @module
  */
+import { Child } from "../lib/child.ts";
 import { comparePeers, type FanoutConfig, type PeerEnv } from "../lib/fanout.ts";
 import { PEERS } from "../lib/peers.ts";
 import { fdLimitPrefix } from "../lib/proc.ts";
@@ -13,7 +18,7 @@ import { median, NOISY_PCT, summarize, type RunResult, type Summary } from "../l
 import { emptyResult, fmt, type Scenario, type ScenarioContext, type Table } from "../lib/scenario.ts";
 import { check } from "../lib/targets.ts";
 import { relativeSpread, runTickgate } from "../lib/tickgate-run.ts";
-import { quietest } from "../lib/window.ts";
+import { measureWindow, quietest } from "../lib/window.ts";
 
 interface Point {
   subs: number;
@@ -39,6 +44,43 @@ function nodeWsPeer(): string | undefined {
   return Object.keys(PEERS).find((k) => /^(node-?ws|ws)$/i.test(k));
 }
 
+const TICKGATE = `${import.meta.dir}/../servers/tickgate.ts`;
+const PUBLISHER = `${import.meta.dir}/clients/publisher.ts`;
+const LOAD_CLIENT = `${import.meta.dir}/../load/client.ts`;
+/** The row of tickgate fed by a client publisher's `pub` frames. */
+export const CLIENT_PUB = "tickgate-pub";
+
+/**
+ * One window of tickgate fed through its client protocol: the server (no
+ * publish loop of its own), a publisher process sending `pub` frames and
+ * the fan-out load client, both on the client's core. The publisher runs
+ * the publish loop and takes the load client's credit.
+ */
+async function runClientPublisher(round: number, subs: number, rate: number, base: { payload: number; sample: number; window: number; batch: number; warmup: number; seconds: number }, env: PeerEnv) {
+  const server = new Child("tickgate server (client publisher)", [...env.fd, ...env.place.server, process.execPath, TICKGATE, "--payload", String(base.payload), "--publish-limit", "1000000000"]);
+  try {
+    const info = await server.next((o) => o.ready === true, 20_000);
+    const pub = new Child("client publisher", [...env.place.client, process.execPath, PUBLISHER, "--port", String(info.port), "--payload", String(base.payload)]);
+    try {
+      const pinfo = await pub.next((o) => o.ready === true, 20_000);
+      const client = new Child("load client", [
+        ...env.fd, ...env.place.client, process.execPath, LOAD_CLIENT, "--port", String(info.port), "--credit-port", String(pinfo.creditPort),
+        "--subs", String(subs), "--server", "tickgate", "--sample", String(base.sample), "--credit-step", String(Math.max(1, base.window >> 2)),
+      ]);
+      try {
+        const ready = await client.next((o) => o.ready === true, 90_000);
+        return await measureWindow(server, client, ready, { label: CLIENT_PUB, round, fanout: subs, warmup: base.warmup, seconds: base.seconds, rate, batch: base.batch, window: base.window, hz: env.hz, publisher: pub });
+      } finally {
+        await client.stop();
+      }
+    } finally {
+      await pub.stop();
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
 /** A secret only for this run: the variant's tokens are minted by the client from it. */
 const SECRET = `bench-${crypto.randomUUID()}-secret-padding`;
 
@@ -56,6 +98,7 @@ export const fanoutScenario: Scenario = {
     { name: "batch", def: "8", help: "publications per event-loop turn at most" },
     { name: "window", def: "128", help: "publications in flight beyond what every subscriber has received" },
     { name: "sample", def: "16", help: "one delivery in N goes into the latency histogram" },
+    { name: "client-publisher", def: "on", help: "also run tickgate fed by a client publisher's pub frames (row tickgate-pub), the path users take" },
     { name: "variants", def: "history,auth", help: "tickgate-only variants: history (per-topic history on vs off), auth (tokens vs anonymous); 'none' to skip" },
     { name: "variant-point", def: "1000:max", quick: "50:max", help: "SUBS:RATE of the variant runs" },
     { name: "history", def: "10000", quick: "1000", help: "history size per topic when history is on" },
@@ -79,7 +122,8 @@ export const fanoutScenario: Scenario = {
     const servers = f.list("servers");
     const variants = f.list("variants").filter((v) => v !== "none");
     for (const v of variants) if (v !== "history" && v !== "auth") throw new Error(`fanout: unknown variant '${v}'; known: history, auth`);
-    const servCount = servers.length;
+    const clientPub = f.bool("client-publisher") && servers.includes("tickgate");
+    const servCount = servers.length + (clientPub ? 1 : 0);
     ctx.progress.begin("fanout", points.length * servCount * base.rounds + (variants.length ? (variants.length + 1) * f.int("variant-rounds", 1, 20) : 0));
 
     const byPoint: { point: Point; runs: RunResult[]; summary: Partial<Record<string, Summary>> }[] = [];
@@ -90,6 +134,17 @@ export const fanoutScenario: Scenario = {
       ctx.progress.log(`fanout ${pointName(point)}:`);
       const cmp = await comparePeers(cfg, env, (l) => ctx.progress.log(l), (l) => ctx.progress.step(l));
       unavailable = cmp.unavailable;
+      if (clientPub) {
+        // After the peers' rounds: the same workload, tickgate fed by pub frames from a client.
+        const runs = [];
+        for (let round = 0; round < base.rounds; round++) {
+          ctx.progress.step(`${CLIENT_PUB}: ${point.subs.toLocaleString("en-US")} subscribers, rate ${point.rate === 0 ? "max" : `${point.rate}/s`}, round ${round + 1}/${base.rounds}`);
+          runs.push(await quietest(base.retries, () => runClientPublisher(round, point.subs, point.rate, base, env), (r) =>
+            ctx.progress.log(`  round ${round + 1} ${CLIENT_PUB.padEnd(8)} ${fmt.int(r.deliveriesPerSec).padStart(10)} deliveries/s, p99 ${r.latencyUs.p99} µs, server ${r.serverCpuUsPerDelivery.toFixed(3)} µs/delivery, client CPU ${r.clientCpuPct.toFixed(0)}%, other programs ${r.otherCpuPct.toFixed(0)}%`)));
+        }
+        cmp.runs.push(...runs);
+        cmp.summary[CLIENT_PUB] = summarize(runs);
+      }
       res.runs.push(...cmp.runs);
       byPoint.push({ point, runs: cmp.runs, summary: cmp.summary });
     }
@@ -118,7 +173,10 @@ export const fanoutScenario: Scenario = {
         columns: ["server", "deliv/s", "× tickgate", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs", "p99 × tg", "srv µs/deliv", "× tickgate", "srv CPU", "cli CPU", "other", "lost", "dup", "note"],
         rows,
       };
-      if (Object.values(summary).some((s) => s?.latencyUs.p90 === undefined)) table.notes = ["p90 '-': the fan-out load client (bench/load/client.ts) does not report it."];
+      const notes: string[] = [];
+      if (Object.values(summary).some((s) => s?.latencyUs.p90 === undefined)) notes.push("p90 '-': the fan-out load client (bench/load/client.ts) does not report it.");
+      if (summary[CLIENT_PUB]) notes.push(`tickgate: its own publish loop calls the broker; ${CLIENT_PUB}: a client on the load core sends pub frames (decoded, checked, sequenced), its CPU counted as client CPU.`);
+      if (notes.length) table.notes = notes;
       res.tables.push(table);
       res.chart.push({
         title: `fanout ${pointName(point)}`,

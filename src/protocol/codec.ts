@@ -12,6 +12,7 @@ import { TickgateError } from "./errors.ts";
 import { clientFrameSchemas, type ClientFrame, type Payload, type ServerFrame } from "./frames.ts";
 import { DEFAULT_FRAME_CAPS, SMALLEST_CAP, type FrameCaps } from "./frame-caps.ts";
 import { ScanError, readKey, readMapHeader, skipValue } from "./msgpack-scan.ts";
+import { decodePubBinary, isPubFrame, pubFrameOf } from "./pub-frame.ts";
 import { valueProblem } from "./value-check.ts";
 
 import { packr, unpackr } from "./codec-packr.ts";
@@ -60,6 +61,8 @@ function validate(obj: unknown): ClientFrame {
     const shown = typeof t === "string" ? JSON.stringify(t.slice(0, 32)) : `of type ${t === null ? "null" : typeof t}`;
     throw new DecodeError(ErrorCode.UNKNOWN_TYPE, `unknown frame type ${shown}`, frameId);
   }
+  // Publications are most frames: their shape is checked by hand; a refusal still gets the schema's error below.
+  if (t === "pub" && isPubFrame(rec)) return pubFrameOf(rec);
   const r = schema.safeParse(obj);
   if (!r.success) {
     const issue = r.error.issues[0]!;
@@ -74,6 +77,9 @@ function validate(obj: unknown): ClientFrame {
  * value's bytes are returned as `payload.raw`, checked but not decoded.
  */
 export function decodeBinary(buf: Uint8Array, caps: FrameCaps = DEFAULT_FRAME_CAPS): Decoded {
+  // A plain `pub` frame is read straight from its bytes; anything else (or wrong) takes the path below.
+  const pub = decodePubBinary(buf, caps.pub);
+  if (pub !== null) return pub;
   const head = readMapHeader(buf, 0);
   if (!head) throw new DecodeError(ErrorCode.BAD_FRAME, "frame must be a msgpack map");
   // Walk the top-level entries; remember where `data` sits so the header can

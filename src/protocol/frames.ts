@@ -4,7 +4,10 @@
  * written from (client types, encodings, limits, frame names) and the
  * server frames' shapes live in `wire.ts`, which the client shares without
  * zod; they are re-exported here for the server's modules. Cost: one
- * `safeParse` per control frame; publications' data is never parsed here.
+ * `safeParse` per control frame; `pub` frames are checked by hand in
+ * `pub-frame.ts` (held to `PublishFrame` by property tests) and reach the
+ * schema only when refused, for its error; publications' data is never
+ * parsed here.
  * @module
  */
 import { z } from "zod";

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FanoutReport } from "../../bench/lib/fanout.ts";
 import { protocolFor, type Deliveries } from "../../bench/load/protocols/index.ts";
+import { natsProtocol } from "../../bench/load/protocols/nats.ts";
 import { WsConn } from "../../bench/load/ws-conn.ts";
 import { PEERS } from "../../bench/lib/peers.ts";
 import { payloadTemplate, stamp, TOPIC } from "../../bench/lib/tick.ts";
@@ -66,6 +67,19 @@ describe("load client protocols", () => {
         sent: [`CONNECT {"verbose":false,"pedantic":false,"protocol":1,"echo":false,"name":"tickgate-bench"}\r\nSUB ${TOPIC} 1\r\nPING\r\n`, "PONG\r\n"],
       });
     }
+  });
+
+  test("nats: a connection subscribes to the subject it is given, or only connects (ingest's devices)", () => {
+    const sent = (subject: string | null) => {
+      const { got, c } = harness("nats");
+      const p = natsProtocol({ deliver: () => false, sample: () => {}, ready: () => void got.ready++, malformed: () => {}, gap: () => {}, error: () => {}, note: () => {} }, subject);
+      const info = enc.encode('INFO {"server_id":"x"}\r\nPONG\r\n');
+      p.frame(c, info, 0, info.length, 2);
+      return { sent: got.sent, ready: got.ready };
+    };
+    const connect = `CONNECT {"verbose":false,"pedantic":false,"protocol":1,"echo":false,"name":"tickgate-bench"}\r\n`;
+    expect(sent("telemetry.>")).toEqual({ sent: [`${connect}SUB telemetry.> 1\r\nPING\r\n`], ready: 1 });
+    expect(sent(null)).toEqual({ sent: [`${connect}PING\r\n`], ready: 1 });
   });
 
   test("socketio: handshake, ping, and n and µs at fixed offsets from the end", () => {

@@ -83,6 +83,7 @@ describe("targets", () => {
       "fanout.deliveries_vs_node_ws",
       "fanout.history_cost",
       "fanout.p99_fixed_vs_bare",
+      "ingest.pubs_per_core_vs_nats",
       "linger.cpu_10ms_vs_bare",
       "linger.cpu_5ms_vs_bare",
       "linger.cpu_adaptive_vs_bare",

@@ -86,6 +86,8 @@ describe("bun run bench --quick", () => {
     const unavailable = s.data.unavailable as Record<string, string>;
     for (const p of Object.keys(PEERS)) expect(ran.has(p) || p in unavailable, p).toBe(true);
     for (const v of ["tickgate+history", "tickgate+auth"]) expect(ran.has(v)).toBe(true);
+    // tickgate through its client protocol too: a client publisher's pub frames, clean like every row.
+    expect(ran.has("tickgate-pub")).toBe(true);
     for (const r of s.runs) {
       // Paced or at max rate (the credit path): every publication reached every subscriber once.
       // How fast is the bench's business, not the test's: a busy machine publishes fewer.
@@ -117,6 +119,19 @@ describe("bun run bench --quick", () => {
     expect(d).toMatchObject({ lost: 0, dup: 0, errorFrames: 0, closedConns: 0 });
     expect(d.published).toBeGreaterThan(0);
     ordered(d.latencyUs, "ingest devices");
+    // Max rate, tickgate and nats-server in the same run: both clean, both measured per core.
+    const max = s.data.max as { runs: { server: string; lost: number; dup: number; errorFrames: number; closedConns: number; published: number; pubsPerCore: number; serverUsPerPublication: number }[] };
+    const natsHere = PEERS.nats!.unavailable() === null;
+    expect(new Set(max.runs.map((r) => r.server))).toEqual(new Set(natsHere ? ["tickgate", "nats"] : ["tickgate"]));
+    for (const r of max.runs) {
+      expect(r, r.server).toMatchObject({ lost: 0, dup: 0, errorFrames: 0, closedConns: 0 });
+      expect(r.published, r.server).toBeGreaterThan(0);
+      expect(r.pubsPerCore, r.server).toBeGreaterThan(0);
+      expect(r.serverUsPerPublication, r.server).toBeGreaterThan(0);
+    }
+    const t = s.targets.find((x) => x.id === "ingest.pubs_per_core_vs_nats");
+    if (natsHere) expect(["met", "not met"]).toContain(t!.verdict);
+    else expect(t?.verdict).toBe("not measured");
     const h = s.data.http as { ok: number; non2xx: number; errors: number; accepted: number; delivered: number; connections: number } | undefined;
     if (h) {
       expect(h).toMatchObject({ non2xx: 0, errors: 0 });

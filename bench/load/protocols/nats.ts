@@ -11,13 +11,18 @@
 import { readN, readTs, tailOk, TOPIC } from "../../lib/tick.ts";
 import { dec, enc, type Deliveries, type SubscribeProtocol } from "./types.ts";
 
-const HELLO = enc.encode(`CONNECT {"verbose":false,"pedantic":false,"protocol":1,"echo":false,"name":"tickgate-bench"}\r\nSUB ${TOPIC} 1\r\nPING\r\n`);
+const CONNECT = `CONNECT {"verbose":false,"pedantic":false,"protocol":1,"echo":false,"name":"tickgate-bench"}\r\n`;
 const PONG = enc.encode("PONG\r\n");
 const CR = 13;
 const LF = 10;
 const SP = 32;
 
-export function natsProtocol(k: Deliveries): SubscribeProtocol {
+/**
+ * `subject`: what the connection subscribes to (sid 1); null for a
+ * publish-only connection, which is ready on the `PONG` of its `CONNECT`.
+ */
+export function natsProtocol(k: Deliveries, subject: string | null = TOPIC): SubscribeProtocol {
+  const HELLO = enc.encode(`${CONNECT}${subject === null ? "" : `SUB ${subject} 1\r\n`}PING\r\n`);
   // Per connection (by id): bytes of a message cut by the end of a frame.
   const carry: Uint8Array[] = [];
   const carryLen: number[] = [];

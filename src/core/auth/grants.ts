@@ -37,7 +37,8 @@ export function maySubscribe(g: Grants, pattern: string): boolean {
 }
 
 export function mayPublish(g: Grants, topic: string): boolean {
-  for (const a of g.publish) if (matches(a, topic)) return true;
+  // `>` (everything, the anonymous default) and exact grants skip the token walk: this runs per publication.
+  for (const a of g.publish) if (a === ">" || a === topic || matches(a, topic)) return true;
   return false;
 }
 
