@@ -71,7 +71,13 @@ function numberSize(n: number): number {
   return 9;
 }
 
-function writeNumber(out: Uint8Array, view: DataView, o: number, n: number): number {
+// One scratch for float64 bytes: a DataView per frame showed in the ingest
+// profile (~10% of the publish path), shifting bytes by hand does not.
+const F64 = new Float64Array(1);
+const F64_BYTES = new Uint8Array(F64.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function writeNumber(out: Uint8Array, o: number, n: number): number {
   if (Number.isInteger(n) && n >= 0 && n < 0x1_0000_0000) {
     if (n < 0x80) {
       out[o] = n;
@@ -84,15 +90,22 @@ function writeNumber(out: Uint8Array, view: DataView, o: number, n: number): num
     }
     if (n < 0x10000) {
       out[o] = 0xcd;
-      view.setUint16(o + 1, n);
+      out[o + 1] = n >>> 8;
+      out[o + 2] = n & 0xff;
       return o + 3;
     }
     out[o] = 0xce;
-    view.setUint32(o + 1, n);
+    out[o + 1] = n >>> 24;
+    out[o + 2] = (n >>> 16) & 0xff;
+    out[o + 3] = (n >>> 8) & 0xff;
+    out[o + 4] = n & 0xff;
     return o + 5;
   }
   out[o] = 0xcb;
-  view.setFloat64(o + 1, n);
+  F64[0] = n;
+  // msgpack is big-endian.
+  if (LITTLE_ENDIAN) for (let i = 0; i < 8; i++) out[o + 1 + i] = F64_BYTES[7 - i]!;
+  else out.set(F64_BYTES, o + 1);
   return o + 9;
 }
 
@@ -110,12 +123,11 @@ export function encodePublicationMsgpack(h: PublicationHeader, raw: Uint8Array):
     1 + p.head.length + numberSize(h.seq) + p.mid.length + numberSize(h.ts) +
     (key ? KEY.length + key.length : 0) + (tags ? TAGS.length + tags.length : 0) + DATA.length + raw.length;
   const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
   out[0] = 0x80 | fields;
   out.set(p.head, 1);
-  let o = writeNumber(out, view, 1 + p.head.length, h.seq);
+  let o = writeNumber(out, 1 + p.head.length, h.seq);
   out.set(p.mid, o);
-  o = writeNumber(out, view, o + p.mid.length, h.ts);
+  o = writeNumber(out, o + p.mid.length, h.ts);
   if (key) {
     out.set(KEY, o);
     out.set(key, o + KEY.length);
