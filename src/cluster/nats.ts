@@ -245,8 +245,11 @@ export class NatsBus implements Bus {
       const seq: number = sent !== null ? sent.seq : last.seq + 1;
       const { h, body } = encode(drafts, seq);
       try {
-        const left = Math.max(1, deadline - Date.now());
-        const ack = await this.#js.publish(subject, body, { headers: h, msgID, expect: { lastSubjectSequence: sent?.stream ?? last.stream }, timeout: left });
+        // One attempt gets a share of the budget, not all of it: a request that
+        // reached a stream leader just killed is never answered, and waiting the
+        // whole budget on it would leave no time to retry with the new leader.
+        const attemptMs = Math.max(1, Math.min(deadline - Date.now(), Math.max(ATTEMPT_MIN_MS, this.#timeoutMs / 4)));
+        const ack = await this.#js.publish(subject, body, { headers: h, msgID, expect: { lastSubjectSequence: sent?.stream ?? last.stream }, timeout: attemptMs });
         this.#last.set(topic, { seq: seq + drafts.length - 1, stream: ack.seq });
         return seq;
       } catch (e) {
@@ -436,5 +439,7 @@ function apiCode(e: unknown): number | undefined {
   return typeof err?.code === "number" ? err.code : undefined;
 }
 
+/** Shortest wait for one JetStream write attempt (an ack on a loaded machine can take this long). */
+const ATTEMPT_MIN_MS = 1000;
 const noop = (): void => {};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
