@@ -25,6 +25,7 @@ import type { RequestRouter } from "./requests.ts";
 import { Session } from "./session.ts";
 import type { SlowConsumerGuard } from "./slow-consumers.ts";
 import type { ConnectionCounters } from "./stats.ts";
+import { StreamSocket } from "./streams.ts";
 import type { ServerSocket, TransportHost, UpgradeInfo } from "./transport.ts";
 import { VERSION } from "./version.ts";
 
@@ -243,6 +244,8 @@ export class ConnectionHost implements TransportHost<HostState> {
     if (s instanceof RefusedUpgrade) return socket.close(CloseCode.ORIGIN_NOT_ALLOWED, s.reason);
     const { conns, log, options: o, replies } = this.#d;
     s.socket = socket;
+    s.guard = this.#d.guard;
+    s.stream = socket instanceof StreamSocket;
     this.open.add(s);
     this.#liveness.watch();
     conns.connections++;

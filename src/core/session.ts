@@ -11,6 +11,7 @@ import type { Channel } from "./channel.ts";
 import { RateBuckets, type Caller, type TokenBucket } from "./caller.ts";
 import type { TopicCount } from "./topic.ts";
 import type { ServerSocket } from "./transport.ts";
+import { queuedBytes, walkStep, type SlowConsumerGuard } from "./slow-consumers.ts";
 
 /** One connection (WebSocket or SSE stream): its state, and the {@link Caller} the gate checks. */
 export class Session implements Caller {
@@ -23,6 +24,18 @@ export class Session implements Caller {
   minLimit = Infinity;
   /** Sweep round that last checked this session, so one sweep checks it once. */
   sweepMark = 0;
+  /** Queued bytes when the slow-consumer sweep last looked (see slow-consumers.ts). */
+  queuedAtCheck = 0;
+  /** Most bytes sent to this session alone (replies, backlog) since that look. */
+  sentSinceCheck = 0;
+  /** Sum of its channels' walk steps: how much they may add between two looks. */
+  walkSlack = 0;
+  /** On the sweep's watch list. */
+  watched = false;
+  /** Reframed by its socket (SSE, a legacy protocol): what it queues is not what was sent, so always watched. */
+  stream = false;
+  /** The slow-consumer guard, told when this session's own sends could take it near its limit. */
+  guard: SlowConsumerGuard | null = null;
   closed = false;
   /** Something arrived from the peer since the last liveness sweep (see liveness.ts). */
   heard = false;
@@ -73,12 +86,21 @@ export class Session implements Caller {
 
   send(frame: Uint8Array | string): boolean {
     if (this.closed || !this.socket) return false;
-    return this.socket.send(frame) !== "dropped";
+    const r = this.socket.send(frame);
+    this.sentSinceCheck += queuedBytes(frame);
+    if (!this.watched && this.sentSinceCheck > this.minLimit / 4) this.guard?.watch(this);
+    return r !== "dropped";
   }
 
+  /** After its channels changed: the smallest limit, and how far they may take it between looks. */
   recomputeMinLimit(): void {
     let m = Infinity;
-    for (const ch of this.subs.values()) if (ch.policy.limitBytes < m) m = ch.policy.limitBytes;
+    let slack = 0;
+    for (const ch of this.subs.values()) {
+      if (ch.policy.limitBytes < m) m = ch.policy.limitBytes;
+      slack += walkStep(ch);
+    }
     this.minLimit = m;
+    this.walkSlack = slack;
   }
 }
