@@ -11,7 +11,7 @@ import { CloseCode, ErrorCode, NORMAL_CLOSES } from "../protocol/codes.ts";
 import { DecodeError, decodeBinary, decodeText, type Decoded } from "../protocol/codec.ts";
 import { frameCaps, type FrameCaps } from "../protocol/frame-caps.ts";
 import { CLIENT_TYPES, SUBPROTOCOL, clientFrameSchemas, type ClientFrameType, type ClientType, type Encoding } from "../protocol/frames.ts";
-import { bearerToken, isRefusal, type Admission } from "./auth/admission.ts";
+import { bearerToken, isRefusal, type Admission, type Admitted, type Refusal } from "./auth/admission.ts";
 import type { Broker } from "./broker.ts";
 import { TokenBucket, type RequestAuth } from "./caller.ts";
 import { isDeviceId, type DeviceRegistry } from "./devices.ts";
@@ -100,6 +100,8 @@ function cutUtf8(s: string, max: number): string {
 }
 
 type HostState = Session | RefusedUpgrade;
+/** A granted upgrade: the connection's state and the subprotocol to answer with. */
+type Granted<S> = { state: S; protocol?: string };
 
 export class ConnectionHost implements TransportHost<HostState> {
   readonly wsPath: string;
@@ -169,7 +171,8 @@ export class ConnectionHost implements TransportHost<HostState> {
     return { identity: r.identity, grants: r.grants };
   }
 
-  async upgrade(info: UpgradeInfo): Promise<{ state: HostState; protocol?: string } | Response> {
+  /** Settles at once unless a token must be verified: a promise makes the runtime finish the upgrade a turn later. */
+  upgrade(info: UpgradeInfo): Granted<HostState> | Response | Promise<Granted<HostState> | Response> {
     const { admission, log } = this.#d;
     if (this.#d.closing()) return errorResponse(ErrorCode.SHUTTING_DOWN, "server is shutting down");
     const refused = admission.gate(info.headers, info.remoteAddress);
@@ -189,7 +192,13 @@ export class ConnectionHost implements TransportHost<HostState> {
     // The slot is taken now, before any await, so concurrent upgrades cannot
     // all pass the limit; every refusal below gives it back.
     admission.opened(info.remoteAddress);
-    const r = await this.#upgradeAdmitted(info);
+    const r = this.#upgradeAdmitted(info);
+    if (r instanceof Promise) {
+      return r.then((x) => {
+        if (x instanceof Response) admission.closed(info.remoteAddress);
+        return x;
+      });
+    }
     if (r instanceof Response) admission.closed(info.remoteAddress);
     return r;
   }
@@ -203,7 +212,7 @@ export class ConnectionHost implements TransportHost<HostState> {
     }
   }
 
-  async #upgradeAdmitted(info: UpgradeInfo): Promise<{ state: Session; protocol?: string } | Response> {
+  #upgradeAdmitted(info: UpgradeInfo): Granted<Session> | Response | Promise<Granted<Session> | Response> {
     const o = this.#d.options;
     let encoding: Encoding = o.defaultEncoding;
     let protocol: string | undefined;
@@ -226,12 +235,17 @@ export class ConnectionHost implements TransportHost<HostState> {
       client = asked as ClientType;
     }
     const token = bearerToken(info.headers, info.url, o.auth.queryToken);
-    const admitted = await this.#d.admission.admit(token);
+    const admitted = this.#d.admission.admitNow(token);
+    if (admitted instanceof Promise) return admitted.then((a) => this.#session(info, encoding, client, protocol, a));
+    return this.#session(info, encoding, client, protocol, admitted);
+  }
+
+  #session(info: UpgradeInfo, encoding: Encoding, client: ClientType, protocol: string | undefined, admitted: Admitted | Refusal): Granted<Session> | Response {
     if (isRefusal(admitted)) {
       this.#d.log.warn({ event: "auth_failed", via: "upgrade", ip: info.remoteAddress, reason: admitted.message }, "token refused");
       return errorResponse(admitted.code, admitted.message, undefined, admitted.status);
     }
-    const b = o.errorBudget;
+    const b = this.#d.options.errorBudget;
     const via = info.via ?? "ws";
     const s = new Session(crypto.randomUUID(), encoding, admitted.identity?.client ?? client, info.remoteAddress, new TokenBucket(b.burst, b.perSecond), admitted.grants, via);
     s.identity = admitted.identity;
