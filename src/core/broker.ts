@@ -235,7 +235,7 @@ export class Broker implements BusNode {
     if (s.subs.size >= this.options.maxSubscriptions) {
       throw new ProtocolError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `a connection may hold ${this.options.maxSubscriptions} subscriptions`);
     }
-    const recovered = new Set<string>();
+    const recovered = recover ? new Set<string>() : null;
     const pass = filter ? compileFilter(filter) : null;
     if (recover) {
       const wanted: [string, number][] = pattern
@@ -247,7 +247,7 @@ export class Broker implements BusNode {
       for (const [topic, pos] of wanted) {
         const r = this.#recover(topic, pos, recover.epoch);
         if (r.ok) {
-          recovered.add(topic);
+          recovered!.add(topic);
           // Counted after the filter: `replayed` is what the subscriber will receive.
           for (const p of r.pubs) {
             if (pass && !pass(p.tags)) continue;
@@ -260,8 +260,8 @@ export class Broker implements BusNode {
       plan.ack.recovery = reason ? { ok: false, replayed, reason } : { ok: true, replayed };
     }
     // Retained values are the snapshot for every topic not recovered.
-    for (const t of pattern ? this.topics.values() : [this.topics.get(key)]) {
-      if (!t?.retained || recovered.has(t.name) || (pattern && !matches(key, t.name))) continue;
+    for (const t of pattern ? this.topics.values() : exact ? [exact] : []) {
+      if (!t.retained || recovered?.has(t.name) || (pattern && !matches(key, t.name))) continue;
       // Retained values go out in seq order, so a topic's seqs only ever rise.
       const ttl = t.policy.retainTtlMs;
       const fresh = ttl > 0 ? [...t.retained.values()].filter((p) => p.ts >= Date.now() - ttl) : [...t.retained.values()];

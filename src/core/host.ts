@@ -13,7 +13,7 @@ import { frameCaps, type FrameCaps } from "../protocol/frame-caps.ts";
 import { CLIENT_TYPES, SUBPROTOCOL, clientFrameSchemas, type ClientFrameType, type ClientType, type Encoding } from "../protocol/frames.ts";
 import { bearerToken, isRefusal, type Admission, type Admitted, type Refusal } from "./auth/admission.ts";
 import type { Broker } from "./broker.ts";
-import { TokenBucket, type RequestAuth } from "./caller.ts";
+import type { RequestAuth } from "./caller.ts";
 import { isDeviceId, type DeviceRegistry } from "./devices.ts";
 import { Dispatcher } from "./dispatch.ts";
 import type { Gate } from "./gate.ts";
@@ -28,6 +28,7 @@ import type { ConnectionCounters } from "./stats.ts";
 import { StreamSocket } from "./streams.ts";
 import type { ServerSocket, TransportHost, UpgradeInfo } from "./transport.ts";
 import { VERSION } from "./version.ts";
+import { WelcomeFrames } from "./welcome.ts";
 
 /** What `server.on("open" | "close")` listeners learn about a connection. */
 export interface ConnectionInfo {
@@ -109,6 +110,7 @@ export class ConnectionHost implements TransportHost<HostState> {
   readonly #dispatcher: Dispatcher;
   readonly #caps: FrameCaps;
   readonly #liveness: Liveness;
+  readonly #welcome = new WelcomeFrames();
   /** Open connections, to close them on shutdown. */
   readonly open = new Set<Session>();
   readonly #listeners = { open: new Set<ConnectionListener>(), close: new Set<ConnectionListener>() };
@@ -214,6 +216,8 @@ export class ConnectionHost implements TransportHost<HostState> {
 
   #upgradeAdmitted(info: UpgradeInfo): Granted<Session> | Response | Promise<Granted<Session> | Response> {
     const o = this.#d.options;
+    // Most upgrades have no query: its parameters are not parsed then.
+    const query = info.url.search.length > 1;
     let encoding: Encoding = o.defaultEncoding;
     let protocol: string | undefined;
     if (info.protocols.length > 0) {
@@ -221,20 +225,20 @@ export class ConnectionHost implements TransportHost<HostState> {
       // 400, not the code's 415: an upgrade has no content type to blame.
       if (!protocol) return errorResponse(ErrorCode.UNSUPPORTED_ENCODING, `none of the subprotocols [${info.protocols.join(", ")}] is supported; use ${Object.values(SUBPROTOCOL).join(" or ")}`, undefined, 400);
       encoding = ENCODING_BY_PROTOCOL.get(protocol)!;
-    } else {
+    } else if (query) {
       const q = info.url.searchParams.get("encoding");
       if (q !== null) {
         if (q !== "msgpack" && q !== "json") return errorResponse(ErrorCode.UNSUPPORTED_ENCODING, `encoding '${q.slice(0, 32)}' is not supported; use msgpack or json`, undefined, 400);
         encoding = q;
       }
     }
-    const asked = info.headers.get("x-tickgate-client") ?? info.url.searchParams.get("client");
+    const asked = info.headers.get("x-tickgate-client") ?? (query ? info.url.searchParams.get("client") : null);
     let client: ClientType = info.headers.has("origin") ? "browser" : "api";
     if (asked !== null) {
       if (!(CLIENT_TYPES as readonly string[]).includes(asked)) return errorResponse(ErrorCode.INVALID_FRAME, `client type '${asked.slice(0, 32)}' is not one of ${CLIENT_TYPES.join(", ")}`);
       client = asked as ClientType;
     }
-    const token = bearerToken(info.headers, info.url, o.auth.queryToken);
+    const token = bearerToken(info.headers, info.url, o.auth.queryToken && query);
     const admitted = this.#d.admission.admitNow(token);
     if (admitted instanceof Promise) return admitted.then((a) => this.#session(info, encoding, client, protocol, a));
     return this.#session(info, encoding, client, protocol, admitted);
@@ -245,9 +249,8 @@ export class ConnectionHost implements TransportHost<HostState> {
       this.#d.log.warn({ event: "auth_failed", via: "upgrade", ip: info.remoteAddress, reason: admitted.message }, "token refused");
       return errorResponse(admitted.code, admitted.message, undefined, admitted.status);
     }
-    const b = this.#d.options.errorBudget;
     const via = info.via ?? "ws";
-    const s = new Session(crypto.randomUUID(), encoding, admitted.identity?.client ?? client, info.remoteAddress, new TokenBucket(b.burst, b.perSecond), admitted.grants, via);
+    const s = new Session(crypto.randomUUID(), encoding, admitted.identity?.client ?? client, info.remoteAddress, this.#d.options.errorBudget, admitted.grants, via);
     s.identity = admitted.identity;
     s.awaitingAuth = admitted.awaitingAuth;
     if (s.identity && s.client === "device" && isDeviceId(s.identity.sub)) s.deviceId = s.identity.sub;
@@ -256,7 +259,7 @@ export class ConnectionHost implements TransportHost<HostState> {
 
   onOpen(socket: ServerSocket, s: HostState): void {
     if (s instanceof RefusedUpgrade) return socket.close(CloseCode.ORIGIN_NOT_ALLOWED, s.reason);
-    const { conns, log, options: o, replies } = this.#d;
+    const { conns, log, options: o } = this.#d;
     s.socket = socket;
     s.guard = this.#d.guard;
     s.stream = socket instanceof StreamSocket;
@@ -266,18 +269,16 @@ export class ConnectionHost implements TransportHost<HostState> {
     conns.byClient[s.client]++;
     log.info({ event: "connect", session: s.id, ip: s.remoteAddress, client: s.client, encoding: s.encoding, who: s.identity?.sub, via: s.via }, "connection opened");
     this.#emit("open", s);
-    replies.send(s, {
-      t: "welcome",
-      session: s.id,
-      ts: Date.now(),
+    const methods = this.#d.requests.methods();
+    s.send(this.#welcome.frame(s.id, Date.now(), s.encoding, s.client, methods, () => ({
       encoding: s.encoding,
       client: s.client,
       server: { name: "tickgate", version: VERSION, node: this.#d.node },
       limits: { maxFrameBytes: o.maxFrameBytes, maxPayload: o.defaultPolicy.maxPayload, maxSubscriptions: o.maxSubscriptions },
       commands: COMMANDS,
-      methods: this.#d.requests.methods(),
+      methods,
       ...(o.topics.length > 0 ? { topics: [...o.topics] } : {}),
-    });
+    })));
     if (s.awaitingAuth) {
       s.authTimer = setTimeout(() => {
         this.#d.admission.counters.authTimeouts++;

@@ -8,10 +8,12 @@ import type { ClientType, Encoding } from "../protocol/frames.ts";
 import type { Grants } from "./auth/grants.ts";
 import type { Identity } from "./auth/tokens.ts";
 import type { Channel } from "./channel.ts";
-import { RateBuckets, type Caller, type TokenBucket } from "./caller.ts";
+import { RateBuckets, TokenBucket, type Caller } from "./caller.ts";
 import type { TopicCount } from "./topic.ts";
 import type { ServerSocket } from "./transport.ts";
 import { queuedBytes, walkStep, type SlowConsumerGuard } from "./slow-consumers.ts";
+
+const NO_META: Record<string, string | number | boolean> = Object.freeze({});
 
 /** One connection (WebSocket or SSE stream): its state, and the {@link Caller} the gate checks. */
 export class Session implements Caller {
@@ -47,16 +49,18 @@ export class Session implements Caller {
   bytesIn = 0;
   dropped = 0;
   conflated = 0;
-  meta: Record<string, string | number | boolean> = {};
+  /** From the hello; until then one shared empty object (replaced, never changed in place). */
+  meta: Record<string, string | number | boolean> = NO_META;
   /** Who the token says this is; null for an anonymous or not-yet-authenticated connection. */
   identity: Identity | null = null;
   /** True until an `auth` frame succeeds, when auth is required and no token came with the upgrade. */
   awaitingAuth = false;
   /** Timer for the auth deadline or the token's expiry. */
   authTimer: ReturnType<typeof setTimeout> | undefined;
-  readonly rates = new RateBuckets();
-  /** Live topics this connection created (its `topicLimits.perConnection` quota). */
-  readonly topicCount: TopicCount = { n: 0 };
+  // Made on first use: most connections never publish nor send a bad frame.
+  #rates: RateBuckets | undefined;
+  #topicCount: TopicCount | undefined;
+  #errors: TokenBucket | undefined;
   /** Set for device connections: the id commands and presence use. */
   deviceId: string | undefined;
   /** Its hello arrived: presence need not wait for one (see `devices.ts`). */
@@ -71,7 +75,8 @@ export class Session implements Caller {
     readonly encoding: Encoding,
     public client: ClientType,
     readonly remoteAddress: string,
-    readonly errors: TokenBucket,
+    /** Its error budget (options.errorBudget): bad frames it may send before it is closed as abusive. */
+    readonly errorBudget: { readonly burst: number; readonly perSecond: number },
     /** What this connection may subscribe to, publish to and request. */
     public grants: Grants,
     /** The transport it came by. */
@@ -82,6 +87,20 @@ export class Session implements Caller {
 
   get sessionId(): string {
     return this.id;
+  }
+
+  get rates(): RateBuckets {
+    return (this.#rates ??= new RateBuckets());
+  }
+
+  /** Live topics this connection created (its `topicLimits.perConnection` quota). */
+  get topicCount(): TopicCount {
+    return (this.#topicCount ??= { n: 0 });
+  }
+
+  /** Spent by frames that break the protocol; a full bucket until the first. */
+  get errors(): TokenBucket {
+    return (this.#errors ??= new TokenBucket(this.errorBudget.burst, this.errorBudget.perSecond));
   }
 
   send(frame: Uint8Array | string): boolean {
