@@ -19,7 +19,7 @@ import type { Session } from "./session.ts";
 import type { Logger } from "./log.ts";
 import { TopicLifecycle, type TopicCreator } from "./topic-lifecycle.ts";
 import { forgetTopicParts } from "../protocol/publication-frame.ts";
-import { walkStep, type SlowConsumerGuard } from "./slow-consumers.ts";
+import type { SlowConsumerGuard } from "./slow-consumers.ts";
 import { LatencySampler } from "./latency.ts";
 import { Topic } from "./topic.ts";
 import type { Transport } from "./transport.ts";
@@ -303,8 +303,7 @@ export class Broker implements BusNode {
     if (ch.members.size === 1) this.bus.interest?.(ch.base, true);
     s.subs.set(plan.key, ch);
     if (ch.policy.limitBytes < s.minLimit) s.minLimit = ch.policy.limitBytes;
-    s.walkSlack += walkStep(ch);
-    this.guard.rewatch(s);
+    this.guard.rewatch(s, s.socket!.bufferedAmount());
     for (const pub of plan.backlog) s.send(pub.frame(s.json));
     this.counters.deliveries += plan.backlog.length;
     s.socket!.subscribe(ch.native(s.json));

@@ -25,7 +25,6 @@ import type { RequestRouter } from "./requests.ts";
 import { Session } from "./session.ts";
 import type { SlowConsumerGuard } from "./slow-consumers.ts";
 import type { ConnectionCounters } from "./stats.ts";
-import { StreamSocket } from "./streams.ts";
 import type { ServerSocket, TransportHost, UpgradeInfo } from "./transport.ts";
 import { VERSION } from "./version.ts";
 import { WelcomeFrames } from "./welcome.ts";
@@ -262,7 +261,6 @@ export class ConnectionHost implements TransportHost<HostState> {
     const { conns, log, options: o } = this.#d;
     s.socket = socket;
     s.guard = this.#d.guard;
-    s.stream = socket instanceof StreamSocket;
     this.open.add(s);
     this.#liveness.watch();
     conns.connections++;

@@ -7,11 +7,11 @@
 import type { ClientType, Encoding } from "../protocol/frames.ts";
 import type { Grants } from "./auth/grants.ts";
 import type { Identity } from "./auth/tokens.ts";
-import type { Channel } from "./channel.ts";
 import { RateBuckets, TokenBucket, type Caller } from "./caller.ts";
 import type { TopicCount } from "./topic.ts";
 import type { ServerSocket } from "./transport.ts";
-import { queuedBytes, walkStep, type SlowConsumerGuard } from "./slow-consumers.ts";
+import { queuedBytes, type SlowConsumerGuard } from "./slow-consumers.ts";
+import { Subscriptions } from "./subscriptions.ts";
 
 const NO_META: Record<string, string | number | boolean> = Object.freeze({});
 
@@ -21,21 +21,13 @@ export class Session implements Caller {
   readonly json: boolean;
   readonly connectedAt = Date.now();
   /** Subscription key → channel. */
-  readonly subs = new Map<string, Channel>();
+  readonly subs = new Subscriptions();
   /** Smallest `limitBytes` over this session's channels: below it, no closer look. */
   minLimit = Infinity;
   /** Sweep round that last checked this session, so one sweep checks it once. */
   sweepMark = 0;
-  /** Queued bytes when the slow-consumer sweep last looked (see slow-consumers.ts). */
-  queuedAtCheck = 0;
-  /** Most bytes sent to this session alone (replies, backlog) since that look. */
+  /** Most bytes sent to this session alone (replies, backlog) since the slow-consumer sweep last looked (see slow-consumers.ts). */
   sentSinceCheck = 0;
-  /** Sum of its channels' walk steps: how much they may add between two looks. */
-  walkSlack = 0;
-  /** On the sweep's watch list. */
-  watched = false;
-  /** Reframed by its socket (SSE, a legacy protocol): what it queues is not what was sent, so always watched. */
-  stream = false;
   /** The slow-consumer guard, told when this session's own sends could take it near its limit. */
   guard: SlowConsumerGuard | null = null;
   closed = false;
@@ -107,19 +99,13 @@ export class Session implements Caller {
     if (this.closed || !this.socket) return false;
     const r = this.socket.send(frame);
     this.sentSinceCheck += queuedBytes(frame);
-    if (!this.watched && this.sentSinceCheck > this.minLimit / 4) this.guard?.watch(this);
+    if (this.sentSinceCheck > this.minLimit / 4) this.guard?.watch(this);
     return r !== "dropped";
   }
 
-  /** After its channels changed: the smallest limit, and how far they may take it between looks. */
   recomputeMinLimit(): void {
     let m = Infinity;
-    let slack = 0;
-    for (const ch of this.subs.values()) {
-      if (ch.policy.limitBytes < m) m = ch.policy.limitBytes;
-      slack += walkStep(ch);
-    }
+    for (const ch of this.subs.values()) if (ch.policy.limitBytes < m) m = ch.policy.limitBytes;
     this.minLimit = m;
-    this.walkSlack = slack;
   }
 }

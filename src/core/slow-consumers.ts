@@ -23,7 +23,7 @@
  * are all looked at only when that passes a quarter of its `limitBytes`.
  * A session looked at with queue `q` is kept on the watch list — looked at
  * every sweep — while `q` plus what its channels and its own sends may add
- * before the next look (`Session.walkSlack` plus a quarter of its limit)
+ * before the next look (its channels' steps plus a quarter of its limit)
  * could pass its limit; a session's own sends past that quarter put it back
  * on the list. So every socket over its limit is found at the same sweep as
  * if all were looked at every time, while a sweep costs one look per
@@ -38,6 +38,7 @@ import { encodeFrame } from "../protocol/codec.ts";
 import type { Channel, LagState } from "./channel.ts";
 import type { Publication } from "./publication.ts";
 import type { Session } from "./session.ts";
+import { StreamSocket } from "./streams.ts";
 
 /**
  * Most bytes a frame of `length` can add to a socket's queue: a WebSocket
@@ -120,21 +121,22 @@ export class SlowConsumerGuard {
     return this.#watched.size;
   }
 
-  /** Puts `s` on the watch list if its queue could pass its limit before its channels' next walk. */
-  rewatch(s: Session): void {
-    const near = s.minLimit !== Infinity && (s.stream || s.queuedAtCheck + s.walkSlack + s.minLimit / 4 > s.minLimit);
-    if (near) this.watch(s);
-    else if (s.watched) {
-      s.watched = false;
-      this.#watched.delete(s);
-    }
+  /**
+   * Puts `s` on the watch list if, from `queued` bytes, what its channels
+   * and its own sends may add before they bring it to a look could take it
+   * past its limit; takes it off otherwise.
+   */
+  rewatch(s: Session, queued: number): void {
+    if (s.minLimit === Infinity) return void this.#watched.delete(s);
+    let slack = s.minLimit / 4;
+    for (const ch of s.subs.values()) slack += walkStep(ch);
+    if (queued + slack > s.minLimit || s.socket instanceof StreamSocket) this.watch(s);
+    else this.#watched.delete(s);
   }
 
   /** Looks at `s` every sweep until a look finds it far from its limit. */
   watch(s: Session): void {
-    if (s.watched || s.closed) return;
-    s.watched = true;
-    this.#watched.add(s);
+    if (!s.closed) this.#watched.add(s);
   }
 
   sweep(): void {
@@ -162,15 +164,13 @@ export class SlowConsumerGuard {
 
   #check(s: Session): void {
     if (s.closed || !s.socket) {
-      s.watched = false;
       this.#watched.delete(s);
       return;
     }
     this.looks++;
     const buffered = s.socket.bufferedAmount();
-    s.queuedAtCheck = buffered;
     s.sentSinceCheck = 0;
-    this.rewatch(s);
+    this.rewatch(s, buffered);
     if (buffered <= s.minLimit) return;
     if (buffered >= this.nativeLimit * 0.9) this.counters.nativeLimitNear++;
     for (const ch of s.subs.values()) {

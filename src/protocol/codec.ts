@@ -10,7 +10,7 @@
 import { ErrorCode } from "./codes.ts";
 import { TickgateError } from "./errors.ts";
 import { clientFrameSchemas, type ClientFrame, type Payload, type ServerFrame } from "./frames.ts";
-import { LIMITS } from "./wire.ts";
+import { decodePlainSub, plainSub } from "./sub-frame.ts";
 import { DEFAULT_FRAME_CAPS, SMALLEST_CAP, type FrameCaps } from "./frame-caps.ts";
 import { ScanError, readKey, readMapHeader, skipValue } from "./msgpack-scan.ts";
 import { valueProblem } from "./value-check.ts";
@@ -75,25 +75,13 @@ function validate(obj: unknown): ClientFrame {
 }
 
 /**
- * The common `sub` frame, `{t, id?, topic}` and nothing else, checked by
- * hand as its schema would and built as the schema builds it: one per
- * subscriber at connect, where zod's parse cost as much as the rest of the
- * subscribe. Anything else (recover, filter, a bad field) goes to zod.
- */
-function plainSub(rec: Record<string, unknown>): ClientFrame | undefined {
-  for (const k in rec) if (k !== "t" && k !== "id" && k !== "topic" && !(k === "data" && rec.data === undefined)) return undefined;
-  const { id, topic } = rec;
-  if (typeof topic !== "string" || topic.length < 1 || topic.length > LIMITS.topicLength) return undefined;
-  if (id === undefined) return { t: "sub", topic };
-  if (typeof id === "string" ? id.length <= LIMITS.idLength : Number.isSafeInteger(id)) return { t: "sub", id: id as string | number, topic };
-  return undefined;
-}
-
-/**
  * Decodes a binary (msgpack) client frame. For a `pub` frame the `data`
  * value's bytes are returned as `payload.raw`, checked but not decoded.
  */
 export function decodeBinary(buf: Uint8Array, caps: FrameCaps = DEFAULT_FRAME_CAPS): Decoded {
+  // The frame every subscriber sends at connect, read directly (sub-frame.ts).
+  const sub = buf[0] === 0x82 || buf[0] === 0x83 ? decodePlainSub(buf) : undefined;
+  if (sub) return { frame: sub };
   const head = readMapHeader(buf, 0);
   if (!head) throw new DecodeError(ErrorCode.BAD_FRAME, "frame must be a msgpack map");
   // Walk the top-level entries; remember where `data` sits so the header can
