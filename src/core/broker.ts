@@ -301,7 +301,8 @@ export class Broker implements BusNode {
     const ch = this.index.getOrCreate(plan.base, plan.filter);
     ch.members.add(s);
     if (ch.members.size === 1) this.bus.interest?.(ch.base, true);
-    s.subs.set(plan.key, ch);
+    // The channel's own key string, shared by its subscribers, not the one decoded from this frame.
+    s.subs.set(ch.key, ch);
     if (ch.policy.limitBytes < s.minLimit) s.minLimit = ch.policy.limitBytes;
     this.guard.rewatch(s, s.socket!.bufferedAmount());
     for (const pub of plan.backlog) s.send(pub.frame(s.json));

@@ -84,14 +84,10 @@ function readAscii(buf: Uint8Array, p: number): string | undefined {
     p += 2;
   } else return undefined;
   if (p + len > buf.length) return undefined;
-  let s = "";
-  for (let i = p; i < p + len; i++) {
-    const c = buf[i]!;
-    if (c >= 0x80) return undefined;
-    s += String.fromCharCode(c);
-  }
+  for (let i = p; i < p + len; i++) if (buf[i]! >= 0x80) return undefined;
   pos = p + len;
-  return s;
+  // One flat string, not a rope of one-character pieces.
+  return String.fromCharCode.apply(null, buf.subarray(p, p + len) as unknown as number[]);
 }
 
 /** A msgpack integer at `p` that fits 32 bits, or `undefined`. */
