@@ -75,7 +75,9 @@ export class SlowConsumerGuard {
   readonly #watched = new Set<Session>();
   readonly #laggingSessions = new Set<Session>();
   #mark = 0;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Sweep period (ms); 0 when stopped. */
+  #interval = 0;
   /** Sessions looked at (one queued-bytes read each) since start: what the sweeps cost. */
   looks = 0;
   readonly counters: SlowConsumerCounters = { lagEvents: 0, disconnects: 0, dropped: 0, conflated: 0, nativeLimitNear: 0 };
@@ -87,13 +89,32 @@ export class SlowConsumerGuard {
     readonly maxLagMs = 0,
   ) {}
 
+  /** Sweeps every `intervalMs` while there is something to look at (see {@link arm}). */
   start(intervalMs: number): void {
-    this.#timer = setInterval(() => this.sweep(), intervalMs);
-    (this.#timer as { unref?: () => void }).unref?.();
+    this.#interval = intervalMs;
+    this.#arm();
   }
 
   stop(): void {
-    clearInterval(this.#timer);
+    this.#interval = 0;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /**
+   * The next sweep, if none is pending and there is a channel due, a watched
+   * or a lagging session: a server whose readers keep up is not woken
+   * `checkIntervalMs` after `checkIntervalMs` for nothing.
+   */
+  #arm(): void {
+    if (this.#timer !== undefined || this.#interval === 0) return;
+    if (this.#due.length === 0 && this.#watched.size === 0 && this.#laggingSessions.size === 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.sweep();
+      this.#arm();
+    }, this.#interval);
+    (this.#timer as { unref?: () => void }).unref?.();
   }
 
   /** Called once per publication per channel it went out on; O(1). */
@@ -110,6 +131,7 @@ export class SlowConsumerGuard {
     if (ch.dirty || ch.unwalked < walkStep(ch)) return;
     ch.dirty = true;
     this.#due.push(ch);
+    this.#arm();
   }
 
   get laggingSessions(): number {
@@ -136,7 +158,9 @@ export class SlowConsumerGuard {
 
   /** Looks at `s` every sweep until a look finds it far from its limit. */
   watch(s: Session): void {
-    if (!s.closed) this.#watched.add(s);
+    if (s.closed) return;
+    this.#watched.add(s);
+    this.#arm();
   }
 
   sweep(): void {
@@ -190,6 +214,7 @@ export class SlowConsumerGuard {
     ch.lagging.set(s, { since: ch.published, at: Date.now() });
     if (ch.policy.action === "conflate") ch.latest ??= new Map();
     this.#laggingSessions.add(s);
+    this.#arm();
     this.counters.lagEvents++;
     this.events.lagged(s, ch, buffered);
   }

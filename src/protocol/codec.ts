@@ -11,6 +11,7 @@ import { ErrorCode } from "./codes.ts";
 import { TickgateError } from "./errors.ts";
 import { clientFrameSchemas, type ClientFrame, type Payload, type ServerFrame } from "./frames.ts";
 import { decodePlainSub, plainSub } from "./sub-frame.ts";
+import { packFlat } from "./flat-pack.ts";
 import { DEFAULT_FRAME_CAPS, SMALLEST_CAP, type FrameCaps } from "./frame-caps.ts";
 import { ScanError, readKey, readMapHeader, skipValue } from "./msgpack-scan.ts";
 import { valueProblem } from "./value-check.ts";
@@ -203,7 +204,7 @@ export function decodeText(text: string, caps: FrameCaps = DEFAULT_FRAME_CAPS): 
 
 /** Encodes a server control frame. */
 export function encodeFrame(frame: ServerFrame, json: boolean): Uint8Array | string {
-  return json ? JSON.stringify(frame) : packr.pack(frame);
+  return json ? JSON.stringify(frame) : (packFlat(frame) ?? packr.pack(frame));
 }
 
 /** The header fields in wire order; optional ones only when set. */
