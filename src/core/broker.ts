@@ -5,7 +5,7 @@
  * @module
  */
 import { ErrorCode } from "../protocol/codes.ts";
-import { Tags, compileFilter, type Filter } from "../protocol/filter.ts";
+import { Tags, compileFilter, type Filter, type FilterFn } from "../protocol/filter.ts";
 import type { AckFrame, Payload, RecoverPosition, RecoveryFailure } from "../protocol/frames.ts";
 import { isPattern, matches, topicError } from "../protocol/topic.ts";
 import type { Bus, BusNode, Draft, Sequenced } from "./bus.ts";
@@ -49,6 +49,14 @@ function packValue(value: unknown): Uint8Array {
     // also a RangeError from packing absurdly deep values
     throw new ProtocolError(ErrorCode.BAD_PAYLOAD, `data cannot be carried: ${(e as Error).message}`);
   }
+}
+
+/** A topic's retained values that pass the filter, in seq order (a topic's seqs only ever rise), onto `backlog`. */
+function retainedInto(backlog: Publication[], t: Topic, pass: FilterFn | null): void {
+  const ttl = t.policy.retainTtlMs;
+  const all = [...t.retained!.values()];
+  const fresh = ttl > 0 ? all.filter((p) => p.ts >= Date.now() - ttl) : all;
+  for (const pub of fresh.sort((x, y) => x.seq - y.seq)) if (!pass || pass(pub.tags)) backlog.push(pub);
 }
 
 /** What a subscription starts with; see {@link Broker.prepareSubscribe}. */
@@ -223,41 +231,41 @@ export class Broker implements BusNode {
     if (s.subs.size >= this.options.maxSubscriptions) {
       throw new ProtocolError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `a connection may hold ${this.options.maxSubscriptions} subscriptions`);
     }
-    const recovered = new Set<string>();
     const pass = filter ? compileFilter(filter) : null;
-    if (recover) {
-      const wanted: [string, number][] = pattern
-        ? Object.entries(recover.topics ?? {}).filter(([t]) => matches(key, t))
-        : [[key, recover.seq ?? 0]];
-      let replayed = 0;
-      // An epoch from another process (a restart) can be recovered nowhere.
-      let reason: RecoveryFailure | undefined = this.#ours(recover.epoch) ? undefined : "epoch";
-      for (const [topic, pos] of wanted) {
-        const r = this.#recover(topic, pos, recover.epoch);
-        if (r.ok) {
-          recovered.add(topic);
-          // Counted after the filter: `replayed` is what the subscriber will receive.
-          for (const p of r.pubs) {
-            if (pass && !pass(p.tags)) continue;
-            plan.backlog.push(p);
-            replayed++;
-          }
-        } else reason ??= r.reason;
-      }
-      // Replay goes topic by topic: order is guaranteed within a topic, not across topics.
-      plan.ack.recovery = reason ? { ok: false, replayed, reason } : { ok: true, replayed };
-    }
+    // Recovery and patterns are the rare cases: kept out of this function, which every subscribe runs.
+    const recovered = recover ? this.#replay(plan, key, pattern, recover, pass) : null;
     // Retained values are the snapshot for every topic not recovered.
-    for (const t of pattern ? this.topics.values() : [this.topics.get(key)]) {
-      if (!t?.retained || recovered.has(t.name) || (pattern && !matches(key, t.name))) continue;
-      // Retained values go out in seq order, so a topic's seqs only ever rise.
-      const ttl = t.policy.retainTtlMs;
-      const fresh = ttl > 0 ? [...t.retained.values()].filter((p) => p.ts >= Date.now() - ttl) : [...t.retained.values()];
-      const held = fresh.sort((x, y) => x.seq - y.seq);
-      for (const pub of held) if (!pass || pass(pub.tags)) plan.backlog.push(pub);
-    }
+    if (pattern) {
+      for (const t of this.topics.values()) if (t.retained && !recovered?.has(t.name) && matches(key, t.name)) retainedInto(plan.backlog, t, pass);
+    } else if (exact?.retained && !recovered?.has(key)) retainedInto(plan.backlog, exact, pass);
     plan.ack.backlog = plan.backlog.length;
     return plan;
+  }
+
+  /** Replays history into the plan's backlog and sets the ack's verdict; returns the topics recovered. */
+  #replay(plan: JoinPlan, key: string, pattern: boolean, recover: RecoverPosition, pass: FilterFn | null): Set<string> {
+    const recovered = new Set<string>();
+    const wanted: [string, number][] = pattern
+      ? Object.entries(recover.topics ?? {}).filter(([t]) => matches(key, t))
+      : [[key, recover.seq ?? 0]];
+    let replayed = 0;
+    // An epoch from another process (a restart) can be recovered nowhere.
+    let reason: RecoveryFailure | undefined = this.#ours(recover.epoch) ? undefined : "epoch";
+    for (const [topic, pos] of wanted) {
+      const r = this.#recover(topic, pos, recover.epoch);
+      if (r.ok) {
+        recovered.add(topic);
+        // Counted after the filter: `replayed` is what the subscriber will receive.
+        for (const p of r.pubs) {
+          if (pass && !pass(p.tags)) continue;
+          plan.backlog.push(p);
+          replayed++;
+        }
+      } else reason ??= r.reason;
+    }
+    // Replay goes topic by topic: order is guaranteed within a topic, not across topics.
+    plan.ack.recovery = reason ? { ok: false, replayed, reason } : { ok: true, replayed };
+    return recovered;
   }
 
   #recover(topic: string, pos: number, epoch: string): { ok: true; pubs: Publication[] } | { ok: false; reason: RecoveryFailure } {
@@ -291,8 +299,10 @@ export class Broker implements BusNode {
     const ch = this.index.getOrCreate(plan.base, plan.filter);
     ch.members.add(s);
     if (ch.members.size === 1) this.bus.interest?.(ch.base, true);
-    s.subs.set(plan.key, ch);
+    // The channel's own key string, shared by its subscribers, not the one decoded from this frame.
+    s.subs.set(ch.key, ch);
     if (ch.policy.limitBytes < s.minLimit) s.minLimit = ch.policy.limitBytes;
+    this.guard.rewatch(s, s.socket!.bufferedAmount());
     for (const pub of plan.backlog) s.send(pub.frame(s.json));
     this.counters.deliveries += plan.backlog.length;
     s.socket!.subscribe(ch.native(s.json, s.batch));

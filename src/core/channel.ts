@@ -48,7 +48,9 @@ export class Channel {
   published = 0;
   /** Latest publication per conflation key, kept only while someone lags under `conflate`. */
   latest: Map<string, { pub: Publication; n: number }> | null = null;
-  /** Set on publish, cleared by the slow-consumer sweep. */
+  /** Bytes sent to each native member since the slow-consumer sweep last looked at them all. */
+  unwalked = 0;
+  /** Due a look at every member (`unwalked` passed its step); cleared by the sweep. */
   dirty = false;
   dropped = 0;
   conflated = 0;

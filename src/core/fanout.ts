@@ -87,7 +87,7 @@ export class FanOut {
     if (ch.binaryCount > 0) this.#send(ch.nativeBinary, pub.binary(), ch.binaryCount, topic);
     if (ch.textCount > 0) this.#send(ch.nativeText, pub.text(), ch.textCount, topic);
     if (ch.latest !== null) ch.rememberLatest(pub);
-    if (!ch.dirty) this.guard.markDirty(ch);
+    this.guard.published(ch, pub);
   }
 
   #send(channel: string, f: Uint8Array | string, subscribers: number, topic: Topic): void {

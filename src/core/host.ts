@@ -11,9 +11,9 @@ import { CloseCode, ErrorCode, NORMAL_CLOSES } from "../protocol/codes.ts";
 import { DecodeError, decodeBinary, decodeText, type Decoded } from "../protocol/codec.ts";
 import { frameCaps, type FrameCaps } from "../protocol/frame-caps.ts";
 import { BATCH_SUBPROTOCOL, CLIENT_TYPES, SUBPROTOCOL, clientFrameSchemas, type ClientFrameType, type ClientType, type Encoding } from "../protocol/frames.ts";
-import { bearerToken, isRefusal, type Admission } from "./auth/admission.ts";
+import { bearerToken, isRefusal, type Admission, type Admitted, type Refusal } from "./auth/admission.ts";
 import type { Broker } from "./broker.ts";
-import { TokenBucket, type RequestAuth } from "./caller.ts";
+import type { RequestAuth } from "./caller.ts";
 import { isDeviceId, type DeviceRegistry } from "./devices.ts";
 import { Dispatcher } from "./dispatch.ts";
 import type { Gate } from "./gate.ts";
@@ -27,6 +27,7 @@ import type { SlowConsumerGuard } from "./slow-consumers.ts";
 import type { ConnectionCounters } from "./stats.ts";
 import type { ServerSocket, TransportHost, UpgradeInfo } from "./transport.ts";
 import { VERSION } from "./version.ts";
+import { WelcomeFrames } from "./welcome.ts";
 
 /** What `server.on("open" | "close")` listeners learn about a connection. */
 export interface ConnectionInfo {
@@ -100,6 +101,8 @@ function cutUtf8(s: string, max: number): string {
 }
 
 type HostState = Session | RefusedUpgrade;
+/** A granted upgrade: the connection's state and the subprotocol to answer with. */
+type Granted<S> = { state: S; protocol?: string };
 
 export class ConnectionHost implements TransportHost<HostState> {
   readonly wsPath: string;
@@ -107,6 +110,7 @@ export class ConnectionHost implements TransportHost<HostState> {
   readonly #dispatcher: Dispatcher;
   readonly #caps: FrameCaps;
   readonly #liveness: Liveness;
+  readonly #welcome = new WelcomeFrames();
   /** Open connections, to close them on shutdown. */
   readonly open = new Set<Session>();
   readonly #listeners = { open: new Set<ConnectionListener>(), close: new Set<ConnectionListener>() };
@@ -169,7 +173,8 @@ export class ConnectionHost implements TransportHost<HostState> {
     return { identity: r.identity, grants: r.grants };
   }
 
-  async upgrade(info: UpgradeInfo): Promise<{ state: HostState; protocol?: string } | Response> {
+  /** Settles at once unless a token must be verified: a promise makes the runtime finish the upgrade a turn later. */
+  upgrade(info: UpgradeInfo): Granted<HostState> | Response | Promise<Granted<HostState> | Response> {
     const { admission, log } = this.#d;
     if (this.#d.closing()) return errorResponse(ErrorCode.SHUTTING_DOWN, "server is shutting down");
     const refused = admission.gate(info.headers, info.remoteAddress);
@@ -189,7 +194,13 @@ export class ConnectionHost implements TransportHost<HostState> {
     // The slot is taken now, before any await, so concurrent upgrades cannot
     // all pass the limit; every refusal below gives it back.
     admission.opened(info.remoteAddress);
-    const r = await this.#upgradeAdmitted(info);
+    const r = this.#upgradeAdmitted(info);
+    if (r instanceof Promise) {
+      return r.then((x) => {
+        if (x instanceof Response) admission.closed(info.remoteAddress);
+        return x;
+      });
+    }
     if (r instanceof Response) admission.closed(info.remoteAddress);
     return r;
   }
@@ -203,40 +214,46 @@ export class ConnectionHost implements TransportHost<HostState> {
     }
   }
 
-  async #upgradeAdmitted(info: UpgradeInfo): Promise<{ state: Session; protocol?: string } | Response> {
+  #upgradeAdmitted(info: UpgradeInfo): Granted<Session> | Response | Promise<Granted<Session> | Response> {
     const o = this.#d.options;
+    // Most upgrades have no query: its parameters are not parsed then.
+    const query = info.url.search.length > 1;
     let encoding: Encoding = o.defaultEncoding;
     let protocol: string | undefined;
     // A client that cannot name a subprotocol of its choosing (a raw load client, a device) asks with `?batch=1`.
-    let batch = info.url.searchParams.get("batch") === "1";
+    let batch = query && info.url.searchParams.get("batch") === "1";
     if (info.protocols.length > 0) {
       protocol = info.protocols.find((p) => ENCODING_BY_PROTOCOL.has(p));
       // 400, not the code's 415: an upgrade has no content type to blame.
       if (!protocol) return errorResponse(ErrorCode.UNSUPPORTED_ENCODING, `none of the subprotocols [${info.protocols.join(", ")}] is supported; use ${Object.values(SUBPROTOCOL).join(" or ")}`, undefined, 400);
       encoding = ENCODING_BY_PROTOCOL.get(protocol)!;
       batch ||= BATCH_PROTOCOLS.has(protocol);
-    } else {
+    } else if (query) {
       const q = info.url.searchParams.get("encoding");
       if (q !== null) {
         if (q !== "msgpack" && q !== "json") return errorResponse(ErrorCode.UNSUPPORTED_ENCODING, `encoding '${q.slice(0, 32)}' is not supported; use msgpack or json`, undefined, 400);
         encoding = q;
       }
     }
-    const asked = info.headers.get("x-tickgate-client") ?? info.url.searchParams.get("client");
+    const asked = info.headers.get("x-tickgate-client") ?? (query ? info.url.searchParams.get("client") : null);
     let client: ClientType = info.headers.has("origin") ? "browser" : "api";
     if (asked !== null) {
       if (!(CLIENT_TYPES as readonly string[]).includes(asked)) return errorResponse(ErrorCode.INVALID_FRAME, `client type '${asked.slice(0, 32)}' is not one of ${CLIENT_TYPES.join(", ")}`);
       client = asked as ClientType;
     }
-    const token = bearerToken(info.headers, info.url, o.auth.queryToken);
-    const admitted = await this.#d.admission.admit(token);
+    const token = bearerToken(info.headers, info.url, o.auth.queryToken && query);
+    const admitted = this.#d.admission.admitNow(token);
+    if (admitted instanceof Promise) return admitted.then((a) => this.#session(info, encoding, client, protocol, batch, a));
+    return this.#session(info, encoding, client, protocol, batch, admitted);
+  }
+
+  #session(info: UpgradeInfo, encoding: Encoding, client: ClientType, protocol: string | undefined, batch: boolean, admitted: Admitted | Refusal): Granted<Session> | Response {
     if (isRefusal(admitted)) {
       this.#d.log.warn({ event: "auth_failed", via: "upgrade", ip: info.remoteAddress, reason: admitted.message }, "token refused");
       return errorResponse(admitted.code, admitted.message, undefined, admitted.status);
     }
-    const b = o.errorBudget;
     const via = info.via ?? "ws";
-    const s = new Session(crypto.randomUUID(), encoding, admitted.identity?.client ?? client, info.remoteAddress, new TokenBucket(b.burst, b.perSecond), admitted.grants, via);
+    const s = new Session(crypto.randomUUID(), encoding, admitted.identity?.client ?? client, info.remoteAddress, this.#d.options.errorBudget, admitted.grants, via);
     s.identity = admitted.identity;
     s.awaitingAuth = admitted.awaitingAuth;
     // Batch frames ride native channels: only a WebSocket on the tickgate path can take them.
@@ -247,26 +264,25 @@ export class ConnectionHost implements TransportHost<HostState> {
 
   onOpen(socket: ServerSocket, s: HostState): void {
     if (s instanceof RefusedUpgrade) return socket.close(CloseCode.ORIGIN_NOT_ALLOWED, s.reason);
-    const { conns, log, options: o, replies } = this.#d;
+    const { conns, log, options: o } = this.#d;
     s.socket = socket;
+    s.guard = this.#d.guard;
     this.open.add(s);
     this.#liveness.watch();
     conns.connections++;
     conns.byClient[s.client]++;
     log.info({ event: "connect", session: s.id, ip: s.remoteAddress, client: s.client, encoding: s.encoding, who: s.identity?.sub, via: s.via }, "connection opened");
     this.#emit("open", s);
-    replies.send(s, {
-      t: "welcome",
-      session: s.id,
-      ts: Date.now(),
+    const methods = this.#d.requests.methods();
+    s.send(this.#welcome.frame(s.id, Date.now(), s.encoding, s.client, methods, () => ({
       encoding: s.encoding,
       client: s.client,
       server: { name: "tickgate", version: VERSION, node: this.#d.node },
       limits: { maxFrameBytes: o.maxFrameBytes, maxPayload: o.defaultPolicy.maxPayload, maxSubscriptions: o.maxSubscriptions },
       commands: COMMANDS,
-      methods: this.#d.requests.methods(),
+      methods,
       ...(o.topics.length > 0 ? { topics: [...o.topics] } : {}),
-    });
+    })));
     if (s.awaitingAuth) {
       s.authTimer = setTimeout(() => {
         this.#d.admission.counters.authTimeouts++;

@@ -162,9 +162,14 @@ export class LegacyHost implements TransportHost<unknown> {
     this.#paths.push(p.path);
   }
 
-  async upgrade(info: UpgradeInfo): Promise<{ state: unknown; protocol?: string } | Response> {
+  upgrade(info: UpgradeInfo): { state: unknown; protocol?: string } | Response | Promise<{ state: unknown; protocol?: string } | Response> {
     const p = this.#protocols.size === 0 ? undefined : this.#protocols.get(info.url.pathname);
+    // The native path settles as the host does (at once, without a token to verify).
     if (!p) return this.host.upgrade(info);
+    return this.#upgradeLegacy(p, info);
+  }
+
+  async #upgradeLegacy(p: LegacyProtocol, info: UpgradeInfo): Promise<{ state: unknown; protocol?: string } | Response> {
     // The same admission as /ws, with JSON frames and the protocol's client
     // type; a legacy peer's own subprotocols and tickgate parameters do not apply.
     const url = new URL(info.url);

@@ -132,7 +132,7 @@ export const OptionsSchema = z.strictObject({
   errorBudget: z.strictObject({ burst: z.number().int().positive().describe("Bad frames tolerated at once."), perSecond: z.number().positive().describe("Refill rate of the budget.") }).describe("Bad frames tolerated: `burst` at once, refilled at `perSecond`; past it the connection closes."),
   requestTimeoutMs: z.number().int().positive().describe("A request (`req` frame) handler not done within this time answers with a timeout error."),
   slowConsumer: z.strictObject({
-    checkIntervalMs: z.number().int().min(5).max(10_000).describe("How often queued bytes of recently published-to subscribers are checked."),
+    checkIntervalMs: z.number().int().min(5).max(10_000).describe("How often queued bytes are checked while a subscriber could be near its limit (see docs/architecture.md, slow consumers)."),
     nativeLimitBytes: z.number().int().positive().describe("Native cap per socket; must exceed every policy's limitBytes."),
     maxLagMs: z.number().int().min(0).describe("A subscriber lagging (under `drop`/`conflate`) this long without draining is closed with 4008; 0: never."),
   }).describe("How subscribers that fall behind are found."),

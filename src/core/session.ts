@@ -7,10 +7,13 @@
 import type { ClientType, Encoding } from "../protocol/frames.ts";
 import type { Grants } from "./auth/grants.ts";
 import type { Identity } from "./auth/tokens.ts";
-import type { Channel } from "./channel.ts";
-import { RateBuckets, type Caller, type TokenBucket } from "./caller.ts";
+import { RateBuckets, TokenBucket, type Caller } from "./caller.ts";
 import type { TopicCount } from "./topic.ts";
 import type { ServerSocket } from "./transport.ts";
+import { queuedBytes, type SlowConsumerGuard } from "./slow-consumers.ts";
+import { Subscriptions } from "./subscriptions.ts";
+
+const NO_META: Record<string, string | number | boolean> = Object.freeze({});
 
 /** One connection (WebSocket or SSE stream): its state, and the {@link Caller} the gate checks. */
 export class Session implements Caller {
@@ -20,11 +23,15 @@ export class Session implements Caller {
   batch = false;
   readonly connectedAt = Date.now();
   /** Subscription key → channel. */
-  readonly subs = new Map<string, Channel>();
+  readonly subs = new Subscriptions();
   /** Smallest `limitBytes` over this session's channels: below it, no closer look. */
   minLimit = Infinity;
   /** Sweep round that last checked this session, so one sweep checks it once. */
   sweepMark = 0;
+  /** Most bytes sent to this session alone (replies, backlog) since the slow-consumer sweep last looked (see slow-consumers.ts). */
+  sentSinceCheck = 0;
+  /** The slow-consumer guard, told when this session's own sends could take it near its limit. */
+  guard: SlowConsumerGuard | null = null;
   closed = false;
   /** Something arrived from the peer since the last liveness sweep (see liveness.ts). */
   heard = false;
@@ -36,16 +43,18 @@ export class Session implements Caller {
   bytesIn = 0;
   dropped = 0;
   conflated = 0;
-  meta: Record<string, string | number | boolean> = {};
+  /** From the hello; until then one shared empty object (replaced, never changed in place). */
+  meta: Record<string, string | number | boolean> = NO_META;
   /** Who the token says this is; null for an anonymous or not-yet-authenticated connection. */
   identity: Identity | null = null;
   /** True until an `auth` frame succeeds, when auth is required and no token came with the upgrade. */
   awaitingAuth = false;
   /** Timer for the auth deadline or the token's expiry. */
   authTimer: ReturnType<typeof setTimeout> | undefined;
-  readonly rates = new RateBuckets();
-  /** Live topics this connection created (its `topicLimits.perConnection` quota). */
-  readonly topicCount: TopicCount = { n: 0 };
+  // Made on first use: most connections never publish nor send a bad frame.
+  #rates: RateBuckets | undefined;
+  #topicCount: TopicCount | undefined;
+  #errors: TokenBucket | undefined;
   /** Set for device connections: the id commands and presence use. */
   deviceId: string | undefined;
   /** Its hello arrived: presence need not wait for one (see `devices.ts`). */
@@ -60,7 +69,8 @@ export class Session implements Caller {
     readonly encoding: Encoding,
     public client: ClientType,
     readonly remoteAddress: string,
-    readonly errors: TokenBucket,
+    /** Its error budget (options.errorBudget): bad frames it may send before it is closed as abusive. */
+    readonly errorBudget: { readonly burst: number; readonly perSecond: number },
     /** What this connection may subscribe to, publish to and request. */
     public grants: Grants,
     /** The transport it came by. */
@@ -73,9 +83,26 @@ export class Session implements Caller {
     return this.id;
   }
 
+  get rates(): RateBuckets {
+    return (this.#rates ??= new RateBuckets());
+  }
+
+  /** Live topics this connection created (its `topicLimits.perConnection` quota). */
+  get topicCount(): TopicCount {
+    return (this.#topicCount ??= { n: 0 });
+  }
+
+  /** Spent by frames that break the protocol; a full bucket until the first. */
+  get errors(): TokenBucket {
+    return (this.#errors ??= new TokenBucket(this.errorBudget.burst, this.errorBudget.perSecond));
+  }
+
   send(frame: Uint8Array | string): boolean {
     if (this.closed || !this.socket) return false;
-    return this.socket.send(frame) !== "dropped";
+    const r = this.socket.send(frame);
+    this.sentSinceCheck += queuedBytes(frame);
+    if (this.sentSinceCheck > this.minLimit / 4) this.guard?.watch(this);
+    return r !== "dropped";
   }
 
   recomputeMinLimit(): void {

@@ -10,6 +10,8 @@
 import { ErrorCode } from "./codes.ts";
 import { TickgateError } from "./errors.ts";
 import { clientFrameSchemas, type ClientFrame, type Payload, type ServerFrame } from "./frames.ts";
+import { decodePlainSub, plainSub } from "./sub-frame.ts";
+import { packFlat } from "./flat-pack.ts";
 import { DEFAULT_FRAME_CAPS, SMALLEST_CAP, type FrameCaps } from "./frame-caps.ts";
 import { ScanError, readKey, readMapHeader, skipValue } from "./msgpack-scan.ts";
 import { decodePubBinary, isPubFrame, pubFrameOf } from "./pub-frame.ts";
@@ -63,6 +65,10 @@ function validate(obj: unknown): ClientFrame {
   }
   // Publications are most frames: their shape is checked by hand; a refusal still gets the schema's error below.
   if (t === "pub" && isPubFrame(rec)) return pubFrameOf(rec);
+  if (t === "sub") {
+    const plain = plainSub(rec);
+    if (plain) return plain;
+  }
   const r = schema.safeParse(obj);
   if (!r.success) {
     const issue = r.error.issues[0]!;
@@ -80,6 +86,9 @@ export function decodeBinary(buf: Uint8Array, caps: FrameCaps = DEFAULT_FRAME_CA
   // A plain `pub` frame is read straight from its bytes; anything else (or wrong) takes the path below.
   const pub = decodePubBinary(buf, caps.pub);
   if (pub !== null) return pub;
+  // The frame every subscriber sends at connect, read directly (sub-frame.ts).
+  const sub = buf[0] === 0x82 || buf[0] === 0x83 ? decodePlainSub(buf) : undefined;
+  if (sub) return { frame: sub };
   const head = readMapHeader(buf, 0);
   if (!head) throw new DecodeError(ErrorCode.BAD_FRAME, "frame must be a msgpack map");
   // Walk the top-level entries; remember where `data` sits so the header can
@@ -201,7 +210,7 @@ export function decodeText(text: string, caps: FrameCaps = DEFAULT_FRAME_CAPS): 
 
 /** Encodes a server control frame. */
 export function encodeFrame(frame: ServerFrame, json: boolean): Uint8Array | string {
-  return json ? JSON.stringify(frame) : packr.pack(frame);
+  return json ? JSON.stringify(frame) : (packFlat(frame) ?? packr.pack(frame));
 }
 
 /** The header fields in wire order; optional ones only when set. */

@@ -11,8 +11,34 @@ export const MAX_TOPIC_TOKENS = 16;
 
 const TOKEN = /^[A-Za-z0-9_\-:@~+=]+$/;
 
+/** Whether `c` may appear in a token: [A-Za-z0-9_-:@~+=] (as {@link TOKEN}). */
+function tokenChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 58) || c === 95 || c === 45 || c === 64 || c === 126 || c === 43 || c === 61;
+}
+
+/**
+ * The common case, a plain topic, in one pass without splitting or a
+ * regex; `false` sends the name to the full check, which says what is wrong
+ * (or handles wildcards).
+ */
+function plainTopic(name: string): boolean {
+  const n = name.length;
+  if (n === 0 || n > MAX_TOPIC_LENGTH) return false;
+  let tokens = 1;
+  let prev = 46; // as if after a dot: an empty first token fails
+  for (let i = 0; i < n; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 46) {
+      if (prev === 46 || ++tokens > MAX_TOPIC_TOKENS) return false;
+    } else if (!tokenChar(c)) return false;
+    prev = c;
+  }
+  return prev !== 46;
+}
+
 /** Why a topic or pattern is invalid, or `null` when it is fine. */
 export function topicError(name: string, allowWildcards: boolean): string | null {
+  if (typeof name === "string" && plainTopic(name)) return null;
   if (typeof name !== "string" || name.length === 0) return "topic is empty";
   if (name.length > MAX_TOPIC_LENGTH) return `topic is longer than ${MAX_TOPIC_LENGTH} characters`;
   const tokens = name.split(".");

@@ -279,3 +279,35 @@ describe("topicError", () => {
     );
   });
 });
+
+// Issue 17: plain topics are checked in one pass; it must agree with the token-by-token check.
+describe("topicError: one-pass check (issue 17)", () => {
+  const TOKEN = /^[A-Za-z0-9_\-:@~+=]+$/;
+  function reference(name: string, wild: boolean): string | null {
+    if (name.length === 0) return "topic is empty";
+    if (name.length > MAX_TOPIC_LENGTH) return `topic is longer than ${MAX_TOPIC_LENGTH} characters`;
+    const tokens = name.split(".");
+    if (tokens.length > MAX_TOPIC_TOKENS) return `topic has more than ${MAX_TOPIC_TOKENS} tokens`;
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i]!;
+      if (t === "*" || t === ">") {
+        if (!wild) return `wildcard '${t}' is not allowed here`;
+        if (t === ">" && i !== tokens.length - 1) return "'>' must be the last token";
+        continue;
+      }
+      if (t.length === 0) return "topic has an empty token";
+      if (!TOKEN.test(t)) return `token '${t.slice(0, 32)}' has characters outside [A-Za-z0-9_-:@~+=]`;
+    }
+    return null;
+  }
+  const chars = fc.constantFrom("a", "Z", "0", "9", ":", ";", "_", "-", "@", "~", "+", "=", ".", ".", "*", ">", " ", "/", "é", "`", "[", "{", "/");
+  const names = fc.oneof(fc.array(chars, { maxLength: 40 }).map((a) => a.join("")), fc.string({ maxLength: 300 }), fc.array(fc.constantFrom("a", "."), { minLength: 250, maxLength: 260 }).map((a) => a.join("")));
+  test("agrees with the token-by-token check on any string (issue 17)", () => {
+    fc.assert(
+      fc.property(names, fc.boolean(), (name, wild) => {
+        expect(topicError(name, wild)).toBe(reference(name, wild));
+      }),
+      RUNS,
+    );
+  });
+});

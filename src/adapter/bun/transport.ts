@@ -6,14 +6,14 @@
 import type { Server, ServerWebSocket } from "bun";
 import type { SendResult, ServerSocket, Transport, TransportHost, TransportListenOptions } from "../../core/transport.ts";
 
-interface SocketData {
-  state: unknown;
-  socket: BunSocket | null;
-}
-
-/** Maps Bun's numeric send status (bytes / -1 / 0) to the core's SendResult. */
+/**
+ * A connection's socket as the core sees it, and Bun's per-socket `data`:
+ * one object per connection, made at the upgrade, its `ws` set on open.
+ * Maps Bun's numeric send status (bytes / -1 / 0) to the core's SendResult.
+ */
 class BunSocket implements ServerSocket {
-  constructor(readonly ws: ServerWebSocket<SocketData>) {}
+  ws!: ServerWebSocket<BunSocket>;
+  constructor(readonly state: unknown) {}
   send(frame: Uint8Array | string): SendResult {
     const n = this.ws.send(frame);
     return n > 0 ? "sent" : n === -1 ? "buffered" : "dropped";
@@ -38,9 +38,11 @@ class BunSocket implements ServerSocket {
   }
 }
 
+type Granted = { state: unknown; protocol?: string };
+
 export class BunTransport implements Transport {
   readonly name = "bun";
-  #server: Server<SocketData> | undefined;
+  #server: Server<BunSocket> | undefined;
   readonly #reusePort: boolean;
 
   /** `reusePort`: the default for listens that do not say (the core's listen does not). */
@@ -53,21 +55,27 @@ export class BunTransport implements Transport {
     const clientAddress = o.clientAddress ?? ((peer: string) => peer);
     // Legacy protocols' paths; usually none, so the native path costs one comparison as before.
     const extra = host.upgradePaths ?? [];
-    this.#server = Bun.serve<SocketData>({
+    // Completes an upgrade the host granted (or answers its refusal).
+    const finish = (req: Request, server: Server<BunSocket>, r: Granted | Response): Response | undefined => {
+      if (r instanceof Response) return r;
+      const headers = r.protocol ? { "Sec-WebSocket-Protocol": r.protocol } : undefined;
+      if (server.upgrade(req, { data: new BunSocket(r.state), headers })) return undefined;
+      host.abandon?.(r.state);
+      return new Response("WebSocket upgrade failed", { status: 400 });
+    };
+    this.#server = Bun.serve<BunSocket>({
       hostname: o.host,
       port: o.port,
       reusePort: o.reusePort ?? this.#reusePort,
-      async fetch(req, server) {
+      // Not async: an upgrade the host settles at once completes in this turn, with no promise for Bun to wait on.
+      fetch(req, server) {
         const ip = clientAddress(server.requestIP(req)?.address ?? "", req.headers);
         const url = new URL(req.url);
         if ((url.pathname === wsPath || (extra.length > 0 && extra.includes(url.pathname))) && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
-          const protocols = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim()).filter(Boolean);
-          const r = await host.upgrade({ url, headers: req.headers, remoteAddress: ip, protocols });
-          if (r instanceof Response) return r;
-          const headers = r.protocol ? { "Sec-WebSocket-Protocol": r.protocol } : undefined;
-          if (server.upgrade(req, { data: { state: r.state, socket: null }, headers })) return undefined;
-          host.abandon?.(r.state);
-          return new Response("WebSocket upgrade failed", { status: 400 });
+          const offered = req.headers.get("sec-websocket-protocol");
+          const protocols = offered === null ? [] : offered.split(",").map((p) => p.trim()).filter(Boolean);
+          const r = host.upgrade({ url, headers: req.headers, remoteAddress: ip, protocols });
+          return r instanceof Promise ? r.then((x) => finish(req, server, x)) : finish(req, server, r);
         }
         return host.fetch(req, ip);
       },
@@ -81,9 +89,9 @@ export class BunTransport implements Transport {
         publishToSelf: true,
         open(ws) {
           ws.binaryType = "uint8array";
-          const s = new BunSocket(ws);
-          ws.data.socket = s;
-          host.onOpen(s, ws.data.state);
+          const s = ws.data;
+          s.ws = ws;
+          host.onOpen(s, s.state);
         },
         message(ws, data) {
           host.onMessage(ws.data.state, data as Uint8Array | string);

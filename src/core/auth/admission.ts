@@ -24,6 +24,9 @@ export type Refusal = { status: number; code: string; message: string };
 
 export type Admitted = { identity: Identity | null; grants: Grants; awaitingAuth: boolean };
 
+/** Auth off, or a token with no verifier configured: everything allowed. Shared; never changed. */
+const OPEN: Admitted = Object.freeze({ identity: null, grants: ALL, awaitingAuth: false });
+
 /** The bearer token of a request: `Authorization: Bearer`, or `?token=` where allowed. */
 export function bearerToken(headers: Headers, url: URL, queryAllowed: boolean): string | null {
   const h = headers.get("authorization");
@@ -92,21 +95,31 @@ export class Admission {
 
   /** Verifies the token, if any, and decides what the connection starts with. */
   async admit(token: string | null): Promise<Admitted | Refusal> {
-    if (token !== null) {
-      if (!this.verifier) return { identity: null, grants: ALL, awaitingAuth: false };
-      try {
-        const identity = await this.verifier.verify(token);
-        return { identity, grants: identity.grants, awaitingAuth: false };
-      } catch (e) {
-        this.counters.authFailures++;
-        if (e instanceof TokenError) return { status: 401, code: e.code, message: e.message };
-        return { status: 401, code: ErrorCode.UNAUTHORIZED, message: "token could not be verified" };
-      }
-    }
-    if (!this.required) return { identity: null, grants: ALL, awaitingAuth: false };
+    return this.admitNow(token);
+  }
+
+  /**
+   * As {@link admit}, but settled at once when there is no token to verify
+   * (the common upgrade): no promise, so the upgrade completes in the turn
+   * that asked for it.
+   */
+  admitNow(token: string | null): Admitted | Refusal | Promise<Admitted | Refusal> {
+    if (token !== null) return this.verifier ? this.#verify(this.verifier, token) : OPEN;
+    if (!this.required) return OPEN;
     const anon = this.anonymous;
     const hasAnon = anon.subscribe.length + anon.publish.length + anon.request.length > 0;
     return { identity: null, grants: anon, awaitingAuth: !hasAnon };
+  }
+
+  async #verify(verifier: TokenVerifier, token: string): Promise<Admitted | Refusal> {
+    try {
+      const identity = await verifier.verify(token);
+      return { identity, grants: identity.grants, awaitingAuth: false };
+    } catch (e) {
+      this.counters.authFailures++;
+      if (e instanceof TokenError) return { status: 401, code: e.code, message: e.message };
+      return { status: 401, code: ErrorCode.UNAUTHORIZED, message: "token could not be verified" };
+    }
   }
 
   opened(ip: string): void {
