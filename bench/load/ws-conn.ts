@@ -119,23 +119,7 @@ export class WsConn {
 
   /** Sends one masked frame, as a client must. */
   send(opcode: number, payload: Uint8Array): void {
-    const len = payload.length;
-    const hdr = len < 126 ? 2 : len < 65536 ? 4 : 10;
-    const out = new Uint8Array(hdr + 4 + len);
-    out[0] = 0x80 | opcode;
-    if (len < 126) out[1] = 0x80 | len;
-    else if (len < 65536) {
-      out[1] = 0x80 | 126;
-      out[2] = len >> 8;
-      out[3] = len & 0xff;
-    } else {
-      out[1] = 0x80 | 127;
-      new DataView(out.buffer).setBigUint64(2, BigInt(len));
-    }
-    const key = crypto.getRandomValues(new Uint8Array(4));
-    out.set(key, hdr);
-    for (let i = 0; i < len; i++) out[hdr + 4 + i] = payload[i]! ^ key[i & 3]!;
-    this.socket?.write(out);
+    this.socket?.write(clientFrame(opcode, payload, crypto.getRandomValues(new Uint8Array(4))));
   }
 }
 
@@ -145,4 +129,32 @@ function indexOfSeq(buf: Uint8Array, end: number, seq: readonly number[]): numbe
     return i;
   }
   return -1;
+}
+
+/**
+ * A client frame (FIN) around `payload`, masked with `key`. Without a key the
+ * mask is zero: the bytes go as they are, so a load client can build a frame
+ * once and stamp counters into it in place.
+ */
+export function clientFrame(opcode: number, payload: Uint8Array, key?: Uint8Array): Uint8Array {
+  const len = payload.length;
+  const hdr = len < 126 ? 2 : len < 65536 ? 4 : 10;
+  const out = new Uint8Array(hdr + 4 + len);
+  out[0] = 0x80 | opcode;
+  if (len < 126) out[1] = 0x80 | len;
+  else if (len < 65536) {
+    out[1] = 0x80 | 126;
+    out[2] = len >> 8;
+    out[3] = len & 0xff;
+  } else {
+    out[1] = 0x80 | 127;
+    new DataView(out.buffer).setBigUint64(2, BigInt(len));
+  }
+  if (!key) {
+    out.set(payload, hdr + 4);
+    return out;
+  }
+  out.set(key, hdr);
+  for (let i = 0; i < len; i++) out[hdr + 4 + i] = payload[i]! ^ key[i & 3]!;
+  return out;
 }

@@ -26,7 +26,7 @@
 import { packr, unpackr } from "../../../src/protocol/codec.ts";
 import { natsProtocol } from "../../load/protocols/nats.ts";
 import type { Deliveries } from "../../load/protocols/types.ts";
-import { WsConn, type FrameSink } from "../../load/ws-conn.ts";
+import { WsConn, clientFrame, type FrameSink } from "../../load/ws-conn.ts";
 import { argInt, argValue } from "../../lib/args.ts";
 import { isPublication, payloadTemplate, readN, readTs, stamp, tailOk, wallMs } from "../../lib/tick.ts";
 import { latencyOf, newHistogram, recordUs } from "./latency.ts";
@@ -47,23 +47,7 @@ const PREFIX_BYTES = enc.encode(TOPIC_PREFIX);
 const HTTP_TOPIC = enc.encode("telemetry.http");
 
 /** A client WebSocket frame (binary, FIN) around `body`, masked with the zero key. */
-function wsFrame(body: Uint8Array): Uint8Array {
-  const len = body.length;
-  const hdr = len < 126 ? 2 : len < 65536 ? 4 : 10;
-  const out = new Uint8Array(hdr + 4 + len);
-  out[0] = 0x82;
-  if (len < 126) out[1] = 0x80 | len;
-  else if (len < 65536) {
-    out[1] = 0x80 | 126;
-    out[2] = len >> 8;
-    out[3] = len & 0xff;
-  } else {
-    out[1] = 0x80 | 127;
-    new DataView(out.buffer).setBigUint64(2, BigInt(len));
-  }
-  out.set(body, hdr + 4);
-  return out;
-}
+const wsFrame = (body: Uint8Array): Uint8Array => clientFrame(0x2, body);
 
 /** Device i's frame, and where its tick ends in it (n and ts are stamped there). */
 function deviceFrame(i: number): { frame: Uint8Array; tickEnd: number } {

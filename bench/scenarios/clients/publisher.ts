@@ -16,7 +16,7 @@
  * @module
  */
 import { packr, unpackr } from "../../../src/protocol/codec.ts";
-import { WsConn } from "../../load/ws-conn.ts";
+import { WsConn, clientFrame } from "../../load/ws-conn.ts";
 import { argInt } from "../../lib/args.ts";
 import { payloadTemplate, stamp, TOPIC } from "../../lib/tick.ts";
 import { runDriver } from "../../servers/driver.ts";
@@ -39,21 +39,8 @@ function template(): Uint8Array {
   body[0] = head[0]! + 1; // one more map entry: data
   body.set([0xa4, 0x64, 0x61, 0x74, 0x61], head.length);
   body.set(tick, head.length + 5);
-  const len = body.length;
-  const hdr = len < 126 ? 2 : len < 65536 ? 4 : 10;
-  const out = new Uint8Array(hdr + 4 + len);
-  out[0] = 0x82;
-  if (len < 126) out[1] = 0x80 | len;
-  else if (len < 65536) {
-    out[1] = 0x80 | 126;
-    out[2] = len >> 8;
-    out[3] = len & 0xff;
-  } else {
-    out[1] = 0x80 | 127;
-    new DataView(out.buffer).setBigUint64(2, BigInt(len));
-  }
-  out.set(body, hdr + 4);
-  return out;
+  // Zero mask: the frame is built once and stamped in place.
+  return clientFrame(0x2, body);
 }
 const frame = template();
 
