@@ -26,15 +26,19 @@ async function firstLine(p: Bun.Subprocess<"pipe", "pipe", "ignore">): Promise<s
   return text.trim().split("\n")[0]!;
 }
 
-const server = Bun.spawn(["npx", "bun", "-e", `
+// Spawned as this very Bun (not through npx), so kill() reaches the process itself.
+const server = Bun.spawn([process.execPath, "-e", `
   import { createServer } from "./src/adapter/bun/index.ts";
   const s = createServer({ host: "127.0.0.1", port: 0, ${maxFrame ? `maxFrameBytes: ${maxFrame},` : ""} errorBudget: { burst: 1e9, perSecond: 1e9 } });
   await s.listen();
   console.log(s.wsUrl);
+  // Ends with its parent: stdin closes when the parent goes, however it goes.
+  for await (const _ of console) {}
+  process.exit(0);
 `], { cwd: root, stdin: "pipe", stdout: "pipe", stderr: "ignore" });
 const url = await firstLine(server);
 
-const flooder = Bun.spawn(["npx", "bun", "-e", `
+const flooder = Bun.spawn([process.execPath, "-e", `
   import { packr } from "./src/protocol/codec.ts";
   const open = async () => { const ws = new WebSocket(${JSON.stringify(url)}, ["tickgate.msgpack"]); ws.binaryType = "arraybuffer"; await new Promise((r) => (ws.onopen = r)); return ws; };
   const flooders = await Promise.all([0, 1, 2, 3].map(open));
@@ -43,7 +47,9 @@ const flooder = Bun.spawn(["npx", "bun", "-e", `
   for await (const _ of console) break;
   // As in the issue: each flooder sends ten padded pings at once.
   for (const f of flooders) for (let i = 0; i < 10; i++) f.send(frame);
-  await Bun.sleep(60_000);
+  // Open sockets would keep it alive: it ends itself, whatever happens to the parent.
+  await Bun.sleep(30_000);
+  process.exit(0);
 `], { cwd: root, stdin: "pipe", stdout: "pipe", stderr: "ignore" });
 await firstLine(flooder);
 
@@ -83,4 +89,5 @@ flooder.stdin.flush();
 console.log(`flood: ${stat(await rtt(me, rounds))}`);
 flooder.kill();
 server.kill();
+await Promise.all([flooder.exited, server.exited]);
 process.exit(0);
