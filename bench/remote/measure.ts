@@ -15,6 +15,9 @@ import type { MetricsSource } from "./server-metrics.ts";
 export interface RemoteRun {
   label: string;
   seconds: number;
+  /** Publications sent and deliveries received inside the window (counts; the rates below divide them by `seconds`). */
+  sent: number;
+  deliveries: number;
   sentPerSec: number;
   deliveriesPerSec: number;
   latencyUs: ReturnType<RemoteLoad["latency"]>;
@@ -69,6 +72,8 @@ export async function measureRemote(load: RemoteLoad, metrics: MetricsSource, w:
   return {
     label: w.label,
     seconds: secs,
+    sent: published,
+    deliveries,
     sentPerSec: published / secs,
     deliveriesPerSec: deliveries / secs,
     latencyUs,
