@@ -123,7 +123,7 @@ function decodeUtf8(buf: Uint8Array, s: number, end: number): [string, number] |
 }
 
 /** An integer id the way msgpackr reads it: fixints, (u)int 8/16/32. Others are left to the general path. */
-function readInt(buf: Uint8Array, p: number): [number, number] | null {
+export function readInt(buf: Uint8Array, p: number): [number, number] | null {
   const b = buf[p];
   if (b === undefined) return null;
   if (b <= 0x7f) return [b, p + 1];

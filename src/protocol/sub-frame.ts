@@ -10,6 +10,7 @@
  * @module
  */
 import type { ClientFrame } from "./frames.ts";
+import { readInt } from "./pub-frame.ts";
 import { LIMITS } from "./wire.ts";
 
 type Sub = Extract<ClientFrame, { t: "sub" }>;
@@ -54,7 +55,7 @@ export function decodePlainSub(buf: Uint8Array): Sub | undefined {
     p = pos;
     let v: unknown;
     const b = buf[p]!;
-    v = key === "id" && !((b >= 0xa0 && b <= 0xbf) || b === 0xd9) ? readInt(buf, p) : readAscii(buf, p);
+    v = key === "id" && !((b >= 0xa0 && b <= 0xbf) || b === 0xd9) ? intAt(buf, p) : readAscii(buf, p);
     if (v === undefined) return undefined;
     p = pos;
     if (key === "t" && t === NONE) {
@@ -90,20 +91,10 @@ function readAscii(buf: Uint8Array, p: number): string | undefined {
   return String.fromCharCode.apply(null, buf.subarray(p, p + len) as unknown as number[]);
 }
 
-/** A msgpack integer at `p` that fits 32 bits, or `undefined`. */
-function readInt(buf: Uint8Array, p: number): number | undefined {
-  const b = buf[p];
-  if (b === undefined) return undefined;
-  if (b <= 0x7f || b >= 0xe0) {
-    pos = p + 1;
-    return b <= 0x7f ? b : b - 0x100;
-  }
-  const size = b === 0xcc || b === 0xd0 ? 1 : b === 0xcd || b === 0xd1 ? 2 : b === 0xce || b === 0xd2 ? 4 : 0;
-  if (size === 0 || p + size >= buf.length) return undefined;
-  let v = 0;
-  for (let i = 1; i <= size; i++) v = v * 256 + buf[p + i]!;
-  // The signed forms (0xd0-0xd2) wrap at their width.
-  if (b >= 0xd0 && v >= 2 ** (8 * size - 1)) v -= 2 ** (8 * size);
-  pos = p + 1 + size;
-  return v;
+/** A msgpack integer at `p` that fits 32 bits (read as the `pub` reader does), or `undefined`. */
+function intAt(buf: Uint8Array, p: number): number | undefined {
+  const r = readInt(buf, p);
+  if (r === null) return undefined;
+  pos = r[1];
+  return r[0];
 }
