@@ -18,6 +18,10 @@
  *   lands with nothing held leaves the adaptive topics idle. So a topic
  *   ticking slower than the flight is never held, and a fast one is held
  *   for at most about one flight. All adaptive topics share the flight.
+ *   While the process is busy (its CPU over the last flight, see
+ *   {@link FlightSizer}) the writes are what it waits on: flights lengthen,
+ *   up to {@link ADAPTIVE_MAX_FLIGHT_MS}, so more publications share each
+ *   write; on a lightly loaded server they stay at the shortest.
  *
  * Only the hand-off waits: seq, history and retained values were assigned
  * when the publication was published. A topic's publications always take
@@ -33,6 +37,51 @@ import type { Topic } from "./topic.ts";
 
 /** The shortest adaptive flight: Bun's and Node's timers are ms-grained. */
 export const ADAPTIVE_FLIGHT_MS = 2;
+/** The longest: what a busy stream's publications can be held (a `linger: 10`). */
+export const ADAPTIVE_MAX_FLIGHT_MS = 10;
+/** CPU share over a flight (CPU time ÷ wall time) at and above which the process counts as busy. */
+export const BUSY_SHARE = 0.5;
+/** … and below which it counts as lightly loaded; in between a flight keeps its length (no see-saw). */
+export const LIGHT_SHARE = 0.25;
+
+/**
+ * How long the next adaptive flight is. One reading of the process's CPU
+ * time per flight (a few hundred a second at most), none per publication:
+ * a flight that landed with publications held while the process was busy
+ * doubles the next one (to the max); one that landed on a lightly loaded
+ * process halves it (to the min). Coalescing lowers the CPU it measures,
+ * so the band between the two shares keeps a length that works.
+ */
+export class FlightSizer {
+  ms = ADAPTIVE_FLIGHT_MS;
+  #cpuUs = 0;
+  #wallMs = 0;
+
+  constructor(
+    /** Process CPU time (user + system) in µs; injectable for tests. */
+    readonly cpuUs: () => number = () => {
+      const u = process.cpuUsage();
+      return u.user + u.system;
+    },
+    readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** A flight takes off. */
+  start(): void {
+    this.#cpuUs = this.cpuUs();
+    this.#wallMs = this.now();
+  }
+
+  /** A flight landed with `held` publications waiting; returns the next flight's length. */
+  landed(held: number): number {
+    if (held === 0) return (this.ms = ADAPTIVE_FLIGHT_MS);
+    const wall = this.now() - this.#wallMs;
+    const share = wall > 0 ? (this.cpuUs() - this.#cpuUs) / 1000 / wall : 0;
+    if (share >= BUSY_SHARE) this.ms = Math.min(ADAPTIVE_MAX_FLIGHT_MS, this.ms * 2);
+    else if (share < LIGHT_SHARE) this.ms = Math.max(ADAPTIVE_FLIGHT_MS, this.ms / 2);
+    return this.ms;
+  }
+}
 
 interface Window {
   held: Held[];
@@ -46,13 +95,17 @@ export class Coalescer {
   #turnScheduled = false;
   #adaptive: Held[] = [];
   #flight: ReturnType<typeof setTimeout> | undefined;
+  readonly #sizer: FlightSizer;
   /** Publications held right now, over every window. */
   #pending = 0;
 
   constructor(
     readonly fan: FanOut,
     readonly index: ChannelIndex,
-  ) {}
+    sizer: FlightSizer = new FlightSizer(),
+  ) {
+    this.#sizer = sizer;
+  }
 
   get pending(): number {
     return this.#pending;
@@ -64,7 +117,7 @@ export class Coalescer {
     if (linger === 0) return this.#now(pub, topic, arrivedAt);
     if (linger === "adaptive") {
       if (this.#flight === undefined) {
-        this.#flight = setTimeout(this.#land, ADAPTIVE_FLIGHT_MS);
+        this.#takeOff(ADAPTIVE_FLIGHT_MS);
         return this.#now(pub, topic, arrivedAt);
       }
       this.#adaptive.push({ pub, topic, arrivedAt });
@@ -112,14 +165,20 @@ export class Coalescer {
     this.fan.many(items);
   }
 
+  #takeOff(ms: number): void {
+    this.#sizer.start();
+    this.#flight = setTimeout(this.#land, ms);
+  }
+
   readonly #land = (): void => {
+    const next = this.#sizer.landed(this.#adaptive.length);
     if (this.#adaptive.length === 0) {
       this.#flight = undefined;
       return;
     }
     // An adaptive topic's publication that went "at once" may still wait for the end of its turn: it goes first.
     this.#flushTurn();
-    this.#flight = setTimeout(this.#land, ADAPTIVE_FLIGHT_MS);
+    this.#takeOff(next);
     this.#flushAdaptive();
   };
 
