@@ -14,9 +14,10 @@
  * Each server gets its own registry (several servers share a process in
  * tests). Process-wide facts (CPU, memory, event-loop lag) live in one
  * registry per process, because there is one process and one event loop
- * however many servers it runs; a scrape concatenates both. That registry
- * starts when this module loads, so the first scrape already has a full
- * window of event-loop samples and CPU counted from the start.
+ * however many servers it runs; a scrape concatenates both. This module is
+ * loaded by the first scrape (see routes.ts), so a server nobody scrapes
+ * never holds prom-client; process CPU is counted from the process's start
+ * either way, and event-loop lag from the first scrape on.
  * @module
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
@@ -257,7 +258,8 @@ let processReg: Registry | undefined;
 
 /**
  * prom-client's default metrics (process CPU and memory, heap, GC, event
- * loop lag), in one registry per process, created when this module loads.
+ * loop lag), in one registry per process, created when this module loads
+ * (the first scrape).
  * Under Bun 1.4 `perf_hooks.monitorEventLoopDelay` works, so prom-client's
  * `nodejs_eventloop_lag_*` gauges are real; where it is missing prom-client
  * skips them silently, and a timer-drift sampler stands in.
@@ -266,7 +268,11 @@ let processReg: Registry | undefined;
 export function processRegistry(): Registry {
   if (processReg) return processReg;
   processReg = new Registry();
+  const before = process.cpuUsage();
   collectDefaultMetrics({ register: processReg });
+  // prom-client counts CPU from its own start, which is the first scrape: the time before it belongs to the process too.
+  const cpu: [string, number][] = [["process_cpu_user_seconds_total", before.user], ["process_cpu_system_seconds_total", before.system], ["process_cpu_seconds_total", before.user + before.system]];
+  for (const [name, us] of cpu) (processReg.getSingleMetric(name) as Counter | undefined)?.inc(us / 1e6);
   if (!processReg.getSingleMetric("nodejs_eventloop_lag_seconds")) driftLagGauge(processReg);
   else keepLagOverEmptyWindows(processReg);
   // Under Bun this would carry the Node version Bun is compatible with, not a real one; tickgate_info names the runtime.

@@ -8,7 +8,6 @@
 import type { TickgateServerImpl as TickgateServer } from "../core/server.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import { httpError, json } from "./errors.ts";
-import { handleMetrics } from "./metrics.ts";
 import { REQUEST_PREFIX, handleCommand, handleRequest } from "./calls.ts";
 import { handlePublish } from "./publish.ts";
 import { handleSse } from "./sse.ts";
@@ -26,7 +25,8 @@ export const ROUTES: Record<string, Record<string, Handler>> = {
       return json(200, server.stats(Number.isFinite(top) ? Math.max(0, Math.min(top, 10_000)) : 50));
     }),
   },
-  "/metrics": { GET: adminOnly((_req, server) => handleMetrics(server)) },
+  // prom-client loads on the first scrape: a server nobody scrapes does not carry it (~6 MiB of resident memory).
+  "/metrics": { GET: adminOnly(async (_req, server) => (await import("./metrics.ts")).handleMetrics(server)) },
   "/api/topics": { GET: adminOnly((_req, server, url) => listTopics(server, url)) },
   "/api/publish": { POST: (req, server, _url, ip) => handlePublish(req, server, ip) },
   "/api/command": { POST: (req, server, _url, ip) => handleCommand(req, server, ip) },

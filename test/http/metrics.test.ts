@@ -9,6 +9,7 @@ import { packr, unpackr } from "../../src/protocol/codec.ts";
 import { connect, subscribe } from "../helpers/client.ts";
 import { rawConnect } from "../helpers/raw-ws.ts";
 import { startServer, uniqueTopic, type TestServer } from "../helpers/server.ts";
+import { startCli } from "../helpers/spawn.ts";
 
 interface Sample {
   name: string;
@@ -276,6 +277,23 @@ describe("GET /metrics", () => {
     expect(info.labels.runtime).toBe("bun");
     expect(info.labels.runtime_version).toBe(Bun.version);
     expect(samples.some((s) => s.name === "nodejs_version_info")).toBe(false);
+  });
+
+  test("in a fresh process prom-client loads on the first scrape, yet process CPU counts from the process's start", async () => {
+    await using cli = await startCli(["serve", "--port", "0", "--no-demo", "--log-level", "warn"]);
+    // utime + stime in clock ticks (fields 14 and 15 of /proc/PID/stat); 100 per second on Linux.
+    const stat = (await Bun.file(`/proc/${cli.proc.pid}/stat`).text()).split(") ")[1]!.split(" ");
+    const cpuBefore = (Number(stat[11]) + Number(stat[12])) / 100;
+    expect(cpuBefore).toBeGreaterThan(0);
+    const text = await (await fetch(`http://127.0.0.1:${cli.port}/metrics`)).text();
+    const samples = parseExposition(text);
+    const total = samples.find((x) => x.name === "process_cpu_seconds_total")!.value;
+    // One clock tick of slack for the /proc reading's rounding.
+    expect(total).toBeGreaterThanOrEqual(cpuBefore - 0.01);
+    const user = samples.find((x) => x.name === "process_cpu_user_seconds_total")!.value;
+    const system = samples.find((x) => x.name === "process_cpu_system_seconds_total")!.value;
+    expect(user + system).toBeCloseTo(total, 3);
+    for (const s of samples.filter((x) => x.name.startsWith("nodejs_eventloop_lag"))) expect(s.value, s.name).toBeLessThan(60);
   });
 
   test("process metrics run from the start: a first scrape, and scrapes back to back, show no absurd lag", async () => {
