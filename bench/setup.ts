@@ -9,8 +9,11 @@
  *  - the server's peak RSS (VmHWM) once all are subscribed.
  * The same numbers, with a publishing window, come out of bench/fanout.ts's
  * JSON (`connectMs`, `serverHwmKiB`); this one isolates them, cheaply.
+ * `bare-sub` is the bare loop with tickgate's subscribe round trip (a `sub`
+ * frame read, an ack written), where `bare` subscribes on open: tickgate ÷
+ * bare-sub is what tickgate's own code costs, bare-sub ÷ bare the protocol's.
  *
- *   bun bench/setup.ts [--subs 1000,5000] [--servers tickgate,bare] [--rounds 3]
+ *   bun bench/setup.ts [--subs 1000,5000] [--servers tickgate,bare,bare-sub] [--rounds 3]
  * @module
  */
 import { argInt, argValue, rejectUnknown } from "./lib/args.ts";
@@ -23,7 +26,7 @@ import { otherCpu } from "./lib/window.ts";
 const argv = process.argv.slice(2);
 rejectUnknown(argv, ["--subs", "--servers", "--rounds"]);
 const subsList = argValue(argv, "--subs", "1000,5000").split(",").map(Number);
-const servers = argValue(argv, "--servers", "tickgate,bare").split(",");
+const servers = argValue(argv, "--servers", "tickgate,bare,bare-sub").split(",");
 const rounds = argInt(argv, "--rounds", 3, 1, 20);
 for (const s of servers) peer(s);
 for (const n of subsList) if (!Number.isInteger(n) || n < 1 || n > 50_000) throw new Error(`--subs: ${n} is not an integer in [1, 50000]`);
@@ -107,11 +110,12 @@ for (const subs of subsList) {
 const cols = ["subs", "server", "connect ms", "srv CPU ms", "user ms", "KiB/conn", "RSS MiB", "peak MiB", "other"];
 const w = cols.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
 console.log("\nmedians:\n" + [cols, w.map((n) => "-".repeat(n)), ...rows].map((r) => r.map((c, i) => (i < 2 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  ")).join("\n"));
-if (med.tickgate && med.bare) {
+for (const [a, b] of [["tickgate", "bare"], ["tickgate", "bare-sub"], ["bare-sub", "bare"]] as const) {
+  if (!med[a] || !med[b]) continue;
   for (const subs of subsList) {
-    const t = med.tickgate[subs]!;
-    const b = med.bare[subs]!;
-    console.log(`${subs}: tickgate / bare — connect ${(t.connectMs / b.connectMs).toFixed(2)}×, server CPU ${(t.serverCpuMs / b.serverCpuMs).toFixed(2)}×, KiB/conn ${(t.kibPerConn / b.kibPerConn).toFixed(2)}×, peak RSS ${(t.peakKiB / b.peakKiB).toFixed(2)}×`);
+    const x = med[a][subs]!;
+    const y = med[b][subs]!;
+    console.log(`${subs}: ${a} / ${b} — connect ${(x.connectMs / y.connectMs).toFixed(2)}×, server CPU ${(x.serverCpuMs / y.serverCpuMs).toFixed(2)}×, KiB/conn ${(x.kibPerConn / y.kibPerConn).toFixed(2)}×, peak RSS ${(x.peakKiB / y.peakKiB).toFixed(2)}×`);
   }
 }
 process.exit(0);

@@ -11,7 +11,7 @@ import { argFlag, argInt, argNumber, argValue, rejectUnknown } from "./args.ts";
 import { Child } from "./child.ts";
 import { clockTicks, fdLimitPrefix, machine, placement } from "./proc.ts";
 import { rangeLines, ratioLines, ratios, summarize, table, type RunResult, type ServerKind, type Summary } from "./report.ts";
-import { peer, PEERS } from "./peers.ts";
+import { defaultPeers, peer, PEERS } from "./peers.ts";
 import { measureWindow, quietest } from "./window.ts";
 import { tickgateFrameLength } from "./tick.ts";
 
@@ -40,8 +40,8 @@ export function parseConfig(argv: string[]): FanoutConfig {
   const quick = argFlag(argv, "--quick");
   // Quick: small and at a fixed moderate rate, so a test can demand zero loss.
   const rateArg = argValue(argv, "--rate", quick ? "200" : "max");
-  // Every server in PEERS by default: peers that cannot run here are skipped and said so.
-  const servers = argValue(argv, "--servers", Object.keys(PEERS).join(",")).split(",");
+  // Every peer in PEERS by default (but those run on request only): peers that cannot run here are skipped and said so.
+  const servers = argValue(argv, "--servers", defaultPeers().join(",")).split(",");
   for (const s of servers) peer(s);
   return {
     subs: argInt(argv, "--subs", quick ? 50 : 1000, 1, 50_000),

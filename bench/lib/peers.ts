@@ -22,6 +22,8 @@ export interface Peer {
   protocol: LoadProtocol;
   /** Why it cannot run here (e.g. a Debian package is missing), or null. */
   unavailable(): string | null;
+  /** Named on purpose only, never in a default list (a reference for one question, e.g. bench/setup.ts). */
+  onRequest?: true;
 }
 
 const HERE = `${import.meta.dir}/..`;
@@ -74,6 +76,14 @@ export const PEERS: Record<string, Peer> = {
     protocol: "raw",
     unavailable: () => null,
   },
+  "bare-sub": {
+    name: "bare-sub",
+    describe: "the bare loop with tickgate's subscribe round trip: welcome on open, subscribed on a `sub` frame, which it acks",
+    command: ({ payload }) => [bun(), `${HERE}/servers/bare-bun.ts`, "--payload", String(payload), "--sub-ack"],
+    protocol: "tickgate",
+    unavailable: () => null,
+    onRequest: true,
+  },
   "node-ws": {
     name: "node-ws",
     describe: "Node + ws: subscribers in a Set, ws.send(frame) to each (the ws README's broadcast)",
@@ -110,4 +120,9 @@ export function peer(name: string): Peer {
   const p = PEERS[name];
   if (!p) throw new Error(`unknown server '${name}'; known: ${Object.keys(PEERS).join(", ")}`);
   return p;
+}
+
+/** The peers a run compares when none are named: all but those run on request only. */
+export function defaultPeers(): string[] {
+  return Object.keys(PEERS).filter((k) => !PEERS[k]!.onRequest);
 }

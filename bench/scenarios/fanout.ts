@@ -12,7 +12,7 @@
  */
 import { Child } from "../lib/child.ts";
 import { comparePeers, type FanoutConfig, type PeerEnv } from "../lib/fanout.ts";
-import { PEERS } from "../lib/peers.ts";
+import { defaultPeers, PEERS } from "../lib/peers.ts";
 import { fdLimitPrefix } from "../lib/proc.ts";
 import { median, NOISY_PCT, summarize, type RunResult, type Summary } from "../lib/report.ts";
 import { emptyResult, fmt, type Scenario, type ScenarioContext, type Table } from "../lib/scenario.ts";
@@ -89,7 +89,7 @@ export const fanoutScenario: Scenario = {
   describe: "1 publisher → N subscribers on one topic; every peer in PEERS; history on/off and auth on/off",
   flags: [
     { name: "points", def: "1000:max,1000:1000,1000:100,10000:max,10000:10", quick: "50:200", help: "SUBS:RATE pairs measured for every peer (RATE: publications/s or max)" },
-    { name: "servers", def: Object.keys(PEERS).join(","), help: "peers to compare (names in bench/lib/peers.ts); unavailable ones are skipped and said so" },
+    { name: "servers", def: defaultPeers().join(","), help: "peers to compare (names in bench/lib/peers.ts); unavailable ones are skipped and said so" },
     { name: "seconds", def: "5", quick: "0.5", help: "measured window per run" },
     { name: "warmup", def: "1", quick: "0.3", help: "publishing before the window opens" },
     { name: "rounds", def: "2", quick: "1", help: "rounds per point; the order alternates; medians are reported" },

@@ -5,7 +5,10 @@
  * transport, none of tickgate's protocol, policies or bookkeeping: the
  * floor tickgate is measured against. Frames are padded to tickgate's
  * frame length, so both put the same bytes on the wire.
- * Args: --payload BYTES
+ * With `--sub-ack` a socket is subscribed when its first message (a `sub`
+ * frame) arrives, and acked, as tickgate does: the same round trip, so a
+ * setup comparison can tell the protocol's cost from tickgate's own.
+ * Args: --payload BYTES [--sub-ack]
  * @module
  */
 import { bareFrameTemplate, payloadTemplate, stamp, tickgateFrameLength, TOPIC } from "../lib/tick.ts";
@@ -16,6 +19,9 @@ const payloadSize = Number(argValue(process.argv, "--payload", "100"));
 const { frame: template, seqAt } = bareFrameTemplate(payloadTemplate(payloadSize), tickgateFrameLength(payloadSize));
 // Tells a client it is subscribed, as tickgate's ack does.
 const WELCOME = Uint8Array.of(0x81, 0xa1, 0x74, 0xa7, ...new TextEncoder().encode("welcome"));
+// {t:"ack", id:1}: the load client's `sub` frame carries id 1.
+const ACK = Uint8Array.of(0x82, 0xa1, 0x74, 0xa3, ...new TextEncoder().encode("ack"), 0xa2, ...new TextEncoder().encode("id"), 0x01);
+const subAck = process.argv.includes("--sub-ack");
 
 const server = Bun.serve({
   hostname: "127.0.0.1",
@@ -33,10 +39,14 @@ const server = Bun.serve({
     sendPings: true,
     perMessageDeflate: false,
     open(ws) {
-      ws.subscribe(TOPIC);
+      if (!subAck) ws.subscribe(TOPIC);
       ws.send(WELCOME);
     },
-    message() {},
+    message(ws) {
+      if (!subAck || ws.isSubscribed(TOPIC)) return;
+      ws.subscribe(TOPIC);
+      ws.send(ACK);
+    },
   },
 });
 
