@@ -34,7 +34,7 @@ const policyFields = {
   publishRate: z.number().min(0).describe("Publishes per second one connection may make on this topic (0: the connection-wide limit)."),
   linger: z
     .union([z.number().int().min(0).max(1000), z.literal("adaptive")])
-    .describe("Write coalescing: hold publications up to this many ms and hand them to the native fan-out together, so each subscriber gets them in one write (0: at once); `adaptive`: at once while the topic is idle, held only while publications arrive faster than their writes complete. Seq, history and retained values are assigned at publish time either way."),
+    .describe("Write coalescing: hold publications up to this many ms and hand them to the native fan-out together, so each subscriber gets them in one write (0: at once); `adaptive`: at once while the topic is idle, held only while publications arrive faster than their writes complete (2 ms, up to 10 ms while the server is busy). Seq, history and retained values are assigned at publish time either way."),
 };
 
 export const PolicySchema = z.strictObject(policyFields);
