@@ -51,13 +51,23 @@ const LOAD_CLIENT = `${import.meta.dir}/../load/client.ts`;
 export const CLIENT_PUB = "tickgate-pub";
 
 /**
+ * The bench server's flags for a client-publisher window: no publish limit,
+ * and room for every subscriber plus the publisher, all from one address
+ * (the default per-address cap, 10,000, refused the publisher's peer at
+ * 10,000 subscribers).
+ */
+export function clientPublisherServerArgs(subs: number, payload: number): string[] {
+  return ["--payload", String(payload), "--publish-limit", "1000000000", "--max-conns", String(subs + 16)];
+}
+
+/**
  * One window of tickgate fed through its client protocol: the server (no
  * publish loop of its own), a publisher process sending `pub` frames and
  * the fan-out load client, both on the client's core. The publisher runs
  * the publish loop and takes the load client's credit.
  */
 async function runClientPublisher(round: number, subs: number, rate: number, base: { payload: number; sample: number; window: number; batch: number; warmup: number; seconds: number }, env: PeerEnv) {
-  const server = new Child("tickgate server (client publisher)", [...env.fd, ...env.place.server, process.execPath, TICKGATE, "--payload", String(base.payload), "--publish-limit", "1000000000"]);
+  const server = new Child("tickgate server (client publisher)", [...env.fd, ...env.place.server, process.execPath, TICKGATE, ...clientPublisherServerArgs(subs, base.payload)]);
   try {
     const info = await server.next((o) => o.ready === true, 20_000);
     const pub = new Child("client publisher", [...env.place.client, process.execPath, PUBLISHER, "--port", String(info.port), "--payload", String(base.payload)]);

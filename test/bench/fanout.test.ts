@@ -137,3 +137,26 @@ describe("bench/fanout.ts --quick", () => {
     120_000,
   );
 });
+
+describe("the client-publisher window's server", () => {
+  test("admits every subscriber and the publisher from one address, and no more than it was sized for", async () => {
+    const { clientPublisherServerArgs } = await import("../../bench/scenarios/fanout.ts");
+    const { Child } = await import("../../bench/lib/child.ts");
+    const { rawConnect } = await import("../helpers/raw-ws.ts");
+    const args = clientPublisherServerArgs(2, 100);
+    const room = Number(args[args.indexOf("--max-conns") + 1]);
+    // Two subscribers and the publisher fit, with the scenario's spare.
+    expect(room).toBeGreaterThan(2);
+    const server = new Child("bench server", [process.execPath, join(ROOT, "bench/servers/tickgate.ts"), ...args]);
+    const opened: { destroy(): void }[] = [];
+    try {
+      const info = await server.next((o) => o.ready === true, 20_000);
+      for (let i = 0; i < room; i++) opened.push(await rawConnect(info.port as number));
+      // The flag is what admitted them: one more from the same address is refused.
+      await expect(rawConnect(info.port as number)).rejects.toThrow(/HTTP\/1.1 (429|503)/);
+    } finally {
+      for (const c of opened) c.destroy();
+      await server.stop();
+    }
+  }, 60_000);
+});
