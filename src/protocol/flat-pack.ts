@@ -11,6 +11,8 @@
  * @module
  */
 
+import { writeMsgpackNumber } from "./msgpack-number.ts";
+
 const CAP = 4096;
 const scratch = new Uint8Array(CAP);
 const view = new DataView(scratch.buffer);
@@ -91,26 +93,5 @@ function str(s: string): void {
 }
 
 function num(v: number): void {
-  if (!room(9)) return;
-  if (!Number.isInteger(v) || v < -0x80000000 || v > 0xffffffff) {
-    // Every other number, as msgpackr without float32: a float64.
-    scratch[at++] = 0xcb;
-    view.setFloat64(at, v);
-    at += 8;
-  } else if (v >= 0 ? v < 0x80 : v >= -32) {
-    // A fixint (-0 is written as 0).
-    scratch[at++] = v & 0xff;
-  } else if (v >= 0) {
-    if (v < 0x100) int(0xcc, v, 1);
-    else if (v < 0x10000) int(0xcd, v, 2);
-    else int(0xce, v, 4);
-  } else if (v >= -128) int(0xd0, v, 1);
-  else if (v >= -32768) int(0xd1, v, 2);
-  else int(0xd2, v, 4);
-}
-
-/** Type byte, then `v` in `size` big-endian bytes (two's complement when negative). */
-function int(type: number, v: number, size: number): void {
-  scratch[at++] = type;
-  for (let i = size - 1; i >= 0; i--) scratch[at++] = (v >>> (8 * i)) & 0xff;
+  if (room(9)) at = writeMsgpackNumber(scratch, at, v);
 }
